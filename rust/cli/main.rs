@@ -1,0 +1,62 @@
+//! The `sfcrime` command line: parses flags, loads the layered settings and
+//! hands off to the library crates. It owns no logic of its own.
+
+mod stack_cmd;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use sfcrime_config::Settings;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "sfcrime",
+    version,
+    about = "Run, inspect and tune a Kafka -> Spark Structured Streaming pipeline on SF police calls",
+    long_about = "Run, inspect and tune a Kafka -> Spark Structured Streaming pipeline on SF police calls.\n\n\
+Settings are layered: built-in defaults < config/sfcrime.properties (or --config) \
+< SFCRIME_* environment variables < flags."
+)]
+struct Cli {
+    /// Project config file (default: config/sfcrime.properties under the project home).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective settings (secrets redacted) before running.
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install, start, stop or inspect the local Kafka broker (KRaft mode).
+    Stack(stack_cmd::StackArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli) {
+        eprintln!("sfcrime: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let home = sfcrime_config::find_home(env!("CARGO_MANIFEST_DIR").as_ref());
+    let mut settings = Settings::load(&home, cli.config.as_deref())?;
+    match cli.command {
+        Command::Stack(args) => {
+            args.apply(&mut settings);
+            print_settings(cli.verbose, &settings);
+            stack_cmd::run(args, &settings)
+        }
+    }
+}
+
+fn print_settings(verbose: bool, settings: &Settings) {
+    if verbose {
+        eprintln!("# effective settings (home {})", settings.home().display());
+        eprint!("{}", settings.dump());
+    }
+}

@@ -1,0 +1,325 @@
+//! Configuration in one place, layered: built-in defaults < a properties file
+//! (`config/sfcrime.properties`) < `SFCRIME_*` environment variables < flags.
+//!
+//! Every value remembers which layer set it, so `--verbose` dumps can say
+//! where a setting came from, and secrets are redacted when shown.
+
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where a setting's value came from, lowest precedence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    Default,
+    File,
+    Env,
+    Flag,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layer::Default => "default",
+            Layer::File => "file",
+            Layer::Env => "env",
+            Layer::Flag => "flag",
+        })
+    }
+}
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("bootstrap.servers", ""),
+    ("topic", "sf.police.calls"),
+    ("topic.partitions", "3"),
+    ("topic.replication.factor", "1"),
+    ("kafka.port", "9092"),
+    ("kafka.controller.port", "9093"),
+    ("stack.dir", ".stack/broker"),
+    ("cache.dir", ".stack/cache"),
+    ("java", ""),
+    (
+        "data.file",
+        "data/police-department-calls-for-service.json.gz",
+    ),
+    ("radio.codes", "data/radio_code.json"),
+];
+
+/// The project's settings: an ordered map of key -> (value, layer).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    home: PathBuf,
+    values: BTreeMap<String, (String, Layer)>,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if it exists, or `config/sfcrime.properties`
+    /// under `home`), then the environment. Flags are applied by the caller
+    /// with [`Settings::set`].
+    pub fn load(home: &Path, file: Option<&Path>) -> Result<Self> {
+        Self::load_with_env(home, file, std::env::vars())
+    }
+
+    /// As [`Settings::load`] with an explicit environment, for tests.
+    pub fn load_with_env(
+        home: &Path,
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        let mut settings = Settings {
+            home: home.to_path_buf(),
+            values: DEFAULTS
+                .iter()
+                .map(|(k, v)| (k.to_string(), (v.to_string(), Layer::Default)))
+                .collect(),
+        };
+        let default_file = home.join("config/sfcrime.properties");
+        match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
+                settings.merge_properties(&text, path)?;
+            }
+            None if default_file.exists() => {
+                let text = std::fs::read_to_string(&default_file)
+                    .with_context(|| format!("cannot read {}", default_file.display()))?;
+                settings.merge_properties(&text, &default_file)?;
+            }
+            None => {}
+        }
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        let keys: Vec<String> = settings.values.keys().cloned().collect();
+        for key in keys {
+            if let Some(value) = env.get(&env_name(&key)) {
+                settings.set(&key, value, Layer::Env);
+            }
+        }
+        Ok(settings)
+    }
+
+    fn merge_properties(&mut self, text: &str, path: &Path) -> Result<()> {
+        for (key, value) in
+            parse_properties(text).with_context(|| format!("in config file {}", path.display()))?
+        {
+            self.set(&key, &value, Layer::File);
+        }
+        Ok(())
+    }
+
+    /// Sets `key` if `layer` is at least as strong as the current value's.
+    pub fn set(&mut self, key: &str, value: &str, layer: Layer) {
+        let entry = self
+            .values
+            .entry(key.to_string())
+            .or_insert_with(|| (String::new(), Layer::Default));
+        if layer >= entry.1 {
+            *entry = (value.to_string(), layer);
+        }
+    }
+
+    /// Applies a flag value when the flag was given.
+    pub fn set_flag<T: ToString>(&mut self, key: &str, value: Option<T>) {
+        if let Some(value) = value {
+            self.set(key, &value.to_string(), Layer::Flag);
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(|(v, _)| v.as_str())
+    }
+
+    pub fn layer(&self, key: &str) -> Option<Layer> {
+        self.values.get(key).map(|(_, l)| *l)
+    }
+
+    /// A required string setting.
+    pub fn string(&self, key: &str) -> Result<String> {
+        self.get(key)
+            .map(str::to_string)
+            .with_context(|| format!("setting '{key}' is missing"))
+    }
+
+    /// A required setting parsed as `T`, with an error naming key and layer.
+    pub fn parse<T>(&self, key: &str) -> Result<T>
+    where
+        T: std::str::FromStr,
+        T::Err: fmt::Display,
+    {
+        let raw = self.string(key)?;
+        raw.trim().parse::<T>().map_err(|e| {
+            anyhow::anyhow!(
+                "setting '{key}' = '{raw}' (from {}) is invalid: {e}",
+                self.layer(key).unwrap_or(Layer::Default)
+            )
+        })
+    }
+
+    /// A path setting; relative paths are relative to the project home.
+    pub fn path(&self, key: &str) -> Result<PathBuf> {
+        let raw = PathBuf::from(self.string(key)?);
+        Ok(if raw.is_absolute() {
+            raw
+        } else {
+            self.home.join(raw)
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The brokers clients connect to: the configured list, or the local
+    /// broker that `stack up` runs.
+    pub fn bootstrap_servers(&self) -> Result<String> {
+        let configured = self.string("bootstrap.servers")?;
+        if configured.trim().is_empty() {
+            Ok(format!("127.0.0.1:{}", self.parse::<u16>("kafka.port")?))
+        } else {
+            Ok(configured.trim().to_string())
+        }
+    }
+
+    /// All settings as `key = value  (layer)` lines, secrets redacted.
+    pub fn dump(&self) -> String {
+        self.values
+            .iter()
+            .map(|(k, (v, layer))| format!("{k} = {}  ({layer})\n", redact(k, v)))
+            .collect()
+    }
+}
+
+/// `SFCRIME_` + key upper-cased with '.' and '-' as '_'.
+pub fn env_name(key: &str) -> String {
+    format!("SFCRIME_{}", key.to_uppercase().replace(['.', '-'], "_"))
+}
+
+/// True for keys whose values must never be printed (passwords, keys, JAAS).
+pub fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "jaas",
+        "token",
+        "key.pem",
+        "credentials",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// The value as it may be shown to a user.
+pub fn redact<'a>(key: &str, value: &'a str) -> &'a str {
+    if is_secret(key) && !value.is_empty() {
+        "[redacted]"
+    } else {
+        value
+    }
+}
+
+/// Parses Java-style `.properties` text: `key=value` or `key: value`, `#`/`!`
+/// comments, blank lines. Line continuations are not supported (and rejected).
+pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        if line.ends_with('\\') {
+            bail!("line {}: line continuations are not supported", index + 1);
+        }
+        let Some(split) = line.find(['=', ':']) else {
+            bail!("line {}: expected key=value, got '{line}'", index + 1);
+        };
+        let key = line[..split].trim();
+        if key.is_empty() {
+            bail!("line {}: empty key", index + 1);
+        }
+        out.push((key.to_string(), line[split + 1..].trim().to_string()));
+    }
+    Ok(out)
+}
+
+/// Parses a `key=value` flag (as in `-X key=value` or `--conf key=value`).
+pub fn parse_key_value(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected key=value, got '{raw}'")),
+    }
+}
+
+/// Finds the project home: `SFCRIME_HOME`, else the nearest ancestor of the
+/// current directory holding `config/sfcrime.properties`, else `fallback`.
+pub fn find_home(fallback: &Path) -> PathBuf {
+    if let Ok(home) = std::env::var("SFCRIME_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            if dir.join("config/sfcrime.properties").is_file() {
+                return dir.to_path_buf();
+            }
+        }
+    }
+    fallback.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.properties");
+        std::fs::write(&file, "topic = from-file\nkafka.port=19092\n# c\n").unwrap();
+        let env = vec![("SFCRIME_KAFKA_PORT".to_string(), "29092".to_string())];
+        let mut s = Settings::load_with_env(dir.path(), Some(&file), env).unwrap();
+        assert_eq!(s.get("topic"), Some("from-file"));
+        assert_eq!(s.layer("topic"), Some(Layer::File));
+        assert_eq!(s.parse::<u16>("kafka.port").unwrap(), 29092);
+        assert_eq!(s.layer("kafka.port"), Some(Layer::Env));
+        s.set_flag("kafka.port", Some(39092));
+        assert_eq!(s.bootstrap_servers().unwrap(), "127.0.0.1:39092");
+        // A weaker layer never overrides a stronger one.
+        s.set("kafka.port", "1", Layer::File);
+        assert_eq!(s.get("kafka.port"), Some("39092"));
+        assert_eq!(s.get("topic.partitions"), Some("3"));
+    }
+
+    #[test]
+    fn invalid_values_name_key_and_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![("SFCRIME_KAFKA_PORT".to_string(), "http".to_string())];
+        let s = Settings::load_with_env(dir.path(), None, env).unwrap();
+        let err = s.parse::<u16>("kafka.port").unwrap_err().to_string();
+        assert!(err.contains("kafka.port") && err.contains("env"), "{err}");
+    }
+
+    #[test]
+    fn bad_properties_lines_are_rejected_with_line_number() {
+        let err = parse_properties("a=1\nnovalue\n").unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert_eq!(
+            parse_properties("a: b=c\n").unwrap(),
+            vec![("a".into(), "b=c".into())]
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_dumps() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
+        s.set("sasl.password", "hunter2", Layer::Flag);
+        let dump = s.dump();
+        assert!(!dump.contains("hunter2"));
+        assert!(dump.contains("sasl.password = [redacted]  (flag)"));
+        assert_eq!(
+            parse_key_value("a=b=c").unwrap(),
+            ("a".into(), "b=c".into())
+        );
+        assert!(parse_key_value("=x").is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! Admin operations against a running cluster: wait until a broker answers a
+//! metadata request, create the project's topic, describe partitions.
+
+use crate::client::KafkaSettings;
+use anyhow::{bail, Context, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use std::time::{Duration, Instant};
+
+/// What the cluster told us in a metadata response.
+#[derive(Debug, Clone)]
+pub struct ClusterInfo {
+    pub brokers: Vec<String>,
+    pub topics: Vec<(String, usize)>,
+}
+
+/// Asks for cluster metadata once, waiting at most `timeout`.
+pub fn metadata(settings: &KafkaSettings, timeout: Duration) -> Result<ClusterInfo> {
+    let consumer: BaseConsumer = settings
+        .client_config(&[("log_level", "3")])
+        .create()
+        .context("cannot create a Kafka client")?;
+    let metadata = consumer.fetch_metadata(None, timeout).with_context(|| {
+        format!(
+            "no Kafka broker answered at {} within {:.0?}",
+            settings.bootstrap_servers, timeout
+        )
+    })?;
+    Ok(ClusterInfo {
+        brokers: metadata
+            .brokers()
+            .iter()
+            .map(|b| format!("{}:{} (id {})", b.host(), b.port(), b.id()))
+            .collect(),
+        topics: metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| (t.name().to_string(), t.partitions().len()))
+            .collect(),
+    })
+}
+
+/// Polls for metadata until a broker answers, `alive()` turns false (the
+/// broker process died, so waiting longer is pointless) or `timeout` passes.
+pub fn wait_ready(
+    settings: &KafkaSettings,
+    timeout: Duration,
+    mut alive: impl FnMut() -> bool,
+) -> Result<ClusterInfo> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match metadata(settings, remaining.min(Duration::from_secs(2))) {
+            Ok(info) if !info.brokers.is_empty() => return Ok(info),
+            Ok(_) | Err(_) if !alive() => bail!("the broker process exited while starting"),
+            Ok(_) | Err(_) if Instant::now() >= deadline => bail!(
+                "the broker at {} did not answer within {:.0?}",
+                settings.bootstrap_servers,
+                timeout
+            ),
+            _ => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// The outcome of [`ensure_topic`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicState {
+    Created { partitions: usize },
+    Existed { partitions: usize },
+}
+
+/// Creates `topic` unless it exists; an existing topic is left as it is and
+/// its partition count reported, so callers can warn about a mismatch.
+pub fn ensure_topic(
+    settings: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+    topic_config: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<TopicState> {
+    if let Some(existing) = partition_count(settings, topic, timeout)? {
+        return Ok(TopicState::Existed {
+            partitions: existing,
+        });
+    }
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client_config(&[("log_level", "3")])
+        .create()
+        .context("cannot create a Kafka admin client")?;
+    let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    for (key, value) in topic_config {
+        new_topic = new_topic.set(key, value);
+    }
+    let options = AdminOptions::new().operation_timeout(Some(timeout));
+    let results = futures_executor::block_on(admin.create_topics([&new_topic], &options))
+        .with_context(|| format!("cannot create topic '{topic}'"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => bail!("cannot create topic '{name}': {code}"),
+        }
+    }
+    // Creation is asynchronous on the controller; wait until metadata shows
+    // every partition so the first producer does not race it.
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(count) = partition_count(settings, topic, timeout)? {
+            if count == partitions as usize {
+                return Ok(TopicState::Created { partitions: count });
+            }
+        }
+        if Instant::now() >= deadline {
+            bail!("topic '{topic}' was created but its partitions did not appear within {timeout:.0?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The number of partitions of `topic`, or `None` if it does not exist.
+pub fn partition_count(
+    settings: &KafkaSettings,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Option<usize>> {
+    let consumer: BaseConsumer = settings
+        .client_config(&[("log_level", "3"), ("allow.auto.create.topics", "false")])
+        .create()
+        .context("cannot create a Kafka client")?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .with_context(|| {
+            format!(
+                "cannot read metadata of topic '{topic}' from {}",
+                settings.bootstrap_servers
+            )
+        })?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| t.partitions().len()))
+}
+
+/// Deletes `topic` if it exists (used to reset a run's topic).
+pub fn delete_topic(settings: &KafkaSettings, topic: &str, timeout: Duration) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = settings
+        .client_config(&[("log_level", "3")])
+        .create()
+        .context("cannot create a Kafka admin client")?;
+    let options = AdminOptions::new().operation_timeout(Some(timeout));
+    let results = futures_executor::block_on(admin.delete_topics(&[topic], &options))
+        .with_context(|| format!("cannot delete topic '{topic}'"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => {}
+            Err((name, code)) => bail!("cannot delete topic '{name}': {code}"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything sfcrime needs on a fresh machine, idempotently:
+# system packages (only if missing), the pinned Python venv, the Rust build,
+# and Kafka's jars (cached under .stack/cache, so later runs are offline).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+# System packages: a C toolchain + cmake for librdkafka, OpenSSL/curl/SASL
+# headers for its TLS and SASL support, Java 17 and Maven for Kafka/Spark.
+need=()
+command -v cmake >/dev/null || need+=(cmake)
+command -v mvn >/dev/null || need+=(maven)
+command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+command -v g++ >/dev/null || need+=(g++)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+for header in openssl/ssl.h:libssl-dev curl/curl.h:libcurl4-openssl-dev \
+              sasl/sasl.h:libsasl2-dev zlib.h:zlib1g-dev; do
+  [[ -e /usr/include/${header%%:*} || -e /usr/include/x86_64-linux-gnu/${header%%:*} ]] \
+    || need+=("${header##*:}")
+done
+if ((${#need[@]})); then
+  say "installing system packages: ${need[*]}"
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Python: pinned pyspark & co. in .venv; re-installed only when the pins change.
+if [[ ! -x .venv/bin/python ]]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum python/requirements.txt | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  say "installing python/requirements.txt into .venv (pyspark is ~450 MB, once)"
+  .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+say "building sfcrime (release)"
+cargo build --release -q
+
+./target/release/sfcrime stack install >/dev/null
+say "ready"

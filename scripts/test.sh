@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every check sfcrime has: formatting, lints, unit tests and the
+# integration tests against real Kafka brokers (each test starts its own on
+# free ports and stops it). Fails if any java process of ours is left behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+say() { printf '\ntest: %s\n' "$*" >&2; }
+
+say "cargo fmt --check"
+cargo fmt --all --check
+say "cargo clippy -D warnings"
+cargo clippy --release --workspace --all-targets -q -- -D warnings
+say "ruff"
+.venv/bin/ruff check python/
+
+say "cargo test (unit + integration, real brokers)"
+# Release mode: librdkafka and the data-heavy tests are much faster, and the
+# build is shared with the binary that setup.sh made.
+cargo test --release --workspace
+
+leftover=$(pgrep -f "kafka.Kafka .*sfcrime-broker-" || true)
+if [[ -n $leftover ]]; then
+  echo "test: FAILED: broker processes left behind by the tests: $leftover" >&2
+  exit 1
+fi
