@@ -1,0 +1,1140 @@
+//! Streaming readers of the data file: a top-level JSON array (plain or
+//! gzipped) or JSON lines, yielded one element at a time with its index,
+//! byte offset and raw bytes.
+//!
+//! The array is never parsed as a whole: a small scanner finds each
+//! element's boundaries (tracking strings, escapes and bracket nesting) in
+//! the buffered input, copies just that element, and only then hands it to
+//! serde_json. Memory is therefore O(largest element), not O(file), and a
+//! bad element can be reported and skipped without losing the rest.
+
+use crate::error::{describe_byte, ErrorKind, ReadError};
+use crate::record::{CallRecord, Checked};
+use flate2::read::MultiGzDecoder;
+use serde_json::Value;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+use std::iter::FusedIterator;
+use std::path::{Path, PathBuf};
+
+/// Big enough that per-chunk overhead vanishes next to scanning, small
+/// enough to keep the reader's footprint in the hundreds of kilobytes.
+const BUF_CAPACITY: usize = 256 * 1024;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// How elements are laid out in the (decompressed) stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One top-level JSON array of objects, as the city's export ships it.
+    Array,
+    /// One object per line (JSON lines); blank lines are skipped.
+    Lines,
+}
+
+impl Format {
+    /// JSON lines for names ending in `.jsonl` or `.ndjson` (optionally
+    /// followed by `.gz`), an array otherwise. Compression is not decided
+    /// here: the reader sniffs the gzip magic bytes, because files get
+    /// renamed and extensions lie.
+    pub fn from_path(path: &Path) -> Format {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+            Format::Lines
+        } else {
+            Format::Array
+        }
+    }
+}
+
+/// One element of the file.
+#[derive(Debug)]
+pub struct Element {
+    /// 0-based position among the file's elements (blank lines of a JSON
+    /// lines file do not count).
+    pub index: u64,
+    /// Byte offset of the element's first byte in the decompressed stream.
+    pub offset: u64,
+    /// The element exactly as it appears in the file, so the producer can
+    /// send it untouched and dead-letter bad ones verbatim.
+    pub raw: Vec<u8>,
+    /// The parsed record, or a record-level error (the stream goes on).
+    pub record: Result<CallRecord, ReadError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    /// After `[`: an element or `]` may follow.
+    First,
+    /// After `,`: only an element may follow.
+    AfterComma,
+    AfterElement,
+    /// After the closing `]`: only whitespace may follow.
+    End,
+    Done,
+}
+
+/// Reads call records element by element.
+///
+/// Iterating yields `Ok(Element)` for every element, whose `record` holds
+/// the parse result (record-level errors live there), and `Err` for a
+/// stream-level error, after which the iterator is exhausted.
+pub struct RecordReader {
+    input: Box<dyn BufRead + Send>,
+    path: Option<PathBuf>,
+    format: Format,
+    state: State,
+    /// Bytes consumed so far from the decompressed stream.
+    pos: u64,
+    /// Index the next element will get.
+    index: u64,
+    /// Open brackets of the element being scanned; kept across elements so
+    /// its allocation is reused.
+    stack: Vec<u8>,
+}
+
+impl RecordReader {
+    /// Opens a data file, choosing the format from its name (see
+    /// [`Format::from_path`]) and decompressing it if it starts with the
+    /// gzip magic bytes.
+    pub fn open(path: impl AsRef<Path>) -> Result<RecordReader, ReadError> {
+        let path = path.as_ref();
+        let io_err = |e| ReadError {
+            path: Some(path.to_owned()),
+            index: 0,
+            offset: 0,
+            kind: ErrorKind::Io(e),
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let input = sniff(file).map_err(io_err)?;
+        Ok(Self::with_input(
+            input,
+            Format::from_path(path),
+            Some(path.to_owned()),
+        ))
+    }
+
+    /// Reads from any byte source (stdin, memory), gzipped or not.
+    pub fn from_reader<R: Read + Send + 'static>(
+        reader: R,
+        format: Format,
+    ) -> Result<RecordReader, ReadError> {
+        let input = sniff(reader).map_err(|e| ReadError {
+            path: None,
+            index: 0,
+            offset: 0,
+            kind: ErrorKind::Io(e),
+        })?;
+        Ok(Self::with_input(input, format, None))
+    }
+
+    fn with_input(input: Box<dyn BufRead + Send>, format: Format, path: Option<PathBuf>) -> Self {
+        RecordReader {
+            input,
+            path,
+            format,
+            state: State::Start,
+            pos: 0,
+            index: 0,
+            stack: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Just the records, for callers that treat every error alike (record-
+    /// and stream-level errors both come through as `Err`).
+    pub fn records(self) -> impl Iterator<Item = Result<CallRecord, ReadError>> {
+        self.map(|e| e.and_then(|e| e.record))
+    }
+
+    fn error(&self, index: u64, offset: u64, kind: ErrorKind) -> ReadError {
+        ReadError {
+            path: self.path.clone(),
+            index,
+            offset,
+            kind,
+        }
+    }
+
+    /// A stream-level error at the current position.
+    fn here(&self, kind: ErrorKind) -> ReadError {
+        self.error(self.index, self.pos, kind)
+    }
+
+    fn unexpected(&self, found: u8, expected: &'static str) -> ReadError {
+        self.here(ErrorKind::Unexpected {
+            found: describe_byte(found),
+            expected,
+        })
+    }
+
+    fn fill(&mut self) -> Result<&[u8], ReadError> {
+        loop {
+            match self.input.fill_buf() {
+                // Re-borrow to return: the match's borrow cannot be
+                // returned from the loop in today's borrow checker.
+                Ok(_) => return Ok(self.input.fill_buf().expect("buffer already filled")),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.here(ErrorKind::Io(e))),
+            }
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.input.consume(n);
+        self.pos += n as u64;
+    }
+
+    /// Skips JSON whitespace and returns the next byte without consuming
+    /// it, or `None` at the end of the stream.
+    fn peek_non_ws(&mut self) -> Result<Option<u8>, ReadError> {
+        loop {
+            let buf = self.fill()?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            match buf.iter().position(|b| !is_ws(*b)) {
+                Some(i) => {
+                    let b = buf[i];
+                    self.consume(i);
+                    return Ok(Some(b));
+                }
+                None => {
+                    let n = buf.len();
+                    self.consume(n);
+                }
+            }
+        }
+    }
+
+    /// Skips a UTF-8 byte order mark at the very start, which some
+    /// editors and exporters write. Byte by byte, because the first fill
+    /// may hold just the two bytes replayed from gzip sniffing.
+    fn skip_bom(&mut self) -> Result<(), ReadError> {
+        for (i, &expected) in UTF8_BOM.iter().enumerate() {
+            match self.fill()?.first() {
+                Some(&b) if b == expected => self.consume(1),
+                // Only a partial mark is an error: the stream cannot be
+                // JSON, and what follows would be reported confusingly.
+                Some(&b) if i > 0 => {
+                    return Err(self.unexpected(b, "the rest of a UTF-8 byte order mark"))
+                }
+                _ if i > 0 => return Err(self.truncated("byte order mark")),
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn next_array(&mut self) -> Result<Option<Element>, ReadError> {
+        loop {
+            match self.state {
+                State::Start => {
+                    self.skip_bom()?;
+                    match self.peek_non_ws()? {
+                        None => return Err(self.here(ErrorKind::Empty)),
+                        Some(b'[') => {
+                            self.consume(1);
+                            self.state = State::First;
+                        }
+                        Some(b) => {
+                            return Err(self.here(ErrorKind::NotAnArray {
+                                found: describe_byte(b),
+                            }))
+                        }
+                    }
+                }
+                State::First | State::AfterComma => match self.peek_non_ws()? {
+                    None => return Err(self.truncated("array")),
+                    Some(b']') if self.state == State::First => {
+                        self.consume(1);
+                        self.state = State::End;
+                    }
+                    Some(b) if matches!(b, b']' | b',' | b'}' | b':') => {
+                        return Err(self.unexpected(b, "an element"))
+                    }
+                    Some(b) => {
+                        let offset = self.pos;
+                        let raw = if matches!(b, b'{' | b'[' | b'"') {
+                            self.scan_nested()?
+                        } else {
+                            self.scan_scalar()?
+                        };
+                        self.state = State::AfterElement;
+                        return Ok(Some(self.element(offset, raw)));
+                    }
+                },
+                State::AfterElement => match self.peek_non_ws()? {
+                    None => return Err(self.truncated("array")),
+                    Some(b',') => {
+                        self.consume(1);
+                        self.state = State::AfterComma;
+                    }
+                    Some(b']') => {
+                        self.consume(1);
+                        self.state = State::End;
+                    }
+                    Some(b) => return Err(self.unexpected(b, "',' or ']' after an element")),
+                },
+                State::End => match self.peek_non_ws()? {
+                    None => return Ok(None),
+                    Some(b) => return Err(self.unexpected(b, "end of file after the closing ']'")),
+                },
+                State::Done => return Ok(None),
+            }
+        }
+    }
+
+    fn truncated(&self, inside: &'static str) -> ReadError {
+        self.here(ErrorKind::Truncated {
+            inside,
+            eof_at: self.pos,
+        })
+    }
+
+    /// Copies an object, array or string element, starting at the current
+    /// byte, up to and including its closing byte.
+    fn scan_nested(&mut self) -> Result<Vec<u8>, ReadError> {
+        let start = self.pos;
+        let mut raw = Vec::with_capacity(1024);
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.clear();
+        let mut in_string = false;
+        let mut escaped = false;
+        let result = loop {
+            let buf = match self.fill() {
+                Ok(buf) => buf,
+                Err(e) => break Err(e),
+            };
+            if buf.is_empty() {
+                let inside = match (in_string, stack.last()) {
+                    (true, _) => "string",
+                    (false, Some(b'{')) => "object",
+                    _ => "array",
+                };
+                let eof_at = self.pos;
+                break Err(self.error(self.index, start, ErrorKind::Truncated { inside, eof_at }));
+            }
+            match scan_chunk(buf, &mut stack, &mut in_string, &mut escaped) {
+                Scan::End(n) => {
+                    raw.extend_from_slice(&buf[..n]);
+                    self.consume(n);
+                    break Ok(raw);
+                }
+                Scan::More => {
+                    let n = buf.len();
+                    raw.extend_from_slice(buf);
+                    self.consume(n);
+                }
+                Scan::Mismatch(i) => {
+                    // The element's end is unknowable once brackets
+                    // disagree, so nothing after it can be delimited: the
+                    // stream is broken, not just this element.
+                    let found = buf[i];
+                    self.consume(i);
+                    let expected = match stack.last() {
+                        Some(b'{') => "'}' to close the object (mismatched bracket)",
+                        _ => "']' to close the array (mismatched bracket)",
+                    };
+                    break Err(self.unexpected(found, expected));
+                }
+            }
+        };
+        self.stack = stack;
+        result
+    }
+
+    /// Copies a bare scalar element (number, literal, or garbage) up to the
+    /// next delimiter. It is never a valid record, but it is well
+    /// delimited, so it is reported as a record-level error.
+    fn scan_scalar(&mut self) -> Result<Vec<u8>, ReadError> {
+        let mut raw = Vec::new();
+        loop {
+            let buf = self.fill()?;
+            if buf.is_empty() {
+                return Ok(raw);
+            }
+            // The first byte is already known not to be a delimiter, so at
+            // least one byte is taken and the scan always advances.
+            let skip = usize::from(raw.is_empty());
+            let n = buf[skip..]
+                .iter()
+                .position(|&b| is_ws(b) || b"{}[]\",:".contains(&b))
+                .map(|p| p + skip);
+            let take = n.unwrap_or(buf.len());
+            raw.extend_from_slice(&buf[..take]);
+            self.consume(take);
+            if n.is_some() {
+                return Ok(raw);
+            }
+        }
+    }
+
+    fn next_line(&mut self) -> Result<Option<Element>, ReadError> {
+        match self.state {
+            State::Done => return Ok(None),
+            State::Start => {
+                self.skip_bom()?;
+                // Lines have no structure between records; any state but
+                // Start and Done just means "started".
+                self.state = State::First;
+            }
+            _ => {}
+        }
+        loop {
+            let line_start = self.pos;
+            let mut line = Vec::new();
+            // read_until retries interrupted reads itself; any other error
+            // ends the stream, so a partly read line needs no accounting.
+            let n = match self.input.read_until(b'\n', &mut line) {
+                Ok(n) => n,
+                Err(e) => return Err(self.here(ErrorKind::Io(e))),
+            };
+            if n == 0 {
+                return if self.index == 0 {
+                    Err(self.here(ErrorKind::Empty))
+                } else {
+                    Ok(None)
+                };
+            }
+            self.pos += n as u64;
+            let terminated = line.last() == Some(&b'\n');
+            let Some(first) = line.iter().position(|b| !is_ws(*b)) else {
+                continue;
+            };
+            let last = line.iter().rposition(|b| !is_ws(*b)).unwrap_or(first);
+            line.truncate(last + 1);
+            line.drain(..first);
+            let offset = line_start + first as u64;
+            let element = self.element(offset, line);
+            if !terminated {
+                // An unparsable last line cut off mid-value means the file
+                // was truncated, not that one record is bad.
+                if let Err(ReadError {
+                    kind: ErrorKind::InvalidJson(e),
+                    ..
+                }) = &element.record
+                {
+                    if e.classify() == serde_json::error::Category::Eof {
+                        return Err(self.error(
+                            element.index,
+                            offset,
+                            ErrorKind::Truncated {
+                                inside: "object",
+                                eof_at: self.pos,
+                            },
+                        ));
+                    }
+                }
+            }
+            return Ok(Some(element));
+        }
+    }
+
+    /// Wraps a delimited element, parsing it and taking the next index.
+    fn element(&mut self, offset: u64, raw: Vec<u8>) -> Element {
+        let index = self.index;
+        self.index += 1;
+        let record = parse(&raw, offset).map_err(|kind| self.error(index, offset, kind));
+        Element {
+            index,
+            offset,
+            raw,
+            record,
+        }
+    }
+}
+
+impl Iterator for RecordReader {
+    type Item = Result<Element, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = match self.format {
+            Format::Array => self.next_array(),
+            Format::Lines => self.next_line(),
+        };
+        match next {
+            Ok(Some(element)) => Some(Ok(element)),
+            Ok(None) => {
+                self.state = State::Done;
+                None
+            }
+            Err(e) => {
+                self.state = State::Done;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl FusedIterator for RecordReader {}
+
+impl std::fmt::Debug for RecordReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordReader")
+            .field("path", &self.path)
+            .field("format", &self.format)
+            .field("pos", &self.pos)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the scan of one buffered chunk stopped.
+enum Scan {
+    /// The element ends just before this index.
+    End(usize),
+    /// A closing bracket at this index does not match the open one.
+    Mismatch(usize),
+    /// The element goes on past the chunk.
+    More,
+}
+
+/// Bytes that matter to the scanner, per state. Everything else is skipped
+/// in a tight loop, which is where the scanner spends its time: the data is
+/// mostly indentation and string contents.
+const IN_STRING: [bool; 256] = byte_set(b"\\\"");
+const OUTSIDE: [bool; 256] = byte_set(b"\"{}[]");
+
+const fn byte_set(bytes: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        set[bytes[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+/// Advances the element scan over one chunk. The state (open brackets, in
+/// a string, after a backslash) carries over between chunks, so elements
+/// may straddle buffer refills anywhere, even inside an escape.
+fn scan_chunk(buf: &[u8], stack: &mut Vec<u8>, in_string: &mut bool, escaped: &mut bool) -> Scan {
+    let n = buf.len();
+    let mut i = 0;
+    if *escaped && n > 0 {
+        *escaped = false;
+        i = 1;
+    }
+    while i < n {
+        if *in_string {
+            while i < n && !IN_STRING[buf[i] as usize] {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+            if buf[i] == b'\\' {
+                if i + 1 == n {
+                    *escaped = true;
+                    break;
+                }
+                i += 2;
+                continue;
+            }
+            *in_string = false;
+            i += 1;
+            if stack.is_empty() {
+                return Scan::End(i);
+            }
+        } else {
+            while i < n && !OUTSIDE[buf[i] as usize] {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+            match buf[i] {
+                b'"' => *in_string = true,
+                b @ (b'{' | b'[') => stack.push(b),
+                b => {
+                    let open = if b == b'}' { b'{' } else { b'[' };
+                    if stack.last() != Some(&open) {
+                        return Scan::Mismatch(i);
+                    }
+                    stack.pop();
+                    if stack.is_empty() {
+                        return Scan::End(i + 1);
+                    }
+                }
+            }
+            i += 1;
+        }
+    }
+    Scan::More
+}
+
+/// Parses one delimited element; `offset` makes UTF-8 positions absolute.
+fn parse(raw: &[u8], offset: u64) -> Result<CallRecord, ErrorKind> {
+    let text = std::str::from_utf8(raw).map_err(|e| ErrorKind::InvalidUtf8 {
+        at: offset + e.valid_up_to() as u64,
+    })?;
+    if !raw.starts_with(b"{") {
+        return Err(match serde_json::from_str::<Value>(text) {
+            Ok(v) => ErrorKind::NotAnObject {
+                found: json_kind(&v),
+            },
+            Err(e) => ErrorKind::InvalidJson(e),
+        });
+    }
+    match serde_json::from_str::<Checked>(text) {
+        Ok(Checked(Ok(record))) => Ok(record),
+        Ok(Checked(Err(e))) => Err(ErrorKind::Field(e)),
+        Err(e) => Err(ErrorKind::InvalidJson(e)),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Peeks at the first two bytes and puts a gzip decoder in front when they
+/// are the gzip magic; the peeked bytes are replayed either way.
+fn sniff<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn BufRead + Send>> {
+    let mut head = [0u8; 2];
+    let mut got = 0;
+    while got < head.len() {
+        match reader.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let replay = Cursor::new(head[..got].to_vec()).chain(reader);
+    Ok(if head[..got] == GZIP_MAGIC {
+        Box::new(BufReader::with_capacity(
+            BUF_CAPACITY,
+            MultiGzDecoder::new(replay),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(BUF_CAPACITY, replay))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::{data_file, nth, record_json};
+    use crate::record::FieldError;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn read(bytes: &[u8], format: Format) -> Vec<Result<Element, ReadError>> {
+        RecordReader::from_reader(Cursor::new(bytes.to_vec()), format)
+            .unwrap()
+            .collect()
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        gz.write_all(bytes).unwrap();
+        gz.finish().unwrap()
+    }
+
+    fn offset_of(haystack: &[u8], needle: &[u8]) -> u64 {
+        haystack
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("needle present") as u64
+    }
+
+    fn ok(item: &Result<Element, ReadError>) -> &Element {
+        let e = item.as_ref().expect("element, not a stream error");
+        assert!(e.record.is_ok(), "record {}: {:?}", e.index, e.record);
+        e
+    }
+
+    /// The record-level error of an element that must still be yielded.
+    fn bad(item: &Result<Element, ReadError>) -> &ReadError {
+        let e = item.as_ref().expect("element, not a stream error");
+        let err = e.record.as_ref().expect_err("a record-level error");
+        assert!(err.is_record_level(), "{err}");
+        assert_eq!((err.index, err.offset), (e.index, e.offset));
+        err
+    }
+
+    /// The stream-level error that must end the iteration.
+    fn fatal(items: &[Result<Element, ReadError>]) -> &ReadError {
+        let err = items
+            .last()
+            .unwrap()
+            .as_ref()
+            .expect_err("the stream ends in an error");
+        assert!(!err.is_record_level(), "{err}");
+        err
+    }
+
+    #[test]
+    fn yields_index_offset_and_exact_raw_bytes() {
+        let (a, b) = (nth(0), nth(1));
+        let text = format!("[\n    {a},\n    {b}\n]\n");
+        let items = read(text.as_bytes(), Format::Array);
+        assert_eq!(items.len(), 2);
+        for (i, raw) in [a, b].iter().enumerate() {
+            let e = ok(&items[i]);
+            assert_eq!(e.index, i as u64);
+            assert_eq!(e.offset, offset_of(text.as_bytes(), raw.as_bytes()));
+            assert_eq!(e.raw, raw.as_bytes());
+            assert_eq!(e.record.as_ref().unwrap().crime_id, format!("18{i:07}"));
+        }
+    }
+
+    #[test]
+    fn empty_array_has_no_records() {
+        assert!(read(b" [ ] \n", Format::Array).is_empty());
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        for (text, format) in [
+            (&b""[..], Format::Array),
+            (b" \n\t", Format::Array),
+            (b"", Format::Lines),
+            (b"\n\n", Format::Lines),
+        ] {
+            let items = read(text, format);
+            assert_eq!(items.len(), 1);
+            let err = fatal(&items);
+            assert!(matches!(err.kind, ErrorKind::Empty), "{err}");
+            assert_eq!((err.index, err.offset), (0, text.len() as u64));
+        }
+    }
+
+    #[test]
+    fn object_at_top_level_is_not_an_array() {
+        let text = format!("\n  {}", nth(0));
+        let items = read(text.as_bytes(), Format::Array);
+        let err = fatal(&items);
+        assert!(
+            matches!(&err.kind, ErrorKind::NotAnArray { found } if found == "'{'"),
+            "{err}"
+        );
+        assert_eq!((err.index, err.offset), (0, 3));
+        assert_eq!(
+            err.to_string(),
+            "record 0 (byte 3): not a JSON array: starts with '{' \
+             (JSON lines files need a .jsonl name)"
+        );
+    }
+
+    #[test]
+    fn non_object_elements_are_record_level() {
+        let good = nth(0);
+        let text = format!(r#"[1, "x", null, [1, {{"a": "]"}}], true, {good}]"#);
+        let items = read(text.as_bytes(), Format::Array);
+        assert_eq!(items.len(), 6);
+        let expect = [
+            ("1", "a number"),
+            (r#""x""#, "a string"),
+            ("null", "null"),
+            (r#"[1, {"a": "]"}]"#, "an array"),
+            ("true", "a boolean"),
+        ];
+        for (i, (raw, kind)) in expect.iter().enumerate() {
+            let err = bad(&items[i]);
+            assert!(
+                matches!(err.kind, ErrorKind::NotAnObject { found } if found == *kind),
+                "{err}"
+            );
+            assert_eq!(err.index, i as u64);
+            assert_eq!(err.offset, offset_of(text.as_bytes(), raw.as_bytes()));
+            assert_eq!(items[i].as_ref().unwrap().raw, raw.as_bytes());
+        }
+        assert_eq!(ok(&items[5]).index, 5);
+    }
+
+    #[test]
+    fn invalid_json_inside_a_delimited_element_is_record_level() {
+        let good = nth(1);
+        let text = format!(r#"[{{"crime_id" "1"}}, nope, {good}]"#);
+        let items = read(text.as_bytes(), Format::Array);
+        assert_eq!(items.len(), 3);
+        for (i, offset) in [(0, 1), (1, offset_of(text.as_bytes(), b"nope"))] {
+            let err = bad(&items[i]);
+            assert!(matches!(err.kind, ErrorKind::InvalidJson(_)), "{err}");
+            assert_eq!(err.offset, offset);
+        }
+        ok(&items[2]);
+    }
+
+    #[test]
+    fn missing_and_null_fields_are_record_level() {
+        let mut missing = record_json("1", "T", "2018-12-31T23:57:00.000", "ADM");
+        missing.as_object_mut().unwrap().remove("city");
+        let mut null = missing.clone();
+        null["city"] = Value::Null;
+        let text = format!("[{missing},{null},{}]", nth(2));
+        let items = read(text.as_bytes(), Format::Array);
+        let err = bad(&items[0]);
+        assert!(
+            matches!(&err.kind, ErrorKind::Field(FieldError::Missing(f)) if f == &["city"]),
+            "{err}"
+        );
+        assert_eq!(err.to_string(), "record 0 (byte 1): missing field `city`");
+        let err = bad(&items[1]);
+        assert!(
+            matches!(err.kind, ErrorKind::Field(FieldError::Null("city"))),
+            "{err}"
+        );
+        ok(&items[2]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_record_level_with_the_bad_byte_located() {
+        let mut text = b"[".to_vec();
+        let first = nth(0).replacen("Traffic Stop", "Traffic \u{e9}top", 1);
+        let mut broken = first.into_bytes();
+        let e9 = broken.iter().position(|&b| b == 0xc3).unwrap();
+        broken[e9] = 0xff;
+        text.extend_from_slice(&broken);
+        text.extend_from_slice(format!(",\n{}]", nth(1)).as_bytes());
+        let items = read(&text, Format::Array);
+        assert_eq!(items.len(), 2);
+        let err = bad(&items[0]);
+        assert!(
+            matches!(err.kind, ErrorKind::InvalidUtf8 { at } if at == 1 + e9 as u64),
+            "{err}"
+        );
+        ok(&items[1]);
+    }
+
+    #[test]
+    fn truncation_is_stream_level_and_located() {
+        let good = nth(0);
+        let at = good.len() as u64 + 3; // "[" + good + ", "
+        let cases: [(String, &str, u64, u64); 6] = [
+            (format!(r#"[{good}, {{"crime_id": "12"#), "string", 1, at),
+            (format!(r#"[{good}, {{"a": {{"b": 1}}"#), "object", 1, at),
+            (format!(r#"[{good}, [1, 2"#), "array", 1, at),
+            (format!("[{good}"), "array", 1, at - 2),
+            (format!("[{good},\n"), "array", 1, at),
+            ("[".to_owned(), "array", 0, 1),
+        ];
+        for (text, inside, index, offset) in cases {
+            let items = read(text.as_bytes(), Format::Array);
+            assert_eq!(items.len() as u64, index + 1, "{text}");
+            let err = fatal(&items);
+            assert!(
+                matches!(err.kind, ErrorKind::Truncated { inside: i, eof_at }
+                    if i == inside && eof_at == text.len() as u64),
+                "{text}: {err}"
+            );
+            assert_eq!((err.index, err.offset), (index, offset), "{text}");
+        }
+    }
+
+    #[test]
+    fn garbage_between_elements_is_stream_level() {
+        let (a, b) = (nth(0), nth(1));
+        let after_a = 1 + a.len() as u64;
+        let cases = [
+            (format!("[{a} x {b}]"), "'x'", after_a + 1),
+            (format!("[{a},,{b}]"), "','", after_a + 1),
+            (format!("[{a},]"), "']'", after_a + 1),
+            (format!("[{a}}}, {b}]"), "'}'", after_a),
+            (format!("[{a}]\nx"), "'x'", after_a + 2),
+            (format!("[{a}] {b}"), "'{'", after_a + 2),
+            (format!("[{a}\u{0}]"), "byte 0x00", after_a),
+        ];
+        for (text, found, offset) in cases {
+            let items = read(text.as_bytes(), Format::Array);
+            assert_eq!(items.len(), 2, "{text}");
+            ok(&items[0]);
+            let err = fatal(&items);
+            assert!(
+                matches!(&err.kind, ErrorKind::Unexpected { found: f, .. } if f == found),
+                "{text}: {err}"
+            );
+            assert_eq!((err.index, err.offset), (1, offset), "{text}");
+        }
+    }
+
+    #[test]
+    fn mismatched_bracket_is_stream_level() {
+        let text = format!(r#"[{{"a": [1}}, {}]"#, nth(0));
+        let items = read(text.as_bytes(), Format::Array);
+        assert_eq!(items.len(), 1);
+        let err = fatal(&items);
+        assert!(
+            matches!(&err.kind, ErrorKind::Unexpected { found, expected }
+                if found == "'}'" && expected.starts_with("']'")),
+            "{err}"
+        );
+        assert_eq!((err.index, err.offset), (0, 9));
+    }
+
+    /// Strings full of brackets, quotes and escapes must not move element
+    /// boundaries, wherever the buffer happens to be refilled.
+    #[test]
+    fn scanner_respects_strings_across_any_chunking() {
+        struct Trickle(Cursor<Vec<u8>>);
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = buf.len().min(1);
+                self.0.read(&mut buf[..n])
+            }
+        }
+        let tricky = record_json(
+            r#"a"}]{["\"#,
+            "\\\"}\\",
+            "2018-12-31T23:57:00.000",
+            "x\u{2028}\u{e9}\u{1F693}",
+        )
+        .to_string();
+        let text = format!("[{tricky},\"]\\\"[\", {}]", nth(1));
+        let whole = read(text.as_bytes(), Format::Array);
+        let trickled: Vec<_> =
+            RecordReader::from_reader(Trickle(Cursor::new(text.into_bytes())), Format::Array)
+                .unwrap()
+                .collect();
+        for items in [&whole, &trickled] {
+            assert_eq!(items.len(), 3);
+            let r = ok(&items[0]).record.as_ref().unwrap();
+            assert_eq!(r.crime_id, r#"a"}]{["\"#);
+            assert_eq!(r.original_crime_type_name, "\\\"}\\");
+            assert_eq!(bad(&items[1]).offset, 1 + tricky.len() as u64 + 1);
+            assert_eq!(ok(&items[2]).index, 2);
+        }
+        for (w, t) in whole.iter().zip(&trickled) {
+            let (w, t) = (w.as_ref().unwrap(), t.as_ref().unwrap());
+            assert_eq!((w.index, w.offset, &w.raw), (t.index, t.offset, &t.raw));
+        }
+    }
+
+    #[test]
+    fn leading_byte_order_mark_is_skipped() {
+        let text = format!("\u{feff}[{}]", nth(0));
+        let items = read(text.as_bytes(), Format::Array);
+        assert_eq!(ok(&items[0]).offset, 4);
+        let text = format!("\u{feff}{}\n", nth(0));
+        let items = read(text.as_bytes(), Format::Lines);
+        assert_eq!(ok(&items[0]).offset, 3);
+        let err = fatal(&read(b"\xef\xbb[]", Format::Array)).to_string();
+        assert_eq!(
+            err,
+            "record 0 (byte 2): unexpected '[', expected the rest of a UTF-8 byte order mark"
+        );
+    }
+
+    #[test]
+    fn json_lines_skip_blanks_and_keep_going_after_bad_lines() {
+        let (a, b) = (nth(0), nth(1));
+        let text = format!("{a}\r\n\n   \n  {{\"crime_id\": }}\n[1]\n\t{b}");
+        let items = read(text.as_bytes(), Format::Lines);
+        assert_eq!(items.len(), 4);
+        let e = ok(&items[0]);
+        assert_eq!((e.index, e.offset, e.raw.as_slice()), (0, 0, a.as_bytes()));
+        let err = bad(&items[1]);
+        assert!(matches!(err.kind, ErrorKind::InvalidJson(_)), "{err}");
+        assert_eq!(
+            (err.index, err.offset),
+            (1, offset_of(text.as_bytes(), b"{\"crime_id\": }"))
+        );
+        let err = bad(&items[2]);
+        assert!(matches!(
+            err.kind,
+            ErrorKind::NotAnObject { found: "an array" }
+        ));
+        let e = ok(&items[3]);
+        assert_eq!(
+            (e.index, e.offset),
+            (3, offset_of(text.as_bytes(), b.as_bytes()))
+        );
+        assert_eq!(e.raw, b.as_bytes());
+    }
+
+    #[test]
+    fn json_lines_cut_off_last_line_is_truncation() {
+        let a = nth(0);
+        let cut = &nth(1)[..40];
+        let text = format!("{a}\n{cut}");
+        let items = read(text.as_bytes(), Format::Lines);
+        assert_eq!(items.len(), 2);
+        ok(&items[0]);
+        let err = fatal(&items);
+        assert!(
+            matches!(err.kind, ErrorKind::Truncated { eof_at, .. } if eof_at == text.len() as u64),
+            "{err}"
+        );
+        assert_eq!((err.index, err.offset), (1, a.len() as u64 + 1));
+        // The same line with its newline is just one bad record.
+        let items = read(format!("{text}\n").as_bytes(), Format::Lines);
+        bad(&items[1]);
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic_bytes_not_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("[{},{}]", nth(0), nth(1));
+        let lines = format!("{}\n{}\n", nth(0), nth(1));
+        let files = [
+            ("plain.json", text.as_bytes().to_vec()),
+            ("zipped.json.gz", gzip(text.as_bytes())),
+            ("misnamed.json", gzip(text.as_bytes())),
+            ("not-zipped.json.gz", text.as_bytes().to_vec()),
+            ("plain.jsonl", lines.as_bytes().to_vec()),
+            ("zipped.jsonl.gz", gzip(lines.as_bytes())),
+        ];
+        let mut seen = Vec::new();
+        for (name, bytes) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let reader = RecordReader::open(&path).unwrap();
+            assert_eq!(reader.path(), Some(path.as_path()));
+            let records: Vec<_> = reader.records().map(Result::unwrap).collect();
+            seen.push(records);
+        }
+        assert_eq!(seen[0].len(), 2);
+        assert!(seen.iter().all(|r| r == &seen[0]));
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls.json");
+        let text = format!("[{}, 7]", nth(0));
+        std::fs::write(&path, &text).unwrap();
+        let items: Vec<_> = RecordReader::open(&path).unwrap().collect();
+        let err = bad(&items[1]);
+        assert_eq!(err.path.as_deref(), Some(path.as_path()));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: record 1 (byte {}): element is a number, not an object",
+                path.display(),
+                text.len() - 2
+            )
+        );
+
+        let missing = dir.path().join("nope.json");
+        let err = RecordReader::open(&missing).unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::Io(_)), "{err}");
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("{}: ", missing.display())),
+            "{shown}"
+        );
+        assert!(!shown.contains("record 0"), "{shown}");
+
+        let text = "\n  x";
+        let err = fatal(&read(text.as_bytes(), Format::Array)).to_string();
+        assert_eq!(err, "record 0 (byte 3): not a JSON array: starts with 'x'");
+    }
+
+    #[test]
+    fn corrupt_gzip_is_stream_level() {
+        let text = format!("[{},{}]", nth(0), nth(1));
+        let gz = gzip(text.as_bytes());
+        for broken in [&gz[..gz.len() / 2], &[0x1f, 0x8b, 0, 0, 0, 0]] {
+            let items = read(broken, Format::Array);
+            let err = fatal(&items);
+            assert!(
+                matches!(err.kind, ErrorKind::Io(_) | ErrorKind::Truncated { .. }),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn iteration_stops_after_a_stream_error() {
+        let mut reader =
+            RecordReader::from_reader(Cursor::new(b"[1 2]".to_vec()), Format::Array).unwrap();
+        assert!(reader.next().unwrap().is_ok());
+        assert!(reader.next().unwrap().is_err());
+        assert!(reader.next().is_none());
+        assert!(reader.next().is_none());
+    }
+
+    #[test]
+    fn reader_and_errors_cross_threads() {
+        fn send<T: Send>() {}
+        fn shareable<T: Send + Sync + 'static>() {}
+        send::<RecordReader>();
+        send::<Element>();
+        shareable::<ReadError>();
+    }
+
+    #[test]
+    fn format_follows_the_name() {
+        for (name, format) in [
+            ("a.json", Format::Array),
+            ("a.json.gz", Format::Array),
+            ("a.JSONL", Format::Lines),
+            ("a.jsonl.gz", Format::Lines),
+            ("a.ndjson", Format::Lines),
+            ("a", Format::Array),
+        ] {
+            assert_eq!(Format::from_path(Path::new(name)), format, "{name}");
+        }
+    }
+
+    /// The three formats of the same records read the same, on a slice of
+    /// the real file so the fixture has its real shape and characters.
+    #[test]
+    fn json_gz_and_jsonl_of_the_same_records_agree() {
+        let source = data_file("police-department-calls-for-service.json.gz");
+        let raws: Vec<Vec<u8>> = RecordReader::open(source)
+            .unwrap()
+            .take(500)
+            .map(|e| e.unwrap().raw)
+            .collect();
+        let array = format!(
+            "[\n{}\n]\n",
+            raws.iter()
+                .map(|r| std::str::from_utf8(r).unwrap())
+                .collect::<Vec<_>>()
+                .join(",\n")
+        );
+        let lines: String = raws
+            .iter()
+            .map(|r| serde_json::from_slice::<Value>(r).unwrap().to_string() + "\n")
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            ("calls.json", array.as_bytes().to_vec()),
+            ("calls.json.gz", gzip(array.as_bytes())),
+            ("calls.jsonl", lines.into_bytes()),
+        ];
+        let mut all = Vec::new();
+        for (name, bytes) in files {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let records: Vec<(u64, CallRecord)> = RecordReader::open(&path)
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.index, e.record.unwrap())
+                })
+                .collect();
+            all.push(records);
+        }
+        assert_eq!(all[0].len(), 500);
+        assert_eq!(all[0], all[1]);
+        assert_eq!(all[0], all[2]);
+    }
+}
