@@ -1,6 +1,7 @@
 //! Test-only builders of call records and data files, so each test states
 //! just the fields it is about.
 
+use crate::record::CallRecord;
 use serde_json::{json, Value};
 
 /// A complete record as JSON, like one element of the real file.
@@ -26,6 +27,21 @@ pub(crate) fn record_json(
         "address_type": "Intersection",
         "common_location": ""
     })
+}
+
+pub(crate) fn record(
+    crime_id: &str,
+    crime_type: &str,
+    call_date_time: &str,
+    disposition: &str,
+) -> CallRecord {
+    serde_json::from_value(record_json(
+        crime_id,
+        crime_type,
+        call_date_time,
+        disposition,
+    ))
+    .unwrap()
 }
 
 /// The `n`-th of a family of distinct, valid records, compact JSON.

@@ -1,6 +1,7 @@
 //! Call records of the SF police calls-for-service data: the typed record
-//! ([`CallRecord`]) and streaming readers of the data file
-//! ([`RecordReader`]).
+//! ([`CallRecord`]), streaming readers of the data file ([`RecordReader`]),
+//! and the ground truth of the aggregates the Spark job computes
+//! ([`truth`]).
 //!
 //! The reader yields every element with its index, byte offset and raw
 //! bytes, and separates record-level errors (dead-letter and go on) from
@@ -10,7 +11,10 @@ mod error;
 #[cfg(test)]
 mod fixtures;
 mod reader;
+#[cfg(test)]
+mod real_data;
 mod record;
+pub mod truth;
 
 pub use error::{ErrorKind, ReadError};
 pub use reader::{Element, Format, RecordReader};
