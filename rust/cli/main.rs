@@ -1,6 +1,9 @@
 //! The `sfcrime` command line: parses flags, loads the layered settings and
 //! hands off to the library crates. It owns no logic of its own.
 
+mod consume_cmd;
+mod kafka_args;
+mod produce_cmd;
 mod stack_cmd;
 
 use anyhow::Result;
@@ -32,6 +35,10 @@ struct Cli {
 enum Command {
     /// Install, start, stop or inspect the local Kafka broker (KRaft mode).
     Stack(stack_cmd::StackArgs),
+    /// Stream the calls file into the topic (fast, --rate N, or --replay).
+    Produce(produce_cmd::ProduceArgs),
+    /// Read the topic: print records, latency, or --verify against a file.
+    Consume(consume_cmd::ConsumeArgs),
 }
 
 fn main() {
@@ -50,6 +57,16 @@ fn run(cli: Cli) -> Result<()> {
             args.apply(&mut settings);
             print_settings(cli.verbose, &settings);
             stack_cmd::run(args, &settings)
+        }
+        Command::Produce(args) => {
+            args.apply(&mut settings);
+            print_settings(cli.verbose, &settings);
+            produce_cmd::run(args, &settings)
+        }
+        Command::Consume(args) => {
+            args.apply(&mut settings);
+            print_settings(cli.verbose, &settings);
+            consume_cmd::run(args, &settings)
         }
     }
 }

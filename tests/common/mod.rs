@@ -112,3 +112,45 @@ impl Drop for Broker {
         let _ = self.stack(&["down"]).output();
     }
 }
+
+/// One broker shared by all tests of a test binary (each binary is a process),
+/// stopped when the process exits, even after failed tests.
+pub fn shared_broker() -> &'static Broker {
+    static SHARED: std::sync::OnceLock<Broker> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| {
+        extern "C" fn stop_shared() {
+            if let Some(broker) = SHARED.get() {
+                let _ = broker.stack(&["down"]).output();
+            }
+        }
+        // SAFETY: registering a plain extern "C" function has no
+        // preconditions; it runs once at process exit.
+        unsafe {
+            libc::atexit(stop_shared);
+        }
+        Broker::start()
+    })
+}
+
+/// Creates `topic` (3 partitions) on `broker` through `stack up`.
+pub fn create_topic(broker: &Broker, topic: &str) {
+    let out = broker.stack(&["up", "--topic", topic]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "creating topic {topic} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes `contents` to a file named `name` in a new temp dir.
+pub fn temp_file(name: &str, contents: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    (dir, path)
+}
+
+/// The full dataset committed in data/.
+pub fn data_file() -> PathBuf {
+    home().join("data/police-department-calls-for-service.json.gz")
+}

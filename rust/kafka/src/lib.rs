@@ -1,6 +1,11 @@
 //! Kafka I/O for sfcrime, on rdkafka (librdkafka): client configuration with
-//! kcat-style `-X key=value` passthrough, and admin operations (broker
-//! readiness, topic creation and description).
+//! kcat-style `-X key=value` passthrough, admin operations (readiness,
+//! topics), the producer that streams the calls file, and the console
+//! consumer that reads and verifies a topic.
 
 pub mod admin;
 pub mod client;
+pub mod consume;
+pub mod pace;
+pub mod produce;
+pub mod wire;

@@ -58,16 +58,9 @@ impl fmt::Display for ReadError {
     }
 }
 
-impl std::error::Error for ReadError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            ErrorKind::Io(e) => Some(e),
-            ErrorKind::InvalidJson(e) => Some(e),
-            ErrorKind::Field(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+// No `source()`: Display already includes the inner error, and a chain
+// printer (anyhow's `{:#}`) would otherwise print it twice.
+impl std::error::Error for ReadError {}
 
 /// What went wrong. The first four variants are record-level, the rest
 /// stream-level; see [`ReadError::is_record_level`].

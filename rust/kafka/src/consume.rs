@@ -1,0 +1,306 @@
+//! `sfcrime consume`: the console consumer. Reads a topic from the beginning
+//! (up to the end offsets seen at start) or as a consumer group, prints
+//! records, measures end-to-end latency from message timestamps, and can
+//! verify that the topic holds every record of a file exactly once, intact.
+
+use crate::admin;
+use crate::client::KafkaSettings;
+use crate::wire::{compact_json, fingerprint, parse_index, INDEX_HEADER};
+use anyhow::{bail, Context, Result};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use sfcrime_records::RecordReader;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Every partition from its first offset to the end offset at start.
+    Beginning,
+    /// Subscribe as this consumer group, from its committed offsets.
+    Group(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumeOptions {
+    pub topic: String,
+    pub kafka: KafkaSettings,
+    pub start: Start,
+    pub max_messages: Option<u64>,
+    /// Give up waiting for a broker, or for the next message, after this.
+    pub timeout: Duration,
+    /// Check the topic against this data file.
+    pub verify: Option<PathBuf>,
+}
+
+/// librdkafka consumer settings unless `-X` overrides them.
+pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.auto.commit", "true"),
+    ("auto.offset.reset", "earliest"),
+    ("enable.partition.eof", "false"),
+    ("fetch.max.bytes", "52428800"),
+    ("max.partition.fetch.bytes", "10485760"),
+    ("queued.max.messages.kbytes", "65536"),
+    ("log_level", "3"),
+];
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LatencyStats {
+    pub count: usize,
+    pub p50_ms: i64,
+    pub p95_ms: i64,
+    pub p99_ms: i64,
+    pub max_ms: i64,
+}
+
+impl LatencyStats {
+    /// Nearest-rank percentiles of `samples` (milliseconds).
+    pub fn from_samples(mut samples: Vec<i64>) -> Option<LatencyStats> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_unstable();
+        let rank = |p: f64| {
+            samples[((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1]
+        };
+        Some(LatencyStats {
+            count: samples.len(),
+            p50_ms: rank(0.50),
+            p95_ms: rank(0.95),
+            p99_ms: rank(0.99),
+            max_ms: *samples.last().unwrap(),
+        })
+    }
+}
+
+/// The result of `--verify`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// Valid records in the file (bad ones belong in the dead-letter topic).
+    pub expected: u64,
+    /// Distinct file records found in the topic with the right content.
+    pub present: u64,
+    pub missing: u64,
+    /// Extra copies of records already seen.
+    pub duplicated: u64,
+    /// Messages whose index is in the file but whose value differs.
+    pub corrupted: u64,
+    /// Messages without a usable index header, or with an index past the file.
+    pub foreign: u64,
+    pub first_missing: Vec<u64>,
+}
+
+impl VerifyReport {
+    pub fn is_exact(&self) -> bool {
+        self.missing == 0 && self.duplicated == 0 && self.corrupted == 0 && self.foreign == 0
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConsumeSummary {
+    pub messages: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub latency: Option<LatencyStats>,
+    pub verify: Option<VerifyReport>,
+}
+
+/// Reads the topic, calling `on_message` for each record.
+pub fn consume(
+    options: &ConsumeOptions,
+    mut on_message: impl FnMut(&BorrowedMessage<'_>),
+) -> Result<ConsumeSummary> {
+    admin::metadata(&options.kafka, options.timeout)?;
+    let partitions = admin::partition_count(&options.kafka, &options.topic, options.timeout)?
+        .with_context(|| {
+            format!(
+                "topic '{}' does not exist on {}",
+                options.topic, options.kafka.bootstrap_servers
+            )
+        })?;
+    let expected = match &options.verify {
+        Some(path) => Some(file_fingerprints(path)?),
+        None => None,
+    };
+    let group = match &options.start {
+        Start::Group(group) => group.clone(),
+        Start::Beginning => format!("sfcrime-console-{}", std::process::id()),
+    };
+    let mut defaults = CONSUMER_DEFAULTS.to_vec();
+    defaults.push(("group.id", &group));
+    if options.start == Start::Beginning {
+        // An anonymous read must not leave committed offsets behind.
+        defaults.push(("enable.auto.commit", "false"));
+    }
+    let consumer: BaseConsumer = options
+        .kafka
+        .client_config(&defaults)
+        .create()
+        .context("cannot create the Kafka consumer (check -X settings)")?;
+
+    // End offsets at start: a read from the beginning stops there.
+    let mut remaining: BTreeMap<i32, i64> = BTreeMap::new();
+    match &options.start {
+        Start::Beginning => {
+            let mut assignment = TopicPartitionList::new();
+            for partition in 0..partitions as i32 {
+                let (low, high) = consumer
+                    .fetch_watermarks(&options.topic, partition, options.timeout)
+                    .with_context(|| format!("cannot read offsets of partition {partition}"))?;
+                if high > low {
+                    remaining.insert(partition, high);
+                }
+                assignment.add_partition_offset(&options.topic, partition, Offset::Beginning)?;
+            }
+            consumer.assign(&assignment)?;
+        }
+        Start::Group(_) => consumer.subscribe(&[&options.topic])?,
+    }
+
+    let started = Instant::now();
+    let mut checker = expected.map(Checker::new);
+    let (mut messages, mut bytes) = (0u64, 0u64);
+    let mut latencies = Vec::new();
+    let mut last_message = Instant::now();
+    loop {
+        if options.max_messages.is_some_and(|max| messages >= max) {
+            break;
+        }
+        if options.start == Start::Beginning && remaining.is_empty() {
+            break;
+        }
+        if last_message.elapsed() >= options.timeout {
+            if options.start == Start::Beginning {
+                bail!(
+                    "no message for {:.0?} while {} partition(s) of '{}' still had data \
+                     (broker gone?); read {messages} messages",
+                    options.timeout,
+                    remaining.len(),
+                    options.topic
+                );
+            }
+            break;
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.with_context(|| format!("reading '{}' failed", options.topic))?;
+        last_message = Instant::now();
+        if let Some(end) = remaining.get(&message.partition()) {
+            if message.offset() + 1 >= *end {
+                remaining.remove(&message.partition());
+            }
+        }
+        messages += 1;
+        bytes += message.payload_len() as u64;
+        if let Some(created) = message.timestamp().to_millis() {
+            latencies.push(now_millis() - created);
+        }
+        if let Some(checker) = checker.as_mut() {
+            checker.check(&message);
+        }
+        on_message(&message);
+    }
+    Ok(ConsumeSummary {
+        messages,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        latency: LatencyStats::from_samples(latencies),
+        verify: checker.map(Checker::finish),
+    })
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// For each record index of the file, the fingerprint of its wire value;
+/// `None` for bad records, which the producer dead-letters.
+fn file_fingerprints(path: &std::path::Path) -> Result<Vec<Option<u64>>> {
+    let mut fingerprints = Vec::new();
+    let mut value = Vec::new();
+    for element in RecordReader::open(path)? {
+        let element =
+            element.with_context(|| format!("cannot verify against {}", path.display()))?;
+        fingerprints.push(element.record.is_ok().then(|| {
+            compact_json(&element.raw, &mut value);
+            fingerprint(&value)
+        }));
+    }
+    Ok(fingerprints)
+}
+
+struct Checker {
+    expected: Vec<Option<u64>>,
+    seen: Vec<bool>,
+    report: VerifyReport,
+}
+
+const MAX_LISTED_MISSING: usize = 20;
+
+impl Checker {
+    fn new(expected: Vec<Option<u64>>) -> Self {
+        Checker {
+            seen: vec![false; expected.len()],
+            report: VerifyReport {
+                expected: expected.iter().filter(|f| f.is_some()).count() as u64,
+                ..VerifyReport::default()
+            },
+            expected,
+        }
+    }
+
+    fn check(&mut self, message: &BorrowedMessage<'_>) {
+        let index = message.headers().and_then(|headers| {
+            headers
+                .iter()
+                .find(|h| h.key == INDEX_HEADER)
+                .and_then(|h| h.value.and_then(parse_index))
+        });
+        let Some(Some(want)) = index.and_then(|i| self.expected.get(i as usize)) else {
+            self.report.foreign += 1;
+            return;
+        };
+        let index = index.unwrap_or_default() as usize;
+        if fingerprint(message.payload().unwrap_or_default()) != *want {
+            self.report.corrupted += 1;
+        } else if std::mem::replace(&mut self.seen[index], true) {
+            self.report.duplicated += 1;
+        } else {
+            self.report.present += 1;
+        }
+    }
+
+    fn finish(mut self) -> VerifyReport {
+        for (index, (seen, want)) in self.seen.iter().zip(&self.expected).enumerate() {
+            if !seen && want.is_some() {
+                self.report.missing += 1;
+                if self.report.first_missing.len() < MAX_LISTED_MISSING {
+                    self.report.first_missing.push(index as u64);
+                }
+            }
+        }
+        self.report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let stats = LatencyStats::from_samples((1..=100).rev().collect()).unwrap();
+        assert_eq!(
+            (stats.p50_ms, stats.p95_ms, stats.p99_ms, stats.max_ms),
+            (50, 95, 99, 100)
+        );
+        assert!(LatencyStats::from_samples(Vec::new()).is_none());
+        assert_eq!(LatencyStats::from_samples(vec![7]).unwrap().p50_ms, 7);
+    }
+}

@@ -1,0 +1,479 @@
+//! `sfcrime produce`: streams the calls file into a topic with an idempotent
+//! rdkafka producer. Every record is accounted for: delivered, failed (and
+//! named), or — with `skip_invalid` — sent verbatim to the dead-letter topic.
+
+use crate::admin;
+use crate::client::KafkaSettings;
+use crate::pace::{self, Pace, Pacer};
+use crate::wire::{compact_json, INDEX_HEADER};
+use anyhow::{bail, Context, Result};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::ClientContext;
+use sfcrime_records::truth::Timestamp;
+use sfcrime_records::{Element, ReadError, RecordReader};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// librdkafka settings sfcrime uses unless `-X` overrides them: durable
+/// (acks=all + idempotence: no loss, no duplicates on retry), compressed, and
+/// batched for throughput. The queue is bounded so a slow broker applies
+/// back-pressure instead of the whole file piling up in memory.
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+    ("compression.type", "lz4"),
+    ("linger.ms", "50"),
+    ("batch.size", "1000000"),
+    ("batch.num.messages", "100000"),
+    ("queue.buffering.max.kbytes", "16384"),
+    ("queue.buffering.max.messages", "200000"),
+    ("message.timeout.ms", "60000"),
+    ("log_level", "3"),
+];
+
+#[derive(Debug, Clone)]
+pub struct ProduceOptions {
+    pub file: PathBuf,
+    pub topic: String,
+    pub kafka: KafkaSettings,
+    pub pace: Pace,
+    /// Skip records with a lower index (resume after a partial run).
+    pub start_at: u64,
+    /// Send at most this many records.
+    pub limit: Option<u64>,
+    /// Stop reading after this long (pacing tests, timed loads).
+    pub duration: Option<Duration>,
+    /// Dead-letter bad records instead of stopping at the first one.
+    pub skip_invalid: bool,
+    /// How long to wait for the broker before giving up.
+    pub connect_timeout: Duration,
+}
+
+/// A snapshot for progress display.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProduceProgress {
+    pub sent: u64,
+    pub delivered: u64,
+    pub bytes: u64,
+    /// Decompressed bytes of the file read so far, and the total if known.
+    pub file_pos: u64,
+    pub file_len: Option<u64>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProduceSummary {
+    pub topic: String,
+    /// Records handed to the producer (after `start_at`, within `limit`).
+    pub sent: u64,
+    /// Records the broker acknowledged.
+    pub delivered: u64,
+    pub failed: u64,
+    pub dead_lettered: u64,
+    /// Value bytes sent (compacted JSON).
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Every index below this was acknowledged: resume with `--start-at`.
+    pub confirmed_prefix: u64,
+    /// The first delivery failures: (record index, error).
+    pub failures: Vec<(u64, String)>,
+}
+
+impl ProduceSummary {
+    pub fn records_per_second(&self) -> f64 {
+        self.delivered as f64 / self.seconds.max(1e-9)
+    }
+
+    pub fn megabytes_per_second(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.seconds.max(1e-9)
+    }
+}
+
+/// Delivery bookkeeping shared with librdkafka's callback thread.
+#[derive(Default)]
+struct Deliveries {
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    /// Acknowledged indexes relative to `start_at`, for the confirmed prefix.
+    acked: Mutex<Vec<u64>>,
+    failures: Mutex<Vec<(u64, String)>>,
+}
+
+const MAX_REPORTED_FAILURES: usize = 20;
+
+struct TrackingContext(Arc<Deliveries>);
+
+/// What a delivery report is about.
+#[derive(Clone, Copy)]
+enum Tracked {
+    /// A record of the file; `relative` = index - start_at.
+    Data { index: u64, relative: u64 },
+    /// A bad record sent to the dead-letter topic.
+    DeadLetter { index: u64 },
+}
+
+impl ClientContext for TrackingContext {}
+
+impl ProducerContext for TrackingContext {
+    type DeliveryOpaque = Box<Tracked>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tracked: Self::DeliveryOpaque) {
+        match (result, *tracked) {
+            (Ok(_), Tracked::Data { relative, .. }) => {
+                self.0.delivered.fetch_add(1, Ordering::Relaxed);
+                set_bit(&mut self.0.acked.lock().unwrap(), relative);
+            }
+            (Ok(_), Tracked::DeadLetter { .. }) => {}
+            (Err((err, _)), Tracked::Data { index, .. } | Tracked::DeadLetter { index }) => {
+                self.0.failed.fetch_add(1, Ordering::Relaxed);
+                let mut failures = self.0.failures.lock().unwrap();
+                if failures.len() < MAX_REPORTED_FAILURES {
+                    failures.push((index, err.to_string()));
+                }
+            }
+        }
+    }
+}
+
+fn set_bit(bits: &mut Vec<u64>, i: u64) {
+    let word = (i / 64) as usize;
+    if bits.len() <= word {
+        bits.resize(word + 1, 0);
+    }
+    bits[word] |= 1 << (i % 64);
+}
+
+/// Number of leading set bits: the contiguous acknowledged prefix.
+fn leading_ones(bits: &[u64]) -> u64 {
+    let mut n = 0;
+    for word in bits {
+        if *word == u64::MAX {
+            n += 64;
+        } else {
+            return n + word.trailing_ones() as u64;
+        }
+    }
+    n
+}
+
+/// Streams `options.file` into Kafka. Returns the summary even when some
+/// deliveries failed (the caller decides the exit code); fails outright when
+/// the broker cannot be reached, or the file is bad and `skip_invalid` is off
+/// (after flushing what was already sent, so the summary stays true).
+pub fn produce(
+    options: &ProduceOptions,
+    mut on_progress: impl FnMut(&ProduceProgress),
+) -> Result<ProduceSummary> {
+    admin::metadata(&options.kafka, options.connect_timeout)?;
+    admin::partition_count(&options.kafka, &options.topic, options.connect_timeout)?
+        .with_context(|| {
+            format!(
+                "topic '{}' does not exist on {} (create it with `sfcrime stack up` or your admin tools)",
+                options.topic, options.kafka.bootstrap_servers
+            )
+        })?;
+    let deliveries = Arc::new(Deliveries::default());
+    let producer: ThreadedProducer<TrackingContext> = options
+        .kafka
+        .client_config(PRODUCER_DEFAULTS)
+        .create_with_context(TrackingContext(deliveries.clone()))
+        .context("cannot create the Kafka producer (check -X settings)")?;
+    let reader = RecordReader::open(&options.file)?;
+    let file_len = uncompressed_len(&options.file);
+
+    let mut run = Run {
+        options,
+        producer: &producer,
+        pacer: Pacer::new(),
+        sent: 0,
+        bytes: 0,
+        dead_lettered: 0,
+        dlq_ready: false,
+        value: Vec::with_capacity(2048),
+    };
+    let mut last_report = Instant::now();
+    let mut report = |run: &Run, file_pos: u64, force: bool| {
+        if force || last_report.elapsed() >= Duration::from_millis(200) {
+            last_report = Instant::now();
+            on_progress(&ProduceProgress {
+                sent: run.sent,
+                delivered: deliveries.delivered.load(Ordering::Relaxed),
+                bytes: run.bytes,
+                file_pos,
+                file_len,
+                elapsed: run.pacer.elapsed(),
+            });
+        }
+    };
+    let outcome = match options.pace {
+        Pace::Replay { speedup } => {
+            let elements = replay_order(reader, options)?;
+            let first = elements.first().map(|(ts, _)| *ts).unwrap_or(0);
+            let mut result = Ok(());
+            for (ts, element) in elements {
+                if run.out_of_time() {
+                    break;
+                }
+                run.pacer
+                    .wait_until(pace::replay_offset(ts, first, speedup));
+                if let Err(err) = run.send(element) {
+                    result = Err(err);
+                    break;
+                }
+                report(&run, 0, false);
+            }
+            result
+        }
+        Pace::Fastest | Pace::Rate(_) => run.stream(reader, &mut report),
+    };
+    // Whatever happened, wait for what was handed to librdkafka so the
+    // summary counts real acknowledgements.
+    let flushed = producer.flush(options.kafka_flush_timeout());
+    report(&run, file_len.unwrap_or(0), true);
+    let summary = ProduceSummary {
+        topic: options.topic.clone(),
+        sent: run.sent,
+        delivered: deliveries.delivered.load(Ordering::Relaxed),
+        failed: deliveries.failed.load(Ordering::Relaxed),
+        dead_lettered: run.dead_lettered,
+        bytes: run.bytes,
+        seconds: run.pacer.elapsed().as_secs_f64(),
+        confirmed_prefix: options.start_at + leading_ones(&deliveries.acked.lock().unwrap()),
+        failures: deliveries.failures.lock().unwrap().clone(),
+    };
+    if let Err(err) = outcome {
+        let mut message = format!("{err:#}");
+        if summary.sent > 0 {
+            message.push_str(&format!(
+                "\n{} records were sent before that ({} acknowledged); every record below \
+                 index {} is in the topic, resume with --start-at {}",
+                summary.sent, summary.delivered, summary.confirmed_prefix, summary.confirmed_prefix
+            ));
+        }
+        bail!(message);
+    }
+    if let Err(err) = flushed {
+        bail!(
+            "{} of {} records were still unacknowledged when the flush timed out ({err}); \
+             every record below index {} is in the topic, resume with --start-at {}",
+            summary.sent - summary.delivered - summary.failed,
+            summary.sent,
+            summary.confirmed_prefix,
+            summary.confirmed_prefix
+        );
+    }
+    Ok(summary)
+}
+
+impl ProduceOptions {
+    fn kafka_flush_timeout(&self) -> Duration {
+        // message.timeout.ms bounds each record's life; wait a little longer
+        // so every record ends as delivered or failed, never unknown.
+        let message_timeout = self
+            .kafka
+            .overrides
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "message.timeout.ms" || k == "delivery.timeout.ms")
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .unwrap_or(60_000);
+        Duration::from_millis(message_timeout) + Duration::from_secs(5)
+    }
+}
+
+struct Run<'a> {
+    options: &'a ProduceOptions,
+    producer: &'a ThreadedProducer<TrackingContext>,
+    pacer: Pacer,
+    sent: u64,
+    bytes: u64,
+    dead_lettered: u64,
+    dlq_ready: bool,
+    value: Vec<u8>,
+}
+
+impl Run<'_> {
+    fn out_of_time(&self) -> bool {
+        self.options
+            .duration
+            .is_some_and(|limit| self.pacer.elapsed() >= limit)
+            || self.options.limit.is_some_and(|limit| self.sent >= limit)
+    }
+
+    fn stream(
+        &mut self,
+        reader: RecordReader,
+        report: &mut impl FnMut(&Run, u64, bool),
+    ) -> Result<()> {
+        for element in reader {
+            let element = element?;
+            if element.index < self.options.start_at {
+                continue;
+            }
+            if self.out_of_time() {
+                break;
+            }
+            if let Pace::Rate(rate) = self.options.pace {
+                self.pacer.wait_until(pace::rate_offset(self.sent, rate));
+            }
+            let pos = element.offset;
+            self.send(element)?;
+            report(self, pos, false);
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, element: Element) -> Result<()> {
+        let record =
+            match element.record {
+                Ok(record) => record,
+                Err(err) if self.options.skip_invalid && err.is_record_level() => {
+                    return self.dead_letter(&element.raw, element.index, &err);
+                }
+                Err(err) if err.is_record_level() => bail!(
+                    "{err}\n(use --skip-invalid to send bad records to the dead-letter topic and go on)"
+                ),
+                Err(err) => bail!("{err}"),
+            };
+        compact_json(&element.raw, &mut self.value);
+        let index = element.index.to_string();
+        let headers = OwnedHeaders::new().insert(Header {
+            key: INDEX_HEADER,
+            value: Some(index.as_bytes()),
+        });
+        let tracked = Tracked::Data {
+            index: element.index,
+            relative: element.index - self.options.start_at,
+        };
+        self.enqueue(
+            BaseRecord::with_opaque_to(&self.options.topic, Box::new(tracked))
+                .key(record.crime_id.as_bytes())
+                .payload(self.value.as_slice())
+                .headers(headers),
+        )?;
+        self.sent += 1;
+        self.bytes += self.value.len() as u64;
+        Ok(())
+    }
+
+    /// Hands a record to librdkafka, waiting while its bounded queue is full.
+    fn enqueue(&self, mut record: BaseRecord<'_, [u8], [u8], Box<Tracked>>) -> Result<()> {
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err((err, _)) => bail!("cannot enqueue a record: {err}"),
+            }
+        }
+    }
+
+    fn dead_letter(&mut self, raw: &[u8], index: u64, err: &ReadError) -> Result<()> {
+        let dlq = format!("{}.dlq", self.options.topic);
+        if !self.dlq_ready {
+            admin::ensure_topic(
+                &self.options.kafka,
+                &dlq,
+                1,
+                1,
+                &[],
+                self.options.connect_timeout,
+            )
+            .with_context(|| format!("cannot create the dead-letter topic '{dlq}'"))?;
+            self.dlq_ready = true;
+        }
+        let index_text = index.to_string();
+        let offset_text = err.offset.to_string();
+        let message = err.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: INDEX_HEADER,
+                value: Some(index_text.as_bytes()),
+            })
+            .insert(Header {
+                key: "sfcrime.offset",
+                value: Some(offset_text.as_bytes()),
+            })
+            .insert(Header {
+                key: "sfcrime.error",
+                value: Some(message.as_bytes()),
+            });
+        self.enqueue(
+            BaseRecord::with_opaque_to(&dlq, Box::new(Tracked::DeadLetter { index }))
+                .payload(raw)
+                .headers(headers),
+        )?;
+        self.dead_lettered += 1;
+        Ok(())
+    }
+}
+
+/// Reads every record and orders them by event time (oldest first); the
+/// file is newest first, so replay has to hold the records in memory.
+fn replay_order(reader: RecordReader, options: &ProduceOptions) -> Result<Vec<(i64, Element)>> {
+    let mut elements = Vec::new();
+    for element in reader {
+        let element = element?;
+        if element.index < options.start_at {
+            continue;
+        }
+        let ts = match &element.record {
+            Ok(record) => record
+                .call_date_time
+                .parse::<Timestamp>()
+                .map(|t| t.epoch_seconds())
+                .with_context(|| {
+                    format!(
+                        "record {} (byte {}): call_date_time cannot be replayed",
+                        element.index, element.offset
+                    )
+                })?,
+            // Bad records keep their place relative to the previous one;
+            // `send` dead-letters or rejects them.
+            Err(_) => elements.last().map(|(ts, _)| *ts).unwrap_or(0),
+        };
+        elements.push((ts, element));
+    }
+    elements.sort_by_key(|(ts, _)| *ts);
+    Ok(elements)
+}
+
+/// The decompressed size of the file, for progress: the file size, or for
+/// gzip the ISIZE trailer (size mod 2^32, exact for files under 4 GiB).
+fn uncompressed_len(path: &std::path::Path) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let mut magic = [0u8; 2];
+    file.read_exact(&mut magic).ok()?;
+    if magic != [0x1f, 0x8b] {
+        return Some(len);
+    }
+    file.seek(SeekFrom::End(-4)).ok()?;
+    let mut isize = [0u8; 4];
+    file.read_exact(&mut isize).ok()?;
+    Some(u32::from_le_bytes(isize) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confirmed_prefix_stops_at_the_first_gap() {
+        let mut bits = Vec::new();
+        for i in (0..130).filter(|i| *i != 100) {
+            set_bit(&mut bits, i);
+        }
+        assert_eq!(leading_ones(&bits), 100);
+        set_bit(&mut bits, 100);
+        assert_eq!(leading_ones(&bits), 130);
+        assert_eq!(leading_ones(&[]), 0);
+    }
+}

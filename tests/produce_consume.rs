@@ -1,0 +1,243 @@
+//! The producer and console consumer against a real broker: the full dataset
+//! arrives exactly once and intact, bad input is named by record index and
+//! byte offset (or dead-lettered), pacing holds, an absent broker fails fast.
+
+mod common;
+
+use common::{create_topic, data_file, shared_broker, temp_file};
+use predicates::str::contains;
+use std::time::{Duration, Instant};
+
+fn record(id: &str, time: &str) -> String {
+    format!(
+        r#"{{"crime_id": "{id}", "original_crime_type_name": "Theft", "report_date": "2018-12-31T00:00:00.000",
+  "call_date": "2018-12-31T00:00:00.000", "offense_date": "2018-12-31T00:00:00.000", "call_time": "23:57",
+  "call_date_time": "{time}", "disposition": "ADV", "address": "100 Block Of Main St", "city": "San Francisco",
+  "state": "CA", "agency_id": "1", "address_type": "Premise Address", "common_location": ""}}"#
+    )
+}
+
+#[test]
+fn full_dataset_arrives_exactly_once_and_intact() {
+    let broker = shared_broker();
+    create_topic(broker, "full");
+    broker
+        .sfcrime()
+        .args(["produce", "-t", "full"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "produced 199999 records to 'full' (199999 acknowledged, 0 failed",
+        ));
+    broker
+        .sfcrime()
+        .args(["consume", "-t", "full", "--verify"])
+        .arg(data_file())
+        .assert()
+        .success()
+        .stdout(contains(
+            "verify OK: 199999 expected, 199999 present, 0 missing, 0 duplicated, 0 corrupted",
+        ));
+}
+
+#[test]
+fn verify_reports_missing_and_duplicated_records() {
+    let broker = shared_broker();
+    create_topic(broker, "partial");
+    for _ in 0..2 {
+        broker
+            .sfcrime()
+            .args(["produce", "-t", "partial", "--limit", "100"])
+            .assert()
+            .success();
+    }
+    broker
+        .sfcrime()
+        .args(["consume", "-t", "partial", "--verify"])
+        .arg(data_file())
+        .assert()
+        .code(2)
+        .stdout(contains(
+            "verify MISMATCH: 199999 expected, 100 present, 199899 missing, 100 duplicated",
+        ))
+        .stdout(contains("first missing indexes: [100, 101,"));
+}
+
+/// Each bad-input case: (file name, contents, expected message).
+fn bad_inputs() -> Vec<(&'static str, Vec<u8>, String)> {
+    let first = record("1", "2018-12-31T23:57:00.000");
+    let not_object = format!("[{first},\n 42]");
+    let not_object_at = not_object.find("42").unwrap();
+    let truncated = format!("[{first}, {{\"crime_id\": \"2\"");
+    let second_at = truncated.rfind('{').unwrap();
+    let mut bad_utf8 = format!("[{first}, ").into_bytes();
+    let bad_at = bad_utf8.len();
+    bad_utf8.extend_from_slice(
+        record("2\u{0}", "2018-12-31T23:58:00.000")
+            .replace("\u{0}", "\u{FFFF}")
+            .as_bytes(),
+    );
+    let ffff = bad_utf8
+        .windows(3)
+        .position(|w| w == "\u{FFFF}".as_bytes())
+        .unwrap();
+    bad_utf8.splice(ffff..ffff + 3, [0xff]);
+    bad_utf8.push(b']');
+    vec![
+        (
+            "not_object.json",
+            not_object.into_bytes(),
+            format!("record 1 (byte {not_object_at}): element is a number, not an object"),
+        ),
+        (
+            "truncated.json",
+            truncated.into_bytes(),
+            format!("record 1 (byte {second_at}): file ends at byte"),
+        ),
+        (
+            "bad_utf8.json",
+            bad_utf8,
+            format!("record 1 (byte {bad_at}): invalid UTF-8 at byte {ffff}"),
+        ),
+        (
+            "empty.json",
+            Vec::new(),
+            "record 0 (byte 0): file is empty".to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn bad_input_is_named_by_record_index_and_byte_offset() {
+    let broker = shared_broker();
+    create_topic(broker, "bad");
+    for (name, contents, message) in bad_inputs() {
+        let (_dir, path) = temp_file(name, &contents);
+        broker
+            .sfcrime()
+            .args(["produce", "-t", "bad", "-f"])
+            .arg(&path)
+            .assert()
+            .code(1)
+            .stderr(contains(format!("{}: {message}", path.display())));
+    }
+}
+
+#[test]
+fn skip_invalid_dead_letters_bad_records_and_counts_add_up() {
+    let broker = shared_broker();
+    create_topic(broker, "mixed");
+    let good = |i: u32| record(&i.to_string(), "2018-12-31T23:57:00.000");
+    let contents = format!(
+        "[{}, 42, {}, \"text\", {}, {{\"crime_id\": \"5\"}}]",
+        good(0),
+        good(2),
+        good(4)
+    );
+    let (_dir, path) = temp_file("mixed.json", contents.as_bytes());
+    broker
+        .sfcrime()
+        .args(["produce", "-t", "mixed", "--skip-invalid", "-f"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout(contains(
+            "produced 3 records to 'mixed' (3 acknowledged, 0 failed, 3 dead-lettered)",
+        ));
+    broker
+        .sfcrime()
+        .args(["consume", "-t", "mixed", "--verify"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout(contains("verify OK: 3 expected, 3 present, 0 missing"));
+    let dead = broker
+        .sfcrime()
+        .args(["consume", "-t", "mixed.dlq", "--format", "table"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&dead.stdout);
+    assert!(
+        dead.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dead.stderr)
+    );
+    let indexes: Vec<&str> = table
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    let mut sorted = indexes.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["1", "3", "5"], "dead letters by index:\n{table}");
+}
+
+#[test]
+fn rate_500_for_3_seconds_sends_1500_within_5_percent() {
+    let broker = shared_broker();
+    create_topic(broker, "paced");
+    let out = broker
+        .sfcrime()
+        .args([
+            "produce",
+            "-t",
+            "paced",
+            "--rate",
+            "500",
+            "--duration",
+            "3",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sent = summary["delivered"].as_u64().unwrap();
+    assert!((1425..=1575).contains(&sent), "sent {sent}");
+}
+
+#[test]
+fn an_unreachable_broker_fails_within_the_timeout() {
+    let port = common::free_port();
+    let started = Instant::now();
+    common::sfcrime()
+        .args([
+            "produce",
+            "--timeout",
+            "2",
+            "-b",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "no Kafka broker answered at 127.0.0.1:{port} within 2s"
+        )));
+    // Not a speed target: a hang would take far longer than this bound.
+    assert!(started.elapsed() < Duration::from_secs(30));
+    common::sfcrime()
+        .args([
+            "consume",
+            "--timeout",
+            "2",
+            "-b",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("no Kafka broker answered"));
+}
+
+#[test]
+fn a_missing_topic_is_a_clear_error() {
+    let broker = shared_broker();
+    broker
+        .sfcrime()
+        .args(["produce", "-t", "no-such-topic", "--limit", "1"])
+        .assert()
+        .code(1)
+        .stderr(contains("topic 'no-such-topic' does not exist"));
+}
