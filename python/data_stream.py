@@ -1,0 +1,387 @@
+#
+# sfcrime: Kafka -> Spark Structured Streaming on SF police calls-for-service.
+#
+
+"""
+ Consumes SF police calls-for-service (one JSON object per Kafka message) and
+ counts calls per event-time window, crime type and disposition, with the
+ disposition's radio-code description joined in.
+
+ Usage: data_stream.py [--bootstrap-servers HOST:PORT,...] [--topic TOPIC]
+                       [--available-now | --trigger-interval INTERVAL] ...
+   (see --help for every option)
+
+ ONE stateful query (groupBy(window, crime type, disposition, description)
+ .count() in update mode) feeds a foreachBatch sink that writes each batch's
+ updated rows as Parquet to <output-dir>/updates/batch_id=<id>/ (overwritten
+ when a batch is replayed, so restarts do not duplicate) and prints the top
+ rows. Coarser views are exact sums of this grain, so they are computed once
+ the query ends (available-now drained, or Ctrl-C / SIGTERM) and written to
+ <output-dir>/final/*.jsonl. Every StreamingQueryProgress is appended as one
+ JSON line to --progress-file.
+
+ Run it through spark/submit.sh, which adds the Kafka connector jars:
+    $ spark/submit.sh --available-now --bootstrap-servers 127.0.0.1:9092
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pyspark.errors import StreamingQueryException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+
+ROOT = Path(os.environ.get("SFCRIME_HOME") or Path(__file__).resolve().parent.parent)
+
+CALL_FIELDS = [
+    "crime_id", "original_crime_type_name", "report_date", "call_date", "offense_date",
+    "call_time", "call_date_time", "disposition", "address", "city", "state", "agency_id",
+    "address_type", "common_location",
+]
+CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELDS])
+RADIO_SCHEMA = StructType([StructField("disposition", StringType()),
+                           StructField("description", StringType())])
+KEYS = ["window_start", "window_end", "original_crime_type_name", "disposition", "description"]
+UPDATES_SCHEMA = StructType(
+    [StructField("window_start", TimestampType()), StructField("window_end", TimestampType())]
+    + [StructField(k, StringType()) for k in KEYS[2:]]
+    + [StructField("count", LongType()), StructField("batch_id", LongType())]
+)
+# How long a graceful stop waits for a running micro-batch before interrupting it
+# (an interrupted batch is simply replayed from the checkpoint on the next start).
+STOP_GRACE_SECONDS = 60
+
+WATERMARK_HELP = """event-time watermark on call_date_time, e.g. "1 hour" (default: none).
+The data file is sorted NEWEST FIRST, so when it is loaded into Kafka in file order
+the event time runs backwards: after the first batch the watermark sits near the
+newest call, and any watermark shorter than the data's ~90-day span drops most later
+rows as "late" (state stays bounded, but the counts are wrong). Without a watermark
+nothing is dropped and the state keeps every window (~0.1 M keys here, fine). With
+the replay producer (oldest first) "1 hour" is sensible: late rows are rare and old
+windows are evicted from state."""
+
+
+def parse_args(argv=None):
+    def kv(text):
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+        return key, value
+
+    def boolean(text):
+        if text.lower() not in ("true", "false"):
+            raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+        return text.lower()
+
+    p = argparse.ArgumentParser(
+        prog="data_stream.py", description=" ".join(__doc__.split("\n\n")[0].split()))
+    src = p.add_argument_group("source")
+    src.add_argument("--source", choices=["kafka"], default="kafka",
+                     help="where the raw JSON records come from (default: %(default)s)")
+    src.add_argument("--bootstrap-servers", default="127.0.0.1:9092",
+                     help="Kafka bootstrap.servers (default: %(default)s)")
+    src.add_argument("--topic", default="sf.police.calls", help="(default: %(default)s)")
+    src.add_argument("--starting-offsets", default="earliest",
+                     help="earliest, latest or a JSON offsets map; only used when the "
+                          "checkpoint is new (default: %(default)s)")
+    src.add_argument("--max-offsets-per-trigger", type=int, metavar="N",
+                     help="rate limit: at most N offsets per micro-batch (all partitions)")
+    src.add_argument("--min-offsets-per-trigger", type=int, metavar="N",
+                     help="wait for N new offsets (or --max-trigger-delay) before a batch")
+    src.add_argument("--max-trigger-delay", metavar="DURATION",
+                     help='with --min-offsets-per-trigger, e.g. "5m" (Spark default 15m)')
+    src.add_argument("--fail-on-data-loss", type=boolean, default="true", metavar="true|false",
+                     help="fail when offsets vanish, e.g. topic deleted or data aged out "
+                          "(default: %(default)s)")
+    src.add_argument("--kafka-option", type=kv, action="append", default=[],
+                     metavar="KEY=VALUE", help="extra consumer setting passed as kafka.KEY, "
+                     "e.g. security.protocol=SASL_SSL (repeatable)")
+    trig = p.add_mutually_exclusive_group()
+    trig.add_argument("--trigger-interval", default="10 seconds", metavar="INTERVAL",
+                      help="processing-time trigger; runs until Ctrl-C/SIGTERM "
+                           '(default: "%(default)s")')
+    trig.add_argument("--available-now", action="store_true",
+                      help="process everything in the topic now (in batches, respecting "
+                           "--max-offsets-per-trigger), finalize and exit")
+    p.add_argument("--checkpoint-dir", default=str(ROOT / "runs/spark/checkpoint"),
+                   help="streaming checkpoint (default: %(default)s)")
+    p.add_argument("--output-dir", default=str(ROOT / "runs/spark/output"),
+                   help="updates/ and final/ go here (default: %(default)s)")
+    p.add_argument("--progress-file", default=str(ROOT / "runs/spark/progress.jsonl"),
+                   help="StreamingQueryProgress JSON lines are appended here; lifecycle "
+                        "events go to FILE.events (default: %(default)s)")
+    p.add_argument("--radio-codes", default=str(ROOT / "data/radio_code.json"),
+                   help="JSON array of {disposition_code, description} (default: %(default)s)")
+    p.add_argument("--window", default="1 hour",
+                   help='event-time window length (default: "%(default)s")')
+    p.add_argument("--watermark", help=WATERMARK_HELP)
+    p.add_argument("--console-rows", type=int, default=10, metavar="N",
+                   help="updated rows shown per batch, 0 for none (default: %(default)s)")
+    args = p.parse_args(argv)
+    if args.max_trigger_delay and not args.min_offsets_per_trigger:
+        p.error("--max-trigger-delay needs --min-offsets-per-trigger")
+    return args
+
+
+def read_kafka(spark, args):
+    reader = (spark.readStream.format("kafka")
+              .option("kafka.bootstrap.servers", args.bootstrap_servers)
+              .option("subscribe", args.topic)
+              .option("startingOffsets", args.starting_offsets)
+              .option("failOnDataLoss", args.fail_on_data_loss))
+    for name, value in [("maxOffsetsPerTrigger", args.max_offsets_per_trigger),
+                        ("minOffsetsPerTrigger", args.min_offsets_per_trigger),
+                        ("maxTriggerDelay", args.max_trigger_delay)]:
+        if value is not None:
+            reader = reader.option(name, value)
+    for key, value in args.kafka_option:
+        reader = reader.option(f"kafka.{key}", value)
+    return reader.load()
+
+
+def read_source(spark, args) -> DataFrame:
+    """The raw stream: one row per record, the record's JSON object in a binary `value`."""
+    if args.source == "kafka":
+        return read_kafka(spark, args)
+    raise ValueError(f"unknown source {args.source!r}")
+
+
+def load_radio_codes(spark, path):
+    with open(path, encoding="utf-8") as f:
+        codes = json.load(f)
+    descriptions = {}
+    for c in codes:
+        code = c["disposition_code"]
+        if descriptions.get(code, c["description"]) != c["description"]:
+            raise ValueError(f"{path}: disposition code {code!r} has two descriptions")
+        descriptions[code] = c["description"]
+    return spark.createDataFrame(sorted(descriptions.items()), RADIO_SCHEMA)
+
+
+def build_counts(raw, radio_codes, window, watermark):
+    calls = (raw
+             .select(F.from_json(F.col("value").cast("string"), CALL_SCHEMA).alias("call"))
+             .select("call.original_crime_type_name", "call.disposition",
+                     # naive wall-clock time; the session time zone is UTC, so no shift
+                     F.try_to_timestamp(F.col("call.call_date_time"),
+                                        F.lit("yyyy-MM-dd'T'HH:mm:ss.SSS")).alias("call_ts"))
+             # LEFT: dispositions without a radio code (e.g. "Not recorded") keep a null
+             .join(F.broadcast(radio_codes), "disposition", "left"))
+    if watermark:
+        calls = calls.withWatermark("call_ts", watermark)
+    return calls.groupBy(F.window("call_ts", window).alias("window"),
+                         "original_crime_type_name", "disposition", "description").count()
+
+
+def batch_writer(updates_dir, console_rows):
+    def write_batch(batch, batch_id):
+        rows = batch.select(F.col("window.start").alias("window_start"),
+                            F.col("window.end").alias("window_end"),
+                            *KEYS[2:], "count", F.lit(batch_id).cast("long").alias("batch_id"))
+        rows.persist()
+        try:
+            n = rows.count()
+            if n:
+                # overwrite: a batch replayed after a restart replaces its own rows
+                rows.coalesce(1).write.mode("overwrite").parquet(
+                    f"{updates_dir}/batch_id={batch_id}")
+            print(f"-------------------------------------------\n"
+                  f"Batch: {batch_id}  ({n} updated rows)\n"
+                  f"-------------------------------------------", flush=True)
+            if n and console_rows > 0:
+                (rows.drop("batch_id")
+                 .orderBy(F.desc("count"), *KEYS)
+                 .show(console_rows, truncate=32))
+                sys.stdout.flush()
+        finally:
+            rows.unpersist()
+    return write_batch
+
+
+class ProgressFileListener(StreamingQueryListener):
+    """Appends each StreamingQueryProgress as one raw JSON line (file is never truncated;
+    a restart appends lines with a new runId). Lifecycle events go to <file>.events."""
+
+    def __init__(self, path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._progress = open(path, "a", encoding="utf-8")
+        self._events = open(f"{path}.events", "a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def _append(self, f, line):
+        with self._lock:
+            f.write(line + "\n")
+            f.flush()
+
+    def _event(self, kind, event, **extra):
+        # QueryTerminatedEvent has no timestamp: use the time it was received
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        self._append(self._events, json.dumps({
+            "event": kind, "id": str(event.id), "runId": str(event.runId),
+            "timestamp": getattr(event, "timestamp", None) or now.replace("+00:00", "Z"),
+            **extra}))
+
+    def onQueryStarted(self, event):
+        self._event("started", event, name=event.name)
+
+    def onQueryProgress(self, event):
+        self._append(self._progress, event.progress.json)
+
+    def onQueryIdle(self, event):
+        self._event("idle", event)
+
+    def onQueryTerminated(self, event):
+        self._event("terminated", event, exception=event.exception,
+                    errorClassOnException=event.errorClassOnException)
+
+
+def local_path(path):
+    """The local filesystem path for a plain path or file: URI, None for other schemes."""
+    url = urlparse(path)
+    if url.scheme in ("", "file"):
+        return Path(url.path if url.scheme else path)
+    if len(url.scheme) == 1:  # a Windows drive letter
+        return Path(path)
+    return None
+
+
+def check_fresh_start(checkpoint_dir, updates_dir):
+    """Refuse to mix batch_ids of two runs: a new checkpoint restarts batch ids at 0."""
+    ckpt, updates = local_path(checkpoint_dir), local_path(updates_dir)
+    if ckpt is None or updates is None:
+        return
+    new_checkpoint = not any((ckpt / "offsets").glob("[0-9]*"))
+    if new_checkpoint and any(updates.glob("batch_id=*")):
+        sys.exit(f"error: {updates} holds batches of an earlier run but checkpoint "
+                 f"{ckpt} is new; remove {updates.parent} or use another --output-dir")
+
+
+def write_jsonl(path, rows):
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def finalize(spark, output_dir):
+    """Keep the last update of every key and write the three exact result files."""
+    updates_dir, final_dir = f"{output_dir}/updates", local_path(f"{output_dir}/final")
+    local_updates = local_path(updates_dir)
+    if local_updates is not None:  # skip a batch dir whose write never committed
+        batch_dirs = [str(d) for d in sorted(local_updates.glob("batch_id=*"))
+                      if (d / "_SUCCESS").exists()]
+    else:
+        batch_dirs = [updates_dir]
+    if batch_dirs:
+        updates = spark.read.schema(UPDATES_SCHEMA).parquet(*batch_dirs)
+    else:
+        updates = spark.createDataFrame([], UPDATES_SCHEMA)
+    # a small batch job: Spark's 200 (or the stream's) shuffle partitions only add overhead
+    spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
+    latest = (updates.groupBy(*KEYS).agg(F.max_by("count", "batch_id").alias("count"))
+              .cache())
+    crime = "original_crime_type_name"
+    per_window = (latest
+                  .groupBy(F.date_format("window_start", "yyyy-MM-dd'T'HH:mm:ss")
+                           .alias("window_start"), crime)
+                  .agg(F.sum("count").alias("count"))
+                  .orderBy("window_start", crime))
+    totals = (latest.groupBy(crime).agg(F.sum("count").alias("count"))
+              .orderBy(F.desc("count"), crime))
+    dispositions = (latest.groupBy("disposition", "description")
+                    .agg(F.sum("count").alias("count"))
+                    .orderBy(F.desc("count"), "disposition", "description"))
+    results = {name: [r.asDict() for r in df.collect()] for name, df in [
+        ("crime_type_window", per_window), ("crime_type_totals", totals),
+        ("dispositions", dispositions)]}
+    latest.unpersist()
+    final_dir.mkdir(parents=True, exist_ok=True)
+    for name, rows in results.items():
+        write_jsonl(final_dir / f"{name}.jsonl", rows)
+
+    total = sum(r["count"] for r in results["crime_type_totals"])
+    print(f"\nFinal results in {final_dir}: {total} calls, "
+          f"{len(results['crime_type_totals'])} crime types, "
+          f"{len(results['dispositions'])} dispositions, "
+          f"{len(results['crime_type_window'])} (window, crime type) rows")
+    print("\nTop 10 crime types:")
+    for r in results["crime_type_totals"][:10]:
+        print(f"  {r['count']:>8}  {r[crime]}")
+    print("\nDispositions:")
+    for r in results["dispositions"]:
+        print(f"  {r['count']:>8}  {r['disposition']:<14} {r['description'] or '-'}")
+    sys.stdout.flush()
+
+
+def run_until_done(query, stop_requested):
+    """Wait for the query; on a stop request let a running batch finish, then stop."""
+    while not query.awaitTermination(1):
+        if stop_requested.is_set():
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            while query.status["isTriggerActive"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            query.stop()
+            break
+
+
+def main():
+    args = parse_args()
+    # Graceful stop on Ctrl-C / SIGTERM: stop the query between batches, then finalize.
+    stop_requested = threading.Event()
+
+    def request_stop(signum, _frame):
+        if not stop_requested.is_set():
+            print(f"{signal.Signals(signum).name}: stopping the query after the running "
+                  "batch, then finalizing", file=sys.stderr, flush=True)
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    updates_dir = f"{args.output_dir}/updates"
+    check_fresh_start(args.checkpoint_dir, updates_dir)
+
+    # The JVM that getOrCreate() launches inherits an ignored SIGTERM (and pyspark makes it
+    # ignore SIGINT), so a TERM sent to the whole process group cannot stop Spark under us.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    spark = (SparkSession.builder.appName("sfcrime-data-stream")
+             .config("spark.sql.session.timeZone", "UTC")
+             .getOrCreate())
+    signal.signal(signal.SIGTERM, request_stop)
+    spark.streams.addListener(ProgressFileListener(args.progress_file))
+
+    counts = build_counts(read_source(spark, args), load_radio_codes(spark, args.radio_codes),
+                          args.window, args.watermark)
+    writer = (counts.writeStream.queryName("sfcrime_counts")
+              .outputMode("update")
+              .option("checkpointLocation", args.checkpoint_dir)
+              .foreachBatch(batch_writer(updates_dir, args.console_rows)))
+    if args.available_now:
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=args.trigger_interval)
+
+    if not stop_requested.is_set():
+        query = writer.start()
+        try:
+            run_until_done(query, stop_requested)
+        except StreamingQueryException as e:
+            print(f"error: streaming query failed: {e}", file=sys.stderr, flush=True)
+            return 1
+    finalize(spark, args.output_dir)
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Runs python/data_stream.py with the pinned pyspark in .venv and Spark's Kafka
+# connector jars.
+#
+# usage: spark/submit.sh [SPARK-SUBMIT OPTION...] [-- | SCRIPT.py] [JOB OPTION...]
+#        spark/submit.sh --print-jars     resolve the connector, print its jars
+#        spark/submit.sh --help           this text and the job's options
+#
+# Leading options that spark-submit knows (--master, --conf K=V, -c K=V,
+# --driver-memory, --jars, --packages, --verbose, ...) go to spark-submit; the
+# first other argument (or everything after `--` or after an explicit SCRIPT.py)
+# goes to the job. Defaults, each dropped when you give your own:
+#   --master local[*]  --driver-memory 2g  --conf spark.log.level=WARN
+#   --conf spark.ui.showConsoleProgress=false
+#   --conf spark.sql.shuffle.partitions=8  (Spark's 200 triples the run time of
+#          this small job on 2 cores; a checkpoint keeps the value it began with)
+# Your --jars are appended to the connector's. Deploy mode is client.
+#
+# The connector (config/spark-kafka-pom.xml) is resolved with mvn once into
+# $SFCRIME_HOME/.stack/spark-jars/ (atomically: a temp dir renamed into place,
+# redone when the pom changes); later runs are offline.
+#
+# Output: the job's tables and results on stdout; errors and Spark's log on
+# stderr. Exit status: the job's (0 ok, 1 query failed, 2 bad arguments).
+#
+# Signals: Ctrl-C or SIGTERM (to this script or its whole process group) asks
+# the job to stop the query after the running batch and write its final
+# results; a second one kills it.
+#
+# Environment: SFCRIME_HOME (project root; default: this script's parent dir),
+# SFCRIME_STACK_DIR (default .stack, relative to SFCRIME_HOME), JAVA_HOME,
+# PYSPARK_PYTHON (default: the venv's python).
+set -euo pipefail
+
+prog=spark/submit.sh
+die() { echo "$prog: error: $*" >&2; exit 1; }
+
+home=${SFCRIME_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+[[ -d $home ]] || die "SFCRIME_HOME=$home is not a directory"
+stack=${SFCRIME_STACK_DIR:-.stack}
+[[ $stack == /* ]] || stack=$home/$stack
+venv=$home/.venv
+pom=$home/config/spark-kafka-pom.xml
+cache=$stack/spark-jars
+script=$home/python/data_stream.py
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+
+check_pyspark() {
+  [[ -x $venv/bin/spark-submit && -x $venv/bin/python ]] ||
+    die "no pyspark in $venv; set it up with: python3 -m venv $venv && $venv/bin/pip install -r $home/python/requirements.txt"
+  local jars
+  jars=$(echo "$venv"/lib/python3*/site-packages/pyspark/jars/spark-core_2.13-*.jar)
+  [[ -f $jars ]] || die "pyspark in $venv looks broken (no jars/spark-core_2.13-*.jar); reinstall it with: $venv/bin/pip install --force-reinstall -r $home/python/requirements.txt"
+  spark_home=${jars%/jars/*}
+  pyspark_version=${jars##*/spark-core_2.13-}
+  pyspark_version=${pyspark_version%.jar}
+}
+
+check_java() {
+  local java version
+  if [[ -n ${JAVA_HOME:-} ]]; then
+    java=$JAVA_HOME/bin/java
+    [[ -x $java ]] || die "JAVA_HOME=$JAVA_HOME has no bin/java; point it at a JDK/JRE 17+ or unset it"
+  else
+    java=$(command -v java) || die "no java on PATH and JAVA_HOME is unset; install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)"
+  fi
+  # `version "17.0.15"`, `version "21"` or, before Java 9, `version "1.8.0_402"`
+  version=$("$java" -version 2>&1 | sed -n 's/.*version "\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' | head -n 1)
+  [[ -z $version || $version -ge 17 ]] ||
+    die "$java is Java $version; Spark $pyspark_version needs Java 17 or newer (set JAVA_HOME)"
+}
+
+# Prints the connector jars, comma-separated, resolving them first if needed.
+connector_jars() {
+  if [[ ! -f $cache/.pom.xml || "$(<"$pom")" != "$(<"$cache/.pom.xml")" ]]; then
+    command -v mvn >/dev/null ||
+      die "mvn not found: it is needed once to download the Spark Kafka connector into $cache (e.g. apt-get install maven)"
+    mkdir -p "$stack"
+    local tmp log
+    tmp=$(mktemp -d "$stack/.spark-jars.XXXXXX")
+    log=$stack/spark-jars.resolve.log
+    echo "$prog: resolving the Spark Kafka connector into $cache (once) ..." >&2
+    if ! mvn -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+        -DoutputDirectory="$tmp" >"$log" 2>&1; then
+      rm -rf "$tmp"
+      die "resolving $pom with mvn failed ($(grep -m 1 '^\[ERROR\]' "$log" || echo 'see log')); full log: $log"
+    fi
+    cp "$pom" "$tmp/.pom.xml"
+    chmod 755 "$tmp"  # mktemp made it private
+    # The rename is the commit point: a cache dir exists only when complete.
+    if [[ -e $cache ]]; then  # stale (the pom changed): swap
+      mv "$cache" "$tmp.old" && mv "$tmp" "$cache" && rm -rf "$tmp.old"
+    else
+      mv "$tmp" "$cache"
+      # lost a race with a concurrent first run: mv put ours inside theirs
+      rm -rf "${cache:?}/${tmp##*/}"
+    fi
+  fi
+  local kafka=("$cache"/spark-sql-kafka-0-10_2.13-*.jar) files=("$cache"/*.jar)
+  [[ -f ${kafka[0]} ]] || die "$cache has no spark-sql-kafka jar; remove $cache and retry"
+  local connector_version=${kafka[0]##*/spark-sql-kafka-0-10_2.13-}
+  connector_version=${connector_version%.jar}
+  [[ $connector_version == "$pyspark_version" ]] ||
+    die "Kafka connector $connector_version does not match pyspark $pyspark_version; set spark.version in $pom"
+  (IFS=,; echo "${files[*]}")
+}
+
+# --- split the arguments ----------------------------------------------------
+submit_args=() job_args=() user_confs=() user_jars="" has_master="" has_memory=""
+default_confs=(spark.log.level=WARN spark.ui.showConsoleProgress=false spark.sql.shuffle.partitions=8)
+while (($#)); do
+  arg=$1 opt=${1%%=*}
+  case $opt in
+    -h | --help) usage; echo; "$venv/bin/python" "$script" --help 2>/dev/null || true; exit 0 ;;
+    --print-jars) check_pyspark; connector_jars; exit 0 ;;
+    --) shift; job_args=("$@"); break ;;
+    *.py) script=$1; shift; job_args=("$@"); break ;;
+    --verbose | -v | --supervise) submit_args+=("$arg"); shift; continue ;;
+    --master | --deploy-mode | --class | --name | --jars | --packages | --exclude-packages | \
+      --repositories | --py-files | --files | --archives | --conf | -c | --properties-file | \
+      --driver-memory | --driver-java-options | --driver-library-path | --driver-class-path | \
+      --executor-memory | --executor-cores | --driver-cores | --total-executor-cores | \
+      --num-executors | --queue | --principal | --keytab | --proxy-user | --remote) ;;
+    *) job_args=("$@"); break ;;
+  esac
+  # an option with a value, given as `--opt value` or `--opt=value`
+  if [[ $arg == *=* && $arg == --* ]]; then value=${arg#*=}; shift
+  else
+    (($# >= 2)) || die "$opt needs a value"
+    value=$2; shift 2
+  fi
+  case $opt in
+    --jars) user_jars=$value; continue ;;
+    --master) has_master=1 ;;
+    --driver-memory) has_memory=1 ;;
+    --conf | -c)
+      user_confs+=("${value%%=*}")
+      case $value in
+        spark.master=*) has_master=1 ;;
+        spark.driver.memory=*) has_memory=1 ;;
+      esac ;;
+  esac
+  submit_args+=("$opt" "$value")
+done
+
+check_pyspark
+check_java
+jars=$(connector_jars)
+[[ -z $user_jars ]] || jars=$jars,$user_jars
+[[ -n $has_master ]] || submit_args=(--master 'local[*]' "${submit_args[@]}")
+[[ -n $has_memory ]] || submit_args+=(--driver-memory 2g)
+for conf in "${default_confs[@]}"; do
+  [[ " ${user_confs[*]} " == *" ${conf%%=*} "* ]] || submit_args+=(--conf "$conf")
+done
+submit_args+=(--jars "$jars")
+
+# --- run ------------------------------------------------------------------
+# The Python driver is the parent process; pyspark launches the venv's
+# spark-submit for the JVM with PYSPARK_SUBMIT_ARGS (client mode). Unlike
+# `spark-submit job.py`, whose PythonRunner merges the driver's stderr into
+# stdout, this keeps the job's stdout (tables, results) apart from stderr
+# (errors, Spark's log), and the JVM ignores Ctrl-C (pyspark) and SIGTERM (the
+# job), so only the driver decides when Spark stops.
+quoted=""
+for arg in "${submit_args[@]}"; do
+  quoted+="'${arg//\'/\'\\\'\'}' "  # single-quoted for python's shlex.split
+done
+export SPARK_HOME=$spark_home PYSPARK_SUBMIT_ARGS="${quoted}pyspark-shell"
+export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$venv/bin/python}
+unset PYSPARK_DRIVER_PYTHON PYSPARK_GATEWAY_PORT PYSPARK_GATEWAY_SECRET
+
+"$venv/bin/python" "$script" "${job_args[@]}" &
+driver=$!
+signals=0
+# shellcheck disable=SC2317  # invoked by the trap below
+on_signal() {
+  signals=$((signals + 1))
+  if ((signals == 1)); then
+    # INT, whatever arrived: the job handles it from its first line on
+    kill -INT "$driver" 2>/dev/null || true
+  else
+    echo "$prog: second signal, killing the job" >&2
+    kill -KILL "$driver" 2>/dev/null || true  # the JVM exits when its stdin closes
+  fi
+}
+trap on_signal INT TERM
+rc=0
+while :; do
+  wait "$driver" && rc=0 || rc=$?
+  kill -0 "$driver" 2>/dev/null || break  # gone; otherwise `wait` was cut short by a signal
+done
+exit "$rc"
