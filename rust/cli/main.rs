@@ -1,6 +1,7 @@
 //! The `sfcrime` command line: parses flags, loads the layered settings and
 //! hands off to the library crates. It owns no logic of its own.
 
+mod bench_cmd;
 mod consume_cmd;
 mod kafka_args;
 mod produce_cmd;
@@ -39,6 +40,8 @@ enum Command {
     Produce(produce_cmd::ProduceArgs),
     /// Read the topic: print records, latency, or --verify against a file.
     Consume(consume_cmd::ConsumeArgs),
+    /// Benchmarks side by side with the reference tools (e.g. `bench kafka`).
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() {
@@ -67,6 +70,11 @@ fn run(cli: Cli) -> Result<()> {
             args.apply(&mut settings);
             print_settings(cli.verbose, &settings);
             consume_cmd::run(args, &settings)
+        }
+        Command::Bench(args) => {
+            args.apply(&mut settings);
+            print_settings(cli.verbose, &settings);
+            bench_cmd::run(args, &settings)
         }
     }
 }

@@ -304,27 +304,50 @@ impl Run<'_> {
             || self.options.limit.is_some_and(|limit| self.sent >= limit)
     }
 
+    /// Sends records as the reader yields them. Reading (gunzip + parse)
+    /// runs on its own thread, in chunks, so it overlaps with sending.
     fn stream(
         &mut self,
         reader: RecordReader,
         report: &mut impl FnMut(&Run, u64, bool),
     ) -> Result<()> {
-        for element in reader {
-            let element = element?;
-            if element.index < self.options.start_at {
-                continue;
+        const CHUNK: usize = 512;
+        let start_at = self.options.start_at;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Element, ReadError>>>(8);
+        let reading = std::thread::spawn(move || {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            for element in reader {
+                if matches!(&element, Ok(e) if e.index < start_at) {
+                    continue;
+                }
+                chunk.push(element);
+                if chunk.len() == CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                    if tx.send(full).is_err() {
+                        return; // the sender stopped early
+                    }
+                }
             }
-            if self.out_of_time() {
-                break;
+            let _ = tx.send(chunk);
+        });
+        let result = (|| {
+            for element in rx.iter().flatten() {
+                let element = element?;
+                if self.out_of_time() {
+                    break;
+                }
+                if let Pace::Rate(rate) = self.options.pace {
+                    self.pacer.wait_until(pace::rate_offset(self.sent, rate));
+                }
+                let pos = element.offset;
+                self.send(element)?;
+                report(self, pos, false);
             }
-            if let Pace::Rate(rate) = self.options.pace {
-                self.pacer.wait_until(pace::rate_offset(self.sent, rate));
-            }
-            let pos = element.offset;
-            self.send(element)?;
-            report(self, pos, false);
-        }
-        Ok(())
+            Ok(())
+        })();
+        drop(rx);
+        reading.join().expect("the reader thread does not panic");
+        result
     }
 
     fn send(&mut self, element: Element) -> Result<()> {
@@ -367,7 +390,7 @@ impl Run<'_> {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;
-                    std::thread::sleep(Duration::from_millis(2));
+                    std::thread::sleep(Duration::from_micros(200));
                 }
                 Err((err, _)) => bail!("cannot enqueue a record: {err}"),
             }

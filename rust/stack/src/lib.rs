@@ -4,7 +4,7 @@
 //! topic, and stopping it by its recorded pid.
 
 mod jars;
-mod java;
+pub mod java;
 mod process;
 
 use anyhow::{bail, Context, Result};

@@ -1,0 +1,96 @@
+//! Running a benchmark child process and measuring its peak memory.
+
+use anyhow::{bail, Context, Result};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// What one child run produced.
+pub struct Measured {
+    pub stdout: String,
+    pub seconds: f64,
+    /// Peak resident set size of the child, in kilobytes.
+    pub peak_rss_kb: u64,
+}
+
+/// Runs `command` to completion, capturing stdout and the child's own peak
+/// RSS (from wait4's rusage, so other processes do not count).
+pub fn run_measured(command: &mut Command, what: &str) -> Result<Measured> {
+    let started = Instant::now();
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {what}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("piped");
+    let mut stderr = child.stderr.expect("piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut out)?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value to be overwritten.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child, not yet reaped (we never called wait).
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let seconds = started.elapsed().as_secs_f64();
+    let err = err_reader.join().unwrap_or_default();
+    if reaped != pid {
+        bail!("waiting for {what} failed");
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("{what} failed:\n{}{}", tail(&out), tail(&err));
+    }
+    Ok(Measured {
+        stdout: out,
+        seconds,
+        peak_rss_kb: usage.ru_maxrss as u64,
+    })
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n") + "\n"
+}
+
+/// The median of `values` (mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn measures_a_real_child() {
+        let m = run_measured(Command::new("sh").args(["-c", "echo hi"]), "sh").unwrap();
+        assert_eq!(m.stdout, "hi\n");
+        assert!(m.peak_rss_kb > 0);
+        let err = run_measured(
+            Command::new("sh").args(["-c", "echo boom >&2; exit 3"]),
+            "sh",
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("sh failed") && err.contains("boom"), "{err}");
+    }
+}
