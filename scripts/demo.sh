@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# The README's demo: set everything up, start the local Kafka broker and run
-# the pipeline on the full dataset. Safe to run again; stop the broker with
-# `./target/release/sfcrime stack down`.
+# The README's demo: set everything up, start the local Kafka broker, load
+# the full dataset into a fresh topic and prove it arrived intact, then run
+# the Spark job over it. Safe to run again (the topic is recreated); stop the
+# broker afterwards with `./target/release/sfcrime stack down`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 sfcrime=./target/release/sfcrime
+data=data/police-department-calls-for-service.json.gz
 
-$sfcrime stack up
-$sfcrime stack status
+step() { printf '\n== %s\n' "$*"; }
+
+step "Kafka broker (KRaft) and a fresh topic"
+$sfcrime stack up --recreate-topic
+
+step "Produce all 199,999 calls"
+$sfcrime produce -f "$data"
+
+step "Read them back: every record exactly once, intact"
+$sfcrime consume --verify "$data"

@@ -30,7 +30,11 @@ pub struct StackArgs {
 enum StackAction {
     /// Download Kafka's jars (once), format storage (once), start the broker
     /// in the background, wait until it answers and create the topic.
-    Up,
+    Up {
+        /// Delete the topic (and everything in it) and create it anew.
+        #[arg(long)]
+        recreate_topic: bool,
+    },
     /// Stop the broker started by `up` and wait for it to exit.
     Down,
     /// Say whether the broker runs, where, and which topics it has.
@@ -51,10 +55,13 @@ impl StackArgs {
 }
 
 pub fn run(args: StackArgs, settings: &Settings) -> Result<()> {
-    let stack = Stack::from_settings(settings)?;
+    let mut stack = Stack::from_settings(settings)?;
     let mut progress = |step: &str| eprintln!("sfcrime: {step}...");
     match args.action {
-        StackAction::Up => println!("{}", stack.up(&mut progress)?),
+        StackAction::Up { recreate_topic } => {
+            stack.recreate_topic = recreate_topic;
+            println!("{}", stack.up(&mut progress)?)
+        }
         StackAction::Down => println!("{}", stack.down()?),
         StackAction::Install => {
             let lib = stack.install(&mut progress)?;

@@ -86,7 +86,7 @@ pub fn run(
         }
         // Deletion is asynchronous; wait until the names are free again.
         for topic in [OURS, THEIRS] {
-            wait_gone(&kafka, topic)?;
+            admin::wait_deleted(&kafka, topic, Duration::from_secs(30))?;
             admin::ensure_topic(&kafka, topic, 3, 1, &[], Duration::from_secs(30))?;
         }
         let ours_first = round % 2 == 0;
@@ -189,16 +189,6 @@ fn write_payloads(file: &Path, out: &Path) -> Result<u64> {
     }
     writer.flush()?;
     Ok(records)
-}
-
-fn wait_gone(kafka: &KafkaSettings, topic: &str) -> Result<()> {
-    for _ in 0..100 {
-        if admin::partition_count(kafka, topic, Duration::from_secs(5))?.is_none() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("topic {topic} was not deleted within 10 s")
 }
 
 fn sfcrime(options: &KafkaBenchOptions) -> Command {

@@ -163,3 +163,16 @@ pub fn delete_topic(settings: &KafkaSettings, topic: &str, timeout: Duration) ->
     }
     Ok(())
 }
+
+/// Waits until `topic` no longer appears in metadata (deletion is
+/// asynchronous, and recreating a topic too early fails).
+pub fn wait_deleted(settings: &KafkaSettings, topic: &str, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while partition_count(settings, topic, timeout)?.is_some() {
+        if Instant::now() >= deadline {
+            bail!("topic '{topic}' was not deleted within {timeout:.0?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}

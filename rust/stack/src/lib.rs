@@ -30,6 +30,8 @@ pub struct Stack {
     pub topic: String,
     pub partitions: i32,
     pub replication: i32,
+    /// Delete and recreate the topic on `up`, for a run from a clean slate.
+    pub recreate_topic: bool,
     java_setting: String,
 }
 
@@ -64,6 +66,7 @@ impl Stack {
             topic: settings.string("topic")?,
             partitions: settings.parse("topic.partitions")?,
             replication: settings.parse("topic.replication.factor")?,
+            recreate_topic: false,
             java_setting: settings.string("java")?,
         })
     }
@@ -180,6 +183,10 @@ impl Stack {
 
     fn ensure_topic(&self) -> Result<String> {
         let kafka = KafkaSettings::new(self.bootstrap());
+        if self.recreate_topic {
+            admin::delete_topic(&kafka, &self.topic, Duration::from_secs(30))?;
+            admin::wait_deleted(&kafka, &self.topic, Duration::from_secs(30))?;
+        }
         let state = admin::ensure_topic(
             &kafka,
             &self.topic,
