@@ -208,10 +208,12 @@ def batch_writer(updates_dir, console_rows):
 
 
 class ProgressFileListener(StreamingQueryListener):
-    """Appends each StreamingQueryProgress as one raw JSON line (file is never truncated;
-    a restart appends lines with a new runId). Lifecycle events go to <file>.events."""
+    """Appends each StreamingQueryProgress, idle ones included, as one raw JSON line (the
+    file is never truncated; a restart appends lines with a new runId). Lifecycle events
+    (started, idle, terminated with its exception) go to <file>.events."""
 
-    def __init__(self, path):
+    def __init__(self, spark, path):
+        self._spark = spark
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._progress = open(path, "a", encoding="utf-8")
         self._events = open(f"{path}.events", "a", encoding="utf-8")
@@ -237,6 +239,12 @@ class ProgressFileListener(StreamingQueryListener):
         self._append(self._progress, event.progress.json)
 
     def onQueryIdle(self, event):
+        # Spark 4 records the progress of an idle trigger (numInputRows 0) in the query's
+        # recentProgress but tells listeners only onQueryIdle: fetch it to log it as well.
+        query = self._spark.streams.get(str(event.id))
+        progress = query._jsq.lastProgress() if query else None  # the JVM's, for its .json()
+        if progress is not None and progress.timestamp() == event.timestamp:
+            self._append(self._progress, progress.json())
         self._event("idle", event)
 
     def onQueryTerminated(self, event):
@@ -325,12 +333,19 @@ def finalize(spark, output_dir):
     sys.stdout.flush()
 
 
-def run_until_done(query, stop_requested):
+def run_until_done(query, stop_signals):
     """Wait for the query; on a stop request let a running batch finish, then stop."""
     while not query.awaitTermination(1):
-        if stop_requested.is_set():
+        if stop_signals:
+            print(f"{signal.Signals(stop_signals[0]).name}: stopping the query after the "
+                  "running batch, then finalizing", file=sys.stderr, flush=True)
+            # Spark has no "stop after this batch": wait for a new progress (the running
+            # batch is done) or an idle trigger. If the next batch has started meanwhile,
+            # stop() interrupts it; it is replayed from the checkpoint on the next start.
+            last = query.lastProgress
             deadline = time.monotonic() + STOP_GRACE_SECONDS
-            while query.status["isTriggerActive"] and time.monotonic() < deadline:
+            while (query.status["isTriggerActive"] and query.lastProgress == last
+                   and time.monotonic() < deadline):
                 time.sleep(0.2)
             query.stop()
             break
@@ -339,26 +354,31 @@ def run_until_done(query, stop_requested):
 def main():
     args = parse_args()
     # Graceful stop on Ctrl-C / SIGTERM: stop the query between batches, then finalize.
-    stop_requested = threading.Event()
+    # The handler only appends to a list: it can interrupt itself (a Ctrl-C reaches this
+    # process directly and again via submit.sh), so locks (Event.set, print) would deadlock.
+    stop_signals = []
 
     def request_stop(signum, _frame):
-        if not stop_requested.is_set():
-            print(f"{signal.Signals(signum).name}: stopping the query after the running "
-                  "batch, then finalizing", file=sys.stderr, flush=True)
-        stop_requested.set()
+        stop_signals.append(signum)
 
-    signal.signal(signal.SIGINT, request_stop)
     updates_dir = f"{args.output_dir}/updates"
     check_fresh_start(args.checkpoint_dir, updates_dir)
 
-    # The JVM that getOrCreate() launches inherits an ignored SIGTERM (and pyspark makes it
-    # ignore SIGINT), so a TERM sent to the whole process group cannot stop Spark under us.
+    # While Spark starts, INT stays pending: SparkContext installs its own SIGINT handler
+    # (it raises KeyboardInterrupt) and the threads started meanwhile inherit the mask.
+    # The JVM launched by getOrCreate() inherits an ignored TERM (pyspark makes it ignore
+    # INT), so a TERM sent to the whole process group cannot stop Spark under us.
+    stop_sigs = {signal.SIGINT, signal.SIGTERM}
+    signal.signal(signal.SIGINT, request_stop)  # not SIG_IGN, which would drop it
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_sigs)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     spark = (SparkSession.builder.appName("sfcrime-data-stream")
              .config("spark.sql.session.timeZone", "UTC")
              .getOrCreate())
-    signal.signal(signal.SIGTERM, request_stop)
-    spark.streams.addListener(ProgressFileListener(args.progress_file))
+    for sig in stop_sigs:
+        signal.signal(sig, request_stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_sigs)
+    spark.streams.addListener(ProgressFileListener(spark, args.progress_file))
 
     counts = build_counts(read_source(spark, args), load_radio_codes(spark, args.radio_codes),
                           args.window, args.watermark)
@@ -371,10 +391,12 @@ def main():
     else:
         writer = writer.trigger(processingTime=args.trigger_interval)
 
-    if not stop_requested.is_set():
+    if stop_signals:
+        print("stop requested before the query started", file=sys.stderr, flush=True)
+    else:
         query = writer.start()
         try:
-            run_until_done(query, stop_requested)
+            run_until_done(query, stop_signals)
         except StreamingQueryException as e:
             print(f"error: streaming query failed: {e}", file=sys.stderr, flush=True)
             return 1
