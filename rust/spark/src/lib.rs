@@ -1,0 +1,29 @@
+//! sfcrime's Spark side: driving `spark/submit.sh` and understanding Spark
+//! Structured Streaming's progress events.
+//!
+//! - [`progress`]: the typed `StreamingQueryProgress` model and its parser.
+//! - [`summary`]: statistics over a run's events (`summary.json`).
+//! - [`table`]: the live one-row-per-batch progress table.
+//! - [`tail`]: following a file another process appends to.
+//! - [`diagnose`]: recognising known failures in Spark's log.
+//! - [`runner`]: one run of the job, tying the above together.
+
+mod clock;
+pub mod diagnose;
+pub mod progress;
+pub mod runner;
+pub mod summary;
+pub mod table;
+pub mod tail;
+
+pub use diagnose::{diagnose, find_ui_address, Diagnosis, FailureKind, Finding};
+pub use progress::{
+    read_progress_file, PartitionOffsets, ProgressError, SinkProgress, SourceProgress,
+    StateOperatorProgress, StreamingQueryProgress, TopicPartition,
+};
+pub use runner::{
+    RunEvent, RunOutcome, RunPaths, SparkFailure, SparkRun, SparkRunError, StopReason,
+};
+pub use summary::{nearest_rank, RunClock, RunSummary};
+pub use table::{table_header, table_row};
+pub use tail::LineTailer;
