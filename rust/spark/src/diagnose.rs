@@ -5,7 +5,7 @@
 //!
 //! The signatures are the messages Spark, its launch scripts, the JVM,
 //! PySpark and the Kafka client really print; most were captured from
-//! pyspark 4.2.0 here (see `tests/fixtures/logs/README.md`).
+//! pyspark 4.2.0 here (see `tests/fixtures/README.md`).
 
 use std::fmt;
 
@@ -49,7 +49,7 @@ impl FailureKind {
             }
             FailureKind::BrokerDown => {
                 "the Kafka broker is unreachable: start it (`sfcrime stack up`) and check \
-                 that kafka.bootstrap.servers points at it"
+                 that the job's --bootstrap-servers (bootstrap.servers) points at it"
             }
             FailureKind::TopicMissing => {
                 "the Kafka topic does not exist on the broker: create it (`sfcrime stack up` \
