@@ -34,7 +34,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pyspark.errors import StreamingQueryException
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
@@ -349,10 +350,36 @@ def run_until_done(query, stop_signals):
                 time.sleep(0.2)
             query.stop()
             break
+    if query.exception() is not None:  # it may have failed while we waited to stop it
+        raise query.exception()
+
+
+def error_message(error):
+    """One line: the first line of the error's message and of each of its causes'."""
+    lines = []
+    while error is not None and len(lines) < 5:
+        if isinstance(error, Py4JJavaError):
+            text, error = error.java_exception.toString(), None
+        else:  # a CapturedException's _desc lacks the JVM stack trace that str() appends
+            text, error = getattr(error, "_desc", None) or str(error), getattr(error, "_cause", None)
+        line = (text.strip().splitlines() or [""])[0]
+        if line and not any(line in seen for seen in lines):
+            lines.append(line)
+    return " | caused by: ".join(lines)
 
 
 def main():
     args = parse_args()
+    try:
+        return run(args)
+    except (PySparkException, Py4JJavaError, OSError, ValueError) as e:
+        # (the Java stack trace is in Spark's log above and, for a failed query, in the
+        # progress file's .events)
+        print(f"error: {error_message(e)}", file=sys.stderr, flush=True)
+        return 1
+
+
+def run(args):
     # Graceful stop on Ctrl-C / SIGTERM: stop the query between batches, then finalize.
     # The handler only appends to a list: it can interrupt itself (a Ctrl-C reaches this
     # process directly and again via submit.sh), so locks (Event.set, print) would deadlock.
@@ -394,12 +421,7 @@ def main():
     if stop_signals:
         print("stop requested before the query started", file=sys.stderr, flush=True)
     else:
-        query = writer.start()
-        try:
-            run_until_done(query, stop_signals)
-        except StreamingQueryException as e:
-            print(f"error: streaming query failed: {e}", file=sys.stderr, flush=True)
-            return 1
+        run_until_done(writer.start(), stop_signals)
     finalize(spark, args.output_dir)
     spark.stop()
     return 0

@@ -71,20 +71,38 @@ check_java() {
     die "$java is Java $version; Spark $pyspark_version needs Java 17 or newer (set JAVA_HOME)"
 }
 
-# Prints the connector jars, comma-separated, resolving them first if needed.
+resolve_tmp="" resolve_pid=""
+# shellcheck disable=SC2317  # invoked by a trap
+cleanup_resolve() {
+  if [[ -n $resolve_pid ]]; then
+    kill "$resolve_pid" 2>/dev/null || true
+    wait "$resolve_pid" 2>/dev/null || true
+  fi
+  if [[ -n $resolve_tmp ]]; then rm -rf "$resolve_tmp" "$resolve_tmp.old"; fi
+}
+
+# Sets $jars to the connector's jars, comma-separated, resolving them first if needed.
 connector_jars() {
   if [[ ! -f $cache/.pom.xml || "$(<"$pom")" != "$(<"$cache/.pom.xml")" ]]; then
     command -v mvn >/dev/null ||
       die "mvn not found: it is needed once to download the Spark Kafka connector into $cache (e.g. apt-get install maven)"
     mkdir -p "$stack"
-    local tmp log
+    local tmp log rc=0
     tmp=$(mktemp -d "$stack/.spark-jars.XXXXXX")
     log=$stack/spark-jars.resolve.log
+    # An interrupted download leaves nothing behind, and no mvn still writing.
+    resolve_tmp=$tmp
+    trap cleanup_resolve EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     echo "$prog: resolving the Spark Kafka connector into $cache (once) ..." >&2
-    if ! mvn -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
-        -DoutputDirectory="$tmp" >"$log" 2>&1; then
-      rm -rf "$tmp"
-      die "resolving $pom with mvn failed ($(grep -m 1 '^\[ERROR\]' "$log" || echo 'see log')); full log: $log"
+    mvn -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$tmp" >"$log" 2>&1 &
+    resolve_pid=$!
+    wait "$resolve_pid" || rc=$?
+    resolve_pid=""
+    if ((rc)); then
+      die "resolving $pom with mvn failed ($(grep -m 1 '^\[ERROR\]' "$log" || echo "exit $rc")); full log: $log"
     fi
     cp "$pom" "$tmp/.pom.xml"
     chmod 755 "$tmp"  # mktemp made it private
@@ -96,6 +114,8 @@ connector_jars() {
       # lost a race with a concurrent first run: mv put ours inside theirs
       rm -rf "${cache:?}/${tmp##*/}"
     fi
+    resolve_tmp=""
+    trap - EXIT INT TERM
   fi
   local kafka=("$cache"/spark-sql-kafka-0-10_2.13-*.jar) files=("$cache"/*.jar)
   [[ -f ${kafka[0]} ]] || die "$cache has no spark-sql-kafka jar; remove $cache and retry"
@@ -103,7 +123,7 @@ connector_jars() {
   connector_version=${connector_version%.jar}
   [[ $connector_version == "$pyspark_version" ]] ||
     die "Kafka connector $connector_version does not match pyspark $pyspark_version; set spark.version in $pom"
-  (IFS=,; echo "${files[*]}")
+  jars=$(IFS=,; echo "${files[*]}")
 }
 
 # --- split the arguments ----------------------------------------------------
@@ -113,7 +133,7 @@ while (($#)); do
   arg=$1 opt=${1%%=*}
   case $opt in
     -h | --help) usage; echo; "$venv/bin/python" "$script" --help 2>/dev/null || true; exit 0 ;;
-    --print-jars) check_pyspark; connector_jars; exit 0 ;;
+    --print-jars) check_pyspark; connector_jars; echo "$jars"; exit 0 ;;
     --) shift; job_args=("$@"); break ;;
     *.py) script=$1; shift; job_args=("$@"); break ;;
     --verbose | -v | --supervise) submit_args+=("$arg"); shift; continue ;;
@@ -146,7 +166,7 @@ done
 
 check_pyspark
 check_java
-jars=$(connector_jars)
+connector_jars
 [[ -z $user_jars ]] || jars=$jars,$user_jars
 [[ -n $has_master ]] || submit_args=(--master 'local[*]' "${submit_args[@]}")
 [[ -n $has_memory ]] || submit_args+=(--driver-memory 2g)
@@ -177,7 +197,8 @@ signals=0
 on_signal() {
   signals=$((signals + 1))
   if ((signals == 1)); then
-    # INT, whatever arrived: the job handles it from its first line on
+    # as INT, whatever arrived: the job catches INT from before Spark starts on (a
+    # terminal's Ctrl-C also reaches it directly; the job does not mind a second one)
     kill -INT "$driver" 2>/dev/null || true
   else
     echo "$prog: second signal, killing the job" >&2
