@@ -5,6 +5,7 @@ mod bench_cmd;
 mod consume_cmd;
 mod kafka_args;
 mod produce_cmd;
+mod spark_cmd;
 mod stack_cmd;
 
 use anyhow::Result;
@@ -42,6 +43,8 @@ enum Command {
     Consume(consume_cmd::ConsumeArgs),
     /// Benchmarks side by side with the reference tools (e.g. `bench kafka`).
     Bench(bench_cmd::BenchArgs),
+    /// Run the PySpark job with live progress (`spark run`).
+    Spark(spark_cmd::SparkArgs),
 }
 
 fn main() {
@@ -75,6 +78,11 @@ fn run(cli: Cli) -> Result<()> {
             args.apply(&mut settings);
             print_settings(cli.verbose, &settings);
             bench_cmd::run(args, &settings)
+        }
+        Command::Spark(args) => {
+            args.apply(&mut settings);
+            print_settings(cli.verbose, &settings);
+            spark_cmd::run(args, &settings)
         }
     }
 }

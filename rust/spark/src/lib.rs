@@ -22,7 +22,7 @@ pub use progress::{
     StateOperatorProgress, StreamingQueryProgress, TopicPartition,
 };
 pub use runner::{
-    RunEvent, RunOutcome, RunPaths, SparkFailure, SparkRun, SparkRunError, StopReason,
+    new_run_dir, RunEvent, RunOutcome, RunPaths, SparkFailure, SparkRun, SparkRunError, StopReason,
 };
 pub use summary::{nearest_rank, RunClock, RunSummary};
 pub use table::{table_header, table_row};

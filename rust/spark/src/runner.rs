@@ -158,6 +158,8 @@ pub struct SparkRun {
     poll_interval: Duration,
     stop_after: Option<Duration>,
     stop_grace: Duration,
+    /// A run directory chosen by the caller (see [`SparkRun::run_dir`]).
+    run_dir: Option<PathBuf>,
 }
 
 impl SparkRun {
@@ -178,7 +180,15 @@ impl SparkRun {
             // data_stream.py waits up to 60 s for a running batch, then
             // finalises; a second signal would kill it mid-way.
             stop_grace: Duration::from_secs(120),
+            run_dir: None,
         }
+    }
+
+    /// Uses `dir` (made by [`new_run_dir`]) as this run's directory, so the
+    /// caller can point the job's checkpoint and output inside it.
+    pub fn run_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.run_dir = Some(dir.into());
+        self
     }
 
     /// Runs another script in place of `spark/submit.sh` (relative to root).
@@ -266,7 +276,10 @@ impl SparkRun {
             });
         }
         let launched_at = SystemTime::now();
-        let paths = create_run_dir(&self.runs_dir, epoch_millis(launched_at))?;
+        let paths = match &self.run_dir {
+            Some(dir) => RunPaths::in_dir(dir.clone()),
+            None => create_run_dir(&self.runs_dir, epoch_millis(launched_at))?,
+        };
         let log = File::create(&paths.log)
             .map_err(io_context(format!("creating {}", paths.log.display())))?;
         let log_for_stderr = log
@@ -375,6 +388,11 @@ impl SparkRun {
 
 /// Creates `runs_dir/<stamp>`, or `<stamp>-2`, ... when runs start within
 /// the same second, so no run overwrites another.
+/// Creates a fresh `<runs_dir>/<UTC stamp>` directory for [`SparkRun::run_dir`].
+pub fn new_run_dir(runs_dir: &Path) -> Result<PathBuf, SparkRunError> {
+    Ok(create_run_dir(runs_dir, epoch_millis(SystemTime::now()))?.dir)
+}
+
 fn create_run_dir(runs_dir: &Path, now_ms: i64) -> Result<RunPaths, SparkRunError> {
     fs::create_dir_all(runs_dir).map_err(io_context(format!("creating {}", runs_dir.display())))?;
     let stamp = run_stamp(now_ms);
