@@ -22,6 +22,7 @@ pub enum FailureKind {
     PythonJob,
     JobArguments,
     SubmitScript,
+    JobError,
 }
 
 impl FailureKind {
@@ -70,12 +71,13 @@ impl FailureKind {
             FailureKind::SubmitScript => {
                 "spark/submit.sh stopped before Spark started; its own message says why"
             }
+            FailureKind::JobError => "the job failed; its own one-line account:",
         }
     }
 }
 
 /// Signatures in priority order; each alternative is a set of substrings
-/// that must all occur on one line.
+/// that must all occur on one line (`^` anchors one at the line's start).
 const SIGNATURES: &[(FailureKind, &[&[&str]])] = &[
     (
         FailureKind::NoJava,
@@ -193,6 +195,12 @@ const SIGNATURES: &[(FailureKind, &[&[&str]])] = &[
         FailureKind::SubmitScript,
         &[&["spark/submit.sh: error:"]],
     ),
+    (
+        // data_stream.py reduces every failure it catches to one `error: `
+        // line (the first line of the message and of each cause).
+        FailureKind::JobError,
+        &[&["^error: "]],
+    ),
 ];
 
 /// Lines of evidence kept per finding, and lines of log tail otherwise.
@@ -248,7 +256,7 @@ pub fn diagnose(log: &str) -> Diagnosis {
         let matching = lines.iter().copied().filter(|line| {
             alternatives
                 .iter()
-                .any(|all| all.iter().all(|needle| line.contains(needle)))
+                .any(|all| all.iter().all(|needle| matches(line, needle)))
                 && !findings
                     .iter()
                     .any(|f| f.lines.iter().any(|shown| shown == line.trim()))
@@ -389,6 +397,13 @@ fn is_continuation(line: &str, previous_open: bool) -> bool {
         || ["Caused by:", "}", "]", "+-", ":-", ": "]
             .iter()
             .any(|prefix| line.starts_with(prefix))
+}
+
+fn matches(line: &str, needle: &str) -> bool {
+    match needle.strip_prefix('^') {
+        Some(prefix) => line.starts_with(prefix),
+        None => line.contains(needle),
+    }
 }
 
 /// The last `n` distinct lines of `lines`, in log order, clipped.

@@ -208,6 +208,29 @@ fn submit_script_refusals() {
 }
 
 #[test]
+fn the_jobs_own_error_line() {
+    let text = "26/11/25 12:30:01 WARN Utils: Your hostname, vm, resolves to a loopback address\n\
+                error: /repo/runs/spark/output/updates holds batches of an earlier run but \
+                checkpoint /repo/runs/spark/checkpoint is new; remove /repo/runs/spark/output \
+                or use another --output-dir\n";
+    expect(
+        text,
+        FailureKind::JobError,
+        "holds batches of an earlier run",
+    );
+    // Not a line that merely mentions an error.
+    assert_eq!(diagnose("a syntax error: somewhere\n").primary(), None);
+    // A recognised cause in the job's line takes precedence, quoted once.
+    let d = diagnose(
+        "error: [STREAM_FAILED] Query sfcrime_counts terminated with exception: \
+         org.apache.kafka.common.errors.TimeoutException: Timed out waiting for a node \
+         assignment. Call: listNodes\n",
+    );
+    assert_eq!(d.primary(), Some(FailureKind::BrokerDown));
+    assert_eq!(d.findings.len(), 1, "{d}");
+}
+
+#[test]
 fn signatures_in_info_chatter_do_not_count() {
     let text = "25/01/10 09:12:01 INFO Foo: retrying after IllegalArgumentException\n\
                 25/01/10 09:12:02 INFO Foo: all good\n";
