@@ -154,3 +154,156 @@ pub fn temp_file(name: &str, contents: &[u8]) -> (tempfile::TempDir, PathBuf) {
 pub fn data_file() -> PathBuf {
     home().join("data/police-department-calls-for-service.json.gz")
 }
+
+/// The job's exact results in comparable form: (window start, crime type,
+/// count), (crime type, count), (disposition, description, count), sorted.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Aggregates {
+    pub windows: Vec<(String, String, u64)>,
+    pub crime_types: Vec<(String, u64)>,
+    pub dispositions: Vec<(String, Option<String>, u64)>,
+}
+
+#[derive(serde::Deserialize)]
+struct WindowLine {
+    window_start: String,
+    original_crime_type_name: String,
+    count: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct TypeLine {
+    original_crime_type_name: String,
+    count: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct DispositionLine {
+    disposition: String,
+    description: Option<String>,
+    count: u64,
+}
+
+fn jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+impl Aggregates {
+    /// Reads `<output dir>/final/*.jsonl` written by python/data_stream.py.
+    pub fn from_job_output(output_dir: &Path) -> Aggregates {
+        let dir = output_dir.join("final");
+        let mut windows: Vec<_> = jsonl::<WindowLine>(&dir.join("crime_type_window.jsonl"))
+            .into_iter()
+            .map(|w| (w.window_start, w.original_crime_type_name, w.count))
+            .collect();
+        let mut crime_types: Vec<_> = jsonl::<TypeLine>(&dir.join("crime_type_totals.jsonl"))
+            .into_iter()
+            .map(|t| (t.original_crime_type_name, t.count))
+            .collect();
+        let mut dispositions: Vec<_> = jsonl::<DispositionLine>(&dir.join("dispositions.jsonl"))
+            .into_iter()
+            .map(|d| (d.disposition, d.description, d.count))
+            .collect();
+        windows.sort();
+        crime_types.sort();
+        dispositions.sort();
+        Aggregates {
+            windows,
+            crime_types,
+            dispositions,
+        }
+    }
+
+    /// Ground truth computed straight from `file` by sfcrime-records.
+    pub fn ground_truth(file: &Path) -> Aggregates {
+        use sfcrime_records::truth;
+        let codes = truth::radio_codes(home().join("data/radio_code.json")).unwrap();
+        let records = sfcrime_records::RecordReader::open(file)
+            .unwrap()
+            .records()
+            .map(|r| r.unwrap());
+        let truth = truth::compute(records, &codes, truth::DEFAULT_WINDOW_SECONDS).unwrap();
+        let mut windows: Vec<_> = truth
+            .windows
+            .into_iter()
+            .map(|w| {
+                (
+                    w.window_start.to_string(),
+                    w.original_crime_type_name,
+                    w.count,
+                )
+            })
+            .collect();
+        let mut crime_types: Vec<_> = truth
+            .crime_types
+            .into_iter()
+            .map(|t| (t.original_crime_type_name, t.count))
+            .collect();
+        let mut dispositions: Vec<_> = truth
+            .dispositions
+            .into_iter()
+            .map(|d| (d.disposition, d.description, d.count))
+            .collect();
+        windows.sort();
+        crime_types.sort();
+        dispositions.sort();
+        Aggregates {
+            windows,
+            crime_types,
+            dispositions,
+        }
+    }
+
+    /// Panics with the first differences, not a 100k-line dump.
+    pub fn assert_equal(&self, truth: &Aggregates) {
+        fn first_diffs<T: Ord + std::fmt::Debug + Clone>(got: &[T], want: &[T]) -> Vec<String> {
+            let got: std::collections::BTreeSet<_> = got.iter().cloned().collect();
+            let want: std::collections::BTreeSet<_> = want.iter().cloned().collect();
+            let extra = got
+                .difference(&want)
+                .take(5)
+                .map(|x| format!("unexpected {x:?}"));
+            let missing = want
+                .difference(&got)
+                .take(5)
+                .map(|x| format!("missing {x:?}"));
+            extra.chain(missing).collect()
+        }
+        let problems: Vec<String> = [
+            ("windows", first_diffs(&self.windows, &truth.windows)),
+            (
+                "crime types",
+                first_diffs(&self.crime_types, &truth.crime_types),
+            ),
+            (
+                "dispositions",
+                first_diffs(&self.dispositions, &truth.dispositions),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(what, d)| format!("{what}:\n  {}", d.join("\n  ")))
+        .collect();
+        assert!(
+            problems.is_empty(),
+            "job output differs from ground truth:\n{}",
+            problems.join("\n")
+        );
+        assert_eq!(self.windows.len(), truth.windows.len());
+    }
+}
+
+/// The run directory that `sfcrime spark run` announced on stderr.
+pub fn announced_run_dir(stderr: &[u8]) -> PathBuf {
+    let text = String::from_utf8_lossy(stderr);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("spark: run dir "))
+        .unwrap_or_else(|| panic!("no run dir announced in:\n{text}"));
+    PathBuf::from(line.trim())
+}
