@@ -20,3 +20,8 @@ $sfcrime produce -f "$data"
 
 step "Read them back: every record exactly once, intact"
 $sfcrime consume --verify "$data"
+
+step "Spark Structured Streaming over the topic, until it is drained"
+$sfcrime spark run --available-now
+
+echo "The broker keeps running; stop it with: $sfcrime stack down"
