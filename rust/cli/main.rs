@@ -7,6 +7,7 @@ mod kafka_args;
 mod produce_cmd;
 mod spark_cmd;
 mod stack_cmd;
+mod sweep_cmd;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Run the PySpark job with live progress (`spark run`).
     Spark(spark_cmd::SparkArgs),
+    /// Sweep Spark settings over the job, repeated, and record what they do.
+    Sweep(sweep_cmd::SweepArgs),
 }
 
 fn main() {
@@ -83,6 +86,11 @@ fn run(cli: Cli) -> Result<()> {
             args.apply(&mut settings);
             print_settings(cli.verbose, &settings);
             spark_cmd::run(args, &settings)
+        }
+        Command::Sweep(args) => {
+            args.apply(&mut settings);
+            print_settings(cli.verbose, &settings);
+            sweep_cmd::run(args, &settings)
         }
     }
 }

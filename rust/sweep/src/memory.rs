@@ -1,0 +1,172 @@
+//! Peak memory of the driver JVM of a run.
+//!
+//! `wait4`'s rusage cannot give it: `spark/submit.sh` runs the Python
+//! driver, which launches `spark-submit`, which execs `java`; the JVM is a
+//! grandchild that nobody waits for (it exits when its stdin closes), so its
+//! peak never reaches our rusage. The run does keep one process group
+//! (`SparkRun` makes the script a group leader and nothing below it starts a
+//! session), so a sampler thread scans `/proc` for the group's `java`
+//! process and reads its `VmHWM`, the kernel's own high-water mark of
+//! resident memory. Since VmHWM only grows, sampling misses at most what
+//! the JVM adds in its last interval before exiting.
+
+use std::fs;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What the sampler saw of the driver JVM.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DriverMemory {
+    /// Highest VmHWM seen, in KiB.
+    pub peak_rss_kib: Option<u64>,
+    /// The `-Xmx` the JVM was started with (e.g. `1g`).
+    pub xmx: Option<String>,
+}
+
+/// A background thread sampling one process group until stopped.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<DriverMemory>,
+}
+
+impl Sampler {
+    /// Starts sampling the process group `pgid` every `every`.
+    pub fn start(pgid: u32, every: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || {
+            let mut seen = DriverMemory::default();
+            while !flag.load(Ordering::SeqCst) {
+                sample(pgid, &mut seen);
+                std::thread::sleep(every);
+            }
+            seen
+        });
+        Sampler { stop, handle }
+    }
+
+    /// Stops the thread and returns what it saw.
+    pub fn finish(self) -> DriverMemory {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+/// One scan of `/proc` for the group's java processes.
+fn sample(pgid: u32, seen: &mut DriverMemory) {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        // Processes come and go under us: any read may fail; skip them.
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(stat) = parse_stat(&stat) else {
+            continue;
+        };
+        if stat.pgid != pgid || stat.comm != "java" {
+            continue;
+        }
+        // The group also runs Spark's short-lived launcher JVM (-Xmx128m,
+        // org.apache.spark.launcher.Main); only SparkSubmit's is the driver.
+        let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        if !is_driver(&cmdline) {
+            continue;
+        }
+        if let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(hwm) = status_kib(&status, "VmHWM:") {
+                seen.peak_rss_kib = Some(seen.peak_rss_kib.map_or(hwm, |p| p.max(hwm)));
+            }
+        }
+        if seen.xmx.is_none() {
+            seen.xmx = xmx(&cmdline);
+        }
+    }
+}
+
+struct Stat<'a> {
+    comm: &'a str,
+    pgid: u32,
+}
+
+/// `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses,
+/// so the fields after it are found from its last `)`.
+fn parse_stat(stat: &str) -> Option<Stat<'_>> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat.get(open + 1..close)?;
+    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let _state = rest.next()?;
+    let _ppid = rest.next()?;
+    let pgid = rest.next()?.parse().ok()?;
+    Some(Stat { comm, pgid })
+}
+
+/// A `Key:   123 kB` line of `/proc/<pid>/status`, in KiB.
+fn status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// Whether a JVM's NUL-separated command line runs Spark's driver.
+fn is_driver(cmdline: &[u8]) -> bool {
+    cmdline
+        .split(|&b| b == 0)
+        .any(|arg| arg == b"org.apache.spark.deploy.SparkSubmit")
+}
+
+/// The last `-Xmx` argument of a NUL-separated command line (the JVM takes
+/// the last one).
+fn xmx(cmdline: &[u8]) -> Option<String> {
+    cmdline
+        .rsplit(|&b| b == 0)
+        .find_map(|arg| arg.strip_prefix(b"-Xmx"))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names() {
+        let s = parse_stat("4242 (java) S 4200 4100 4100 0 -1 4194560").unwrap();
+        assert_eq!((s.comm, s.pgid), ("java", 4100));
+        let s = parse_stat("7 (a) b) R 1 99 99 0").unwrap();
+        assert_eq!((s.comm, s.pgid), ("a) b", 99));
+        assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn status_and_cmdline_fields() {
+        let status = "Name:\tjava\nVmPeak:\t 5000 kB\nVmHWM:\t  812345 kB\nVmRSS:\t 700000 kB\n";
+        assert_eq!(status_kib(status, "VmHWM:"), Some(812_345));
+        assert_eq!(status_kib(status, "VmSwap:"), None);
+        let cmdline = b"java\0-cp\0x\0-Xmx1g\0-Xmx2g\0org.apache.spark.deploy.SparkSubmit\0";
+        assert_eq!(xmx(cmdline).as_deref(), Some("2g"));
+        assert_eq!(xmx(b"java\0-version\0"), None);
+        assert!(is_driver(cmdline));
+        assert!(!is_driver(
+            b"java\0-Xmx128m\0org.apache.spark.launcher.Main\0"
+        ));
+    }
+
+    #[test]
+    fn samples_a_real_process_group() {
+        // This test process's own group has no java in it: nothing is seen,
+        // and the sampler stops cleanly.
+        let pgid = std::process::id();
+        let sampler = Sampler::start(pgid, Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(sampler.finish(), DriverMemory::default());
+    }
+}
