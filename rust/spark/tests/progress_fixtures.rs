@@ -290,6 +290,106 @@ fn python_dict_form_reads_like_sparks_json() {
     assert_eq!(spark[1].input_rows_per_second, Some(47.4));
 }
 
+/// The project's own job (python/data_stream.py via spark/submit.sh and
+/// SparkRun) reading the 199,999 calls from a 3-partition topic at
+/// `maxOffsetsPerTrigger=50000`: five batches closing in on the heads.
+#[test]
+fn sfcrime_job_kafka_batches() {
+    let events = read_progress_file(&fixture("sfcrime-job/kafka-max-offsets.jsonl")).unwrap();
+    assert_eq!(events.len(), 5);
+    let topic = "sf.police.calls";
+    let heads: BTreeMap<TopicPartition, i64> = [
+        (tp(topic, 0), 66_793),
+        (tp(topic, 1), 66_638),
+        (tp(topic, 2), 66_568),
+    ]
+    .into_iter()
+    .collect();
+
+    let p = &events[0];
+    assert_eq!(p.name.as_deref(), Some("sfcrime_counts"));
+    assert_eq!(
+        p.duration_ms,
+        map(&[
+            (key::ADD_BATCH, 72_325),
+            (key::COMMIT_OFFSETS, 245),
+            (key::GET_BATCH, 178),
+            (key::LATEST_OFFSET, 4625),
+            (key::QUERY_PLANNING, 6800),
+            (key::TRIGGER_EXECUTION, 84_760),
+            (key::WAL_COMMIT, 452),
+        ])
+    );
+    let op = &p.state_operators[0];
+    assert_eq!(op.operator_name, "stateStoreSave");
+    assert_eq!(
+        [
+            op.num_rows_total,
+            op.num_rows_updated,
+            op.all_updates_time_ms,
+            op.num_rows_removed,
+            op.commit_time_ms,
+            op.memory_used_bytes,
+            op.num_rows_dropped_by_watermark,
+            op.num_shuffle_partitions,
+            op.num_state_store_instances,
+        ],
+        [32_438, 32_438, 2548, 0, 550, 7_345_776, 0, 2, 2]
+    );
+    assert_eq!(
+        op.custom_metrics["stateOnCurrentVersionSizeBytes"],
+        7_345_488
+    );
+    let s = &p.sources[0];
+    assert_eq!(s.description, format!("KafkaV2[Subscribe[{topic}]]"));
+    assert_eq!(s.start_offset, Value::Null);
+    assert_eq!(s.latest_offsets(), Some(heads.clone()));
+    assert_eq!(s.metric("maxOffsetsBehindLatest"), Some(50_095.0));
+    // foreachBatch cannot count what the function wrote.
+    assert_eq!(p.sink.as_ref().unwrap().description, "ForeachBatchSink");
+    assert_eq!(p.sink.as_ref().unwrap().output_rows(), None);
+
+    // Each batch starts where the previous one ended.
+    for pair in events.windows(2) {
+        assert_eq!(
+            pair[1].sources[0].start_offsets(),
+            pair[0].sources[0].end_offsets()
+        );
+    }
+    assert_eq!(events[4].end_offsets(), heads);
+    let behind: Vec<Option<i64>> = events.iter().map(|p| p.offsets_behind_latest()).collect();
+    assert_eq!(
+        behind,
+        [Some(150_000), Some(100_001), Some(50_003), Some(4), Some(0)]
+    );
+    // Spark's avgOffsetsBehindLatest (rounded to 0.1) agrees, times 3 partitions.
+    for p in &events {
+        let avg = p.sources[0].metric("avgOffsetsBehindLatest").unwrap();
+        let exact = p.offsets_behind_latest().unwrap() as f64;
+        assert!((avg * 3.0 - exact).abs() < 0.5, "{avg} x 3 vs {exact}");
+    }
+
+    let summary = RunSummary::from_progress(&events, RunClock::default());
+    assert_eq!(summary.total_input_rows, 199_999);
+    assert_eq!(summary.non_empty_batches, 5);
+    assert_eq!(summary.offsets_behind_latest_at_end, Some(0));
+    let rate = summary.processed_rows_per_second.unwrap();
+    assert_eq!((rate.p50, rate.p95), (2180.3, 4834.6));
+    let latency = summary.batch_latency.unwrap();
+    assert_eq!((latency.p50_ms, latency.p95_ms), (11_411, 84_760));
+}
+
+#[test]
+fn sfcrime_job_available_now_in_one_batch() {
+    let events = read_progress_file(&fixture("sfcrime-job/kafka-available-now.jsonl")).unwrap();
+    let p = &events[0];
+    assert_eq!((p.batch_id, p.input_rows()), (Some(0), 199_999));
+    assert_eq!(p.offsets_behind_latest(), Some(0));
+    let ends: Vec<i64> = p.end_offsets().into_values().collect();
+    assert_eq!(ends, [66_793, 66_638, 66_568]);
+    assert_eq!(p.state_operators[0].num_shuffle_partitions, 8);
+}
+
 /// Every progress file the project captured from real runs parses, line by
 /// line, into events that are internally consistent.
 #[test]
