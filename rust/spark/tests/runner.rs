@@ -2,7 +2,9 @@
 //! for `spark/submit.sh` with the same calling convention: it replays real
 //! progress lines, prints a real failure log, or runs until signalled.
 
-use sfcrime_spark::{FailureKind, RunEvent, RunSummary, SparkRun, SparkRunError, StopReason};
+use sfcrime_spark::{
+    new_run_dir, FailureKind, RunEvent, RunSummary, SparkRun, SparkRunError, StopReason,
+};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -173,6 +175,23 @@ fn a_run_that_ends_early_takes_the_job_with_it() {
     // SAFETY: kill(2) with signal 0 only checks that the process exists.
     let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
     assert!(!alive, "job {pid} outlived its run");
+}
+
+#[test]
+fn a_run_directory_made_beforehand_is_used_as_is() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = new_run_dir(&root.path().join("elsewhere")).unwrap();
+    // e.g. for the job's checkpoint and output, as `sfcrime spark run` does.
+    std::fs::create_dir(dir.join("checkpoint")).unwrap();
+    let outcome = fake_run(root.path(), "forever", None)
+        .run_dir(&dir)
+        .stop_after(Duration::from_millis(300))
+        .run(|_| {})
+        .unwrap();
+    assert_eq!(outcome.paths.dir, dir);
+    assert!(outcome.paths.log.is_file() && outcome.paths.summary.is_file());
+    assert!(dir.join("checkpoint").is_dir());
+    assert!(!root.path().join("runs").exists());
 }
 
 #[test]
