@@ -19,7 +19,7 @@ pub struct SparkArgs {
 enum SparkAction {
     /// Run python/data_stream.py through spark/submit.sh, show each
     /// micro-batch live, and write progress.jsonl + summary.json in a run dir.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 #[derive(Args)]
