@@ -30,6 +30,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
@@ -57,6 +58,8 @@ UPDATES_SCHEMA = StructType(
     + [StructField(k, StringType()) for k in KEYS[2:]]
     + [StructField("count", LongType()), StructField("batch_id", LongType())]
 )
+# observe() name of --observe-kafka-timestamps (sfcrime sweep's latency mode reads it).
+OBSERVED_TIMESTAMPS = "kafka_timestamps"
 # How long a graceful stop waits for a running micro-batch before interrupting it
 # (an interrupted batch is simply replayed from the checkpoint on the next start).
 STOP_GRACE_SECONDS = 60
@@ -127,6 +130,10 @@ def parse_args(argv=None):
     p.add_argument("--watermark", help=WATERMARK_HELP)
     p.add_argument("--console-rows", type=int, default=10, metavar="N",
                    help="updated rows shown per batch, 0 for none (default: %(default)s)")
+    p.add_argument("--observe-kafka-timestamps", action="store_true",
+                   help="report per-batch statistics of the records' Kafka timestamps in the "
+                        f"progress events' observedMetrics[{OBSERVED_TIMESTAMPS!r}] (for "
+                        "end-to-end latency; costs one more aggregation per batch)")
     args = p.parse_args(argv)
     if args.max_trigger_delay and not args.min_offsets_per_trigger:
         p.error("--max-trigger-delay needs --min-offsets-per-trigger")
@@ -147,6 +154,17 @@ def read_kafka(spark, args):
     for key, value in args.kafka_option:
         reader = reader.option(f"kafka.{key}", value)
     return reader.load()
+
+
+def observe_kafka_timestamps(raw):
+    """Per micro-batch count, min, max and 1/5/50/95/99th percentiles of the Kafka record
+    timestamps (ms), reported as StreamingQueryProgress.observedMetrics: together with the
+    batch's end they give how long its records took from Kafka to a committed batch."""
+    ts = F.unix_millis(F.col("timestamp"))
+    return raw.observe(OBSERVED_TIMESTAMPS, F.count(F.lit(1)).alias("rows"),
+                       F.min(ts).alias("min_ms"), F.max(ts).alias("max_ms"),
+                       F.percentile_approx(ts, [0.01, 0.05, 0.5, 0.95, 0.99], 10000)
+                       .alias("quantiles_ms"))
 
 
 def read_source(spark, args) -> DataFrame:
@@ -284,53 +302,59 @@ def write_jsonl(path, rows):
     os.replace(tmp, path)
 
 
+def nulls_first(*values):
+    """Sort key for values that may be None (like Spark's ascending order)."""
+    return tuple((v is not None, v if v is not None else "") for v in values)
+
+
 def finalize(spark, output_dir):
     """Keep the last update of every key and write the three exact result files."""
     updates_dir, final_dir = f"{output_dir}/updates", local_path(f"{output_dir}/final")
-    local_updates = local_path(updates_dir)
-    if local_updates is not None:  # skip a batch dir whose write never committed
-        batch_dirs = [str(d) for d in sorted(local_updates.glob("batch_id=*"))
-                      if (d / "_SUCCESS").exists()]
-    else:
-        batch_dirs = [updates_dir]
+    batch_dirs = [str(d) for d in sorted(local_path(updates_dir).glob("batch_id=*"))
+                  if (d / "_SUCCESS").exists()]  # skip a batch whose write never committed
     if batch_dirs:
         updates = spark.read.schema(UPDATES_SCHEMA).parquet(*batch_dirs)
     else:
         updates = spark.createDataFrame([], UPDATES_SCHEMA)
-    # a small batch job: Spark's 200 (or the stream's) shuffle partitions only add overhead
+    # One small Spark job (with the stream's shuffle partitions it would be many tiny
+    # tasks); the three views are sums over at most one row per key, done here.
     spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
-    latest = (updates.groupBy(*KEYS).agg(F.max_by("count", "batch_id").alias("count"))
-              .cache())
     crime = "original_crime_type_name"
-    per_window = (latest
-                  .groupBy(F.date_format("window_start", "yyyy-MM-dd'T'HH:mm:ss")
-                           .alias("window_start"), crime)
-                  .agg(F.sum("count").alias("count"))
-                  .orderBy("window_start", crime))
-    totals = (latest.groupBy(crime).agg(F.sum("count").alias("count"))
-              .orderBy(F.desc("count"), crime))
-    dispositions = (latest.groupBy("disposition", "description")
-                    .agg(F.sum("count").alias("count"))
-                    .orderBy(F.desc("count"), "disposition", "description"))
-    results = {name: [r.asDict() for r in df.collect()] for name, df in [
-        ("crime_type_window", per_window), ("crime_type_totals", totals),
-        ("dispositions", dispositions)]}
-    latest.unpersist()
+    latest = (updates.groupBy(*KEYS).agg(F.max_by("count", "batch_id").alias("count"))
+              .select(F.date_format("window_start", "yyyy-MM-dd'T'HH:mm:ss"),
+                      crime, "disposition", "description", "count")
+              .toArrow())
+    per_window, totals, dispositions = Counter(), Counter(), Counter()
+    for window, crime_type, disposition, description, n in zip(
+            *(column.to_pylist() for column in latest.columns)):
+        per_window[window, crime_type] += n
+        totals[crime_type] += n
+        dispositions[disposition, description] += n
+    results = {
+        "crime_type_window": [
+            {"window_start": w, crime: c, "count": n}
+            for (w, c), n in sorted(per_window.items(), key=lambda i: nulls_first(*i[0]))],
+        "crime_type_totals": [
+            {crime: c, "count": n}
+            for c, n in sorted(totals.items(), key=lambda i: (-i[1], nulls_first(i[0])))],
+        "dispositions": [
+            {"disposition": d, "description": desc, "count": n}
+            for (d, desc), n in sorted(dispositions.items(),
+                                       key=lambda i: (-i[1], nulls_first(*i[0])))],
+    }
     final_dir.mkdir(parents=True, exist_ok=True)
     for name, rows in results.items():
         write_jsonl(final_dir / f"{name}.jsonl", rows)
 
-    total = sum(r["count"] for r in results["crime_type_totals"])
-    print(f"\nFinal results in {final_dir}: {total} calls, "
-          f"{len(results['crime_type_totals'])} crime types, "
-          f"{len(results['dispositions'])} dispositions, "
-          f"{len(results['crime_type_window'])} (window, crime type) rows")
+    total = sum(totals.values())
+    print(f"\nFinal results in {final_dir}: {total} calls, {len(totals)} crime types, "
+          f"{len(dispositions)} dispositions, {len(per_window)} (window, crime type) rows")
     print("\nTop 10 crime types:")
     for r in results["crime_type_totals"][:10]:
         print(f"  {r['count']:>8}  {r[crime]}")
     print("\nDispositions:")
     for r in results["dispositions"]:
-        print(f"  {r['count']:>8}  {r['disposition']:<14} {r['description'] or '-'}")
+        print(f"  {r['count']:>8}  {r['disposition']!s:<14} {r['description'] or '-'}")
     sys.stdout.flush()
 
 
@@ -388,6 +412,9 @@ def run(args):
     def request_stop(signum, _frame):
         stop_signals.append(signum)
 
+    if local_path(args.output_dir) is None:
+        raise ValueError(f"--output-dir must be a local path (the driver writes the final "
+                         f"results there): {args.output_dir}")
     updates_dir = f"{args.output_dir}/updates"
     check_fresh_start(args.checkpoint_dir, updates_dir)
 
@@ -407,7 +434,10 @@ def run(args):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_sigs)
     spark.streams.addListener(ProgressFileListener(spark, args.progress_file))
 
-    counts = build_counts(read_source(spark, args), load_radio_codes(spark, args.radio_codes),
+    raw = read_source(spark, args)
+    if args.observe_kafka_timestamps:
+        raw = observe_kafka_timestamps(raw)
+    counts = build_counts(raw, load_radio_codes(spark, args.radio_codes),
                           args.window, args.watermark)
     writer = (counts.writeStream.queryName("sfcrime_counts")
               .outputMode("update")
