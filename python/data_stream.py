@@ -442,6 +442,9 @@ def run(args):
     for sig in stop_sigs:
         signal.signal(sig, request_stop)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_sigs)
+    # Spark only logs its UI address at INFO; submit.sh runs at WARN.
+    if spark.sparkContext.uiWebUrl:
+        print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
     spark.streams.addListener(ProgressFileListener(spark, args.progress_file))
 
     raw = read_source(spark, args)
