@@ -183,13 +183,19 @@ impl RecordReader {
     fn fill(&mut self) -> Result<&[u8], ReadError> {
         loop {
             match self.input.fill_buf() {
-                // Re-borrow to return: the match's borrow cannot be
-                // returned from the loop in today's borrow checker.
-                Ok(_) => return Ok(self.input.fill_buf().expect("buffer already filled")),
+                // At the end the buffer stays empty, so a second fill_buf
+                // below would read the source again: an `Interrupted` there
+                // panicked, and a terminal or pipe would be read past EOF.
+                Ok([]) => return Ok(&[]),
+                Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.here(ErrorKind::Io(e))),
             }
         }
+        // Re-borrow to return: the match's borrow cannot be returned from
+        // the loop in today's borrow checker. The buffer holds data, so
+        // this returns it without reading.
+        Ok(self.input.fill_buf().expect("buffer already filled"))
     }
 
     fn consume(&mut self, n: usize) {
@@ -420,23 +426,29 @@ impl RecordReader {
             let offset = line_start + first as u64;
             let element = self.element(offset, line);
             if !terminated {
-                // An unparsable last line cut off mid-value means the file
-                // was truncated, not that one record is bad.
-                if let Err(ReadError {
-                    kind: ErrorKind::InvalidJson(e),
-                    ..
-                }) = &element.record
-                {
-                    if e.classify() == serde_json::error::Category::Eof {
-                        return Err(self.error(
-                            element.index,
-                            offset,
-                            ErrorKind::Truncated {
-                                inside: "object",
-                                eof_at: self.pos,
-                            },
-                        ));
-                    }
+                // An unparsable last line cut off mid-value, or mid-character,
+                // means the file was truncated, not that one record is bad
+                // (a bad record would be dead-lettered and the loss missed).
+                let cut_off = match &element.record {
+                    Err(ReadError {
+                        kind: ErrorKind::InvalidJson(e),
+                        ..
+                    }) => e.classify() == serde_json::error::Category::Eof,
+                    Err(ReadError {
+                        kind: ErrorKind::InvalidUtf8 { .. },
+                        ..
+                    }) => std::str::from_utf8(&element.raw).is_err_and(|e| e.error_len().is_none()),
+                    _ => false,
+                };
+                if cut_off {
+                    return Err(self.error(
+                        element.index,
+                        offset,
+                        ErrorKind::Truncated {
+                            inside: "object",
+                            eof_at: self.pos,
+                        },
+                    ));
                 }
             }
             return Ok(Some(element));
@@ -985,6 +997,43 @@ mod tests {
         // The same line with its newline is just one bad record.
         let items = read(format!("{text}\n").as_bytes(), Format::Lines);
         bad(&items[1]);
+    }
+
+    #[test]
+    fn json_lines_cut_off_mid_character_is_truncation() {
+        // Found by tests/fuzz_reader.rs: the cut left half a UTF-8
+        // character, which read as a bad record, not a truncated file.
+        let a = nth(0);
+        let text = format!("{a}\n{{\"crime_id\": \"\u{e9}");
+        let cut = &text.as_bytes()[..text.len() - 1];
+        let items = read(cut, Format::Lines);
+        let err = fatal(&items);
+        assert!(matches!(err.kind, ErrorKind::Truncated { .. }), "{err}");
+        assert_eq!((err.index, err.offset), (1, a.len() as u64 + 1));
+    }
+
+    #[test]
+    fn interrupted_reads_are_retried_up_to_the_end() {
+        // Found by tests/fuzz_reader.rs: at the end of the data the buffer
+        // was filled a second time, and an `Interrupted` there panicked.
+        struct Interrupting(Cursor<Vec<u8>>, bool);
+        impl Read for Interrupting {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 = !self.1;
+                if self.1 {
+                    return Err(io::Error::from(io::ErrorKind::Interrupted));
+                }
+                self.0.read(buf)
+            }
+        }
+        let array = format!("[{}, {}]", nth(0), nth(1));
+        let lines = format!("{}\n{}", nth(0), nth(1));
+        for (format, text) in [(Format::Array, array), (Format::Lines, lines)] {
+            let source = Interrupting(Cursor::new(text.into_bytes()), false);
+            let items: Vec<_> = RecordReader::from_reader(source, format).unwrap().collect();
+            assert_eq!(items.len(), 2, "{format:?}: {items:?}");
+            items.iter().for_each(|i| assert!(ok(i).record.is_ok()));
+        }
     }
 
     #[test]
