@@ -1,0 +1,364 @@
+#
+# sfcrime: the `sfcrime_kafka` PySpark data source, Kafka read by the Rust
+# connector (rust/connector, Python module `sfcrime_connector`).
+#
+
+"""
+A PySpark data source named ``sfcrime_kafka`` that reads Kafka through
+sfcrime's Rust connector: every Spark task reads one offset range of one
+partition with librdkafka and receives it as ONE Arrow record batch, so no
+row ever exists as a Python object.
+
+    import sfcrime_source
+    sfcrime_source.register(spark)
+    df = (spark.readStream.format("sfcrime_kafka")
+          .option("kafka.bootstrap.servers", "127.0.0.1:9092")
+          .option("subscribe", "sf.police.calls")
+          .option("mode", "calls")
+          .load())
+
+Options (names as in Spark's own Kafka source where they overlap):
+  kafka.bootstrap.servers  required
+  subscribe                required; a topic, or several separated by commas
+  mode                     raw (default): exactly spark-sql-kafka's columns;
+                           calls: the 14 call fields typed (see CALLS_SCHEMA),
+                           then partition, offset, timestamp, _corrupt_record
+  includeHeaders           raw only: add spark-sql-kafka's `headers` column
+  startingOffsets          earliest, latest or JSON {"topic": {"0": 42}} where
+                           -2 is earliest and -1 latest (default: latest when
+                           streaming, earliest in batch); every partition of
+                           the topics must be named. A streaming query only
+                           uses it when its checkpoint is new.
+  endingOffsets            batch only: latest (default) or JSON as above
+  maxOffsetsPerTrigger     streaming: at most this many offsets per
+                           micro-batch, shared across partitions by backlog
+  maxRecordsPerPartition   largest offset range one Spark task reads
+                           (default 100000); longer ranges are split
+  failOnDataLoss           true (default): fail when offsets to read are gone
+                           (retention, topic recreated); false: skip them
+  kafkaConsumer.pollTimeoutMs  how long a read or metadata request may stall
+                           before it fails (default 120000)
+  kafka.<setting>          any other librdkafka setting, e.g.
+                           kafka.security.protocol=SASL_SSL (librdkafka
+                           names, which mostly equal the Java client's)
+
+Offsets are spark-sql-kafka's JSON, {"topic": {"partition": next offset}}, so
+a checkpoint reads the same way. The source keeps no state of its own: where
+a query is lives only in Spark's offset log, and `commit` does nothing.
+"""
+
+import json
+import sys
+
+import sfcrime_connector
+from pyspark import cloudpickle
+from pyspark.sql.datasource import (
+    DataSource,
+    DataSourceReader,
+    DataSourceStreamReader,
+    InputPartition,
+)
+from pyspark.sql.streaming.datasource import (
+    ReadAllAvailable,
+    ReadMaxRows,
+    SupportsTriggerAvailableNow,
+)
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+NAME = "sfcrime_kafka"
+
+RAW_SCHEMA = StructType([
+    StructField("key", BinaryType()),
+    StructField("value", BinaryType()),
+    StructField("topic", StringType()),
+    StructField("partition", IntegerType()),
+    StructField("offset", LongType()),
+    StructField("timestamp", TimestampType()),
+    StructField("timestampType", IntegerType()),
+])
+HEADERS_FIELD = StructField("headers", ArrayType(StructType([
+    StructField("key", StringType()), StructField("value", BinaryType())])))
+
+CALL_FIELDS = [
+    "crime_id", "original_crime_type_name", "report_date", "call_date", "offense_date",
+    "call_time", "call_date_time", "disposition", "address", "city", "state", "agency_id",
+    "address_type", "common_location",
+]
+# Naive wall-clock times in the data, held as TimestampType whose UTC reading is
+# that wall-clock time: what to_timestamp gives in a UTC session, as the job runs.
+CALL_TIMESTAMPS = {"report_date", "call_date", "offense_date", "call_date_time"}
+CALLS_SCHEMA = StructType(
+    [StructField(f, TimestampType() if f in CALL_TIMESTAMPS else StringType())
+     for f in CALL_FIELDS]
+    + [StructField("partition", IntegerType()), StructField("offset", LongType()),
+       StructField("timestamp", TimestampType()), StructField("_corrupt_record", StringType())]
+)
+
+# spark-sql-kafka options this source does not offer: refused by name rather
+# than silently ignored, since ignoring them would change what is read.
+UNSUPPORTED = ["assign", "subscribePattern", "minOffsetsPerTrigger", "maxTriggerDelay",
+               "startingTimestamp", "startingOffsetsByTimestamp", "endingTimestamp",
+               "endingOffsetsByTimestamp", "maxBytesPerTrigger"]
+EARLIEST, LATEST = -2, -1  # spark-sql-kafka's markers in offset JSON
+
+
+def register(spark):
+    """Makes ``format("sfcrime_kafka")`` work in `spark`.
+
+    The module is pickled by value into Spark's Python workers, so they need
+    only pyspark and sfcrime_connector installed, not this file on their path.
+    """
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    spark.dataSource.register(SfcrimeKafka)
+
+
+class Settings:
+    """The options of one read, checked once, on the driver."""
+
+    def __init__(self, options, streaming):
+        for name in UNSUPPORTED:
+            if name in options:
+                raise ValueError(f"{NAME}: option {name} is not supported")
+
+        def required(name):
+            value = options.get(name, "").strip()
+            if not value:
+                raise ValueError(f"{NAME}: option {name} is required")
+            return value
+
+        def positive(name, default):
+            text = options.get(name)
+            if text is None:
+                return default
+            try:
+                value = int(text)
+            except ValueError:
+                value = 0
+            if value <= 0:
+                raise ValueError(f"{NAME}: {name} must be a positive integer, got {text!r}")
+            return value
+
+        def boolean(name, default):
+            text = options.get(name, str(default)).strip().lower()
+            if text not in ("true", "false"):
+                raise ValueError(f"{NAME}: {name} must be true or false, got {text!r}")
+            return text == "true"
+
+        self.bootstrap = required("kafka.bootstrap.servers")
+        self.topics = sorted({t.strip() for t in required("subscribe").split(",") if t.strip()})
+        # librdkafka settings; Spark has already lower-cased option names, and
+        # librdkafka's are lower case.
+        self.kafka = {k[len("kafka."):]: str(v) for k, v in options.items()
+                      if k.startswith("kafka.") and k != "kafka.bootstrap.servers"}
+        self.mode = options.get("mode", "raw")
+        if self.mode not in ("raw", "calls"):
+            raise ValueError(f"{NAME}: mode must be raw or calls, got {self.mode!r}")
+        self.include_headers = boolean("includeHeaders", False)
+        if self.include_headers and self.mode != "raw":
+            raise ValueError(f"{NAME}: includeHeaders needs mode raw")
+        self.starting = options.get("startingOffsets", "latest" if streaming else "earliest")
+        self.ending = options.get("endingOffsets", "latest")
+        if streaming and "endingOffsets" in options:
+            raise ValueError(f"{NAME}: endingOffsets is for batch reads only")
+        if not streaming and "maxOffsetsPerTrigger" in options:
+            raise ValueError(f"{NAME}: maxOffsetsPerTrigger is for streaming reads only")
+        self.max_offsets_per_trigger = positive("maxOffsetsPerTrigger", None)
+        self.max_records_per_partition = positive("maxRecordsPerPartition", 100_000)
+        self.fail_on_data_loss = boolean("failOnDataLoss", True)
+        self.timeout_ms = positive("kafkaConsumer.pollTimeoutMs", 120_000)
+
+    def watermarks(self):
+        """{(topic, partition): (low, high)} of every subscribed partition."""
+        return {(topic, p): marks
+                for topic in self.topics
+                for p, marks in sfcrime_connector.partition_offsets(
+                    self.bootstrap, topic, self.kafka, timeout_ms=self.timeout_ms).items()}
+
+    def resolve(self, spec, marks, name):
+        """Offsets named by an earliest/latest/JSON option, for every partition."""
+        if spec in ("earliest", "latest"):
+            return {tp: low if spec == "earliest" else high for tp, (low, high) in marks.items()}
+        given = from_json(spec, name)
+        missing = sorted(set(marks) - set(given))
+        unknown = sorted(set(given) - set(marks))
+        if missing or unknown:
+            raise ValueError(f"{NAME}: {name} must name every partition of {self.topics} "
+                             f"and no other; missing {missing}, unknown {unknown}")
+        return {tp: marks[tp][0] if o == EARLIEST else marks[tp][1] if o == LATEST else o
+                for tp, o in given.items()}
+
+    def ranges(self, start, end, marks=None):
+        """The input partitions reading [start, end): per Kafka partition, split
+        into ranges of at most maxRecordsPerPartition offsets."""
+        new = set(end) - set(start)
+        if new and marks is None:
+            marks = self.watermarks()
+        out = []
+        for tp in sorted(end):
+            # A partition created since `start` is read from its beginning.
+            first = start[tp] if tp in start else marks[tp][0]
+            last = end[tp]
+            step = self.max_records_per_partition
+            for lo in range(first, last, step):
+                # The value is a plain tuple so that unpickling it in a worker
+                # needs nothing but pyspark.
+                out.append(InputPartition((tp[0], tp[1], lo, min(lo + step, last))))
+        return out
+
+    def read(self, partition):
+        """One input partition's rows, as (at most) one Arrow batch."""
+        if partition.value is None:  # PySpark's stand-in when there is nothing to read
+            return
+        topic, kafka_partition, start, end = partition.value
+        batch = sfcrime_connector.read_range(
+            self.bootstrap, topic, kafka_partition, start, end, self.mode, self.kafka,
+            include_headers=self.include_headers, fail_on_data_loss=self.fail_on_data_loss,
+            timeout_ms=self.timeout_ms)
+        if batch.num_rows:
+            yield batch
+
+
+def to_json(offsets):
+    """spark-sql-kafka's offset JSON. Topics and partitions in a fixed order:
+    Spark compares offsets as JSON text, so equal offsets must print alike."""
+    out = {}
+    for (topic, partition), offset in sorted(offsets.items()):
+        out.setdefault(topic, {})[str(partition)] = offset
+    return out
+
+
+def from_json(offsets, name="offset"):
+    """{(topic, partition): offset} from a dict or JSON text of spark-sql-kafka's form."""
+    if isinstance(offsets, str):
+        try:
+            offsets = json.loads(offsets)
+        except ValueError as e:
+            raise ValueError(f"{NAME}: {name} is neither earliest, latest nor JSON: {e}") from None
+    try:
+        return {(topic, int(p)): int(o) for topic, parts in offsets.items()
+                for p, o in parts.items()}
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f'{NAME}: {name} must look like {{"topic": {{"0": 42}}}}, '
+                         f"got {offsets!r}") from None
+
+
+def rate_limit(start, end, max_rows):
+    """`end` moved back so that at most `max_rows` offsets lie beyond `start`,
+    shared by backlog: each partition gets its proportional share, rounded
+    down, and the offsets left over by rounding go to the largest remainders,
+    so a batch holds exactly `max_rows` when that many are waiting."""
+    backlog = {tp: end[tp] - start[tp] for tp in end if end[tp] > start[tp]}
+    total = sum(backlog.values())
+    if total <= max_rows:
+        return end
+    share = {tp: max_rows * n // total for tp, n in backlog.items()}
+    left = max_rows - sum(share.values())
+    for tp in sorted(backlog, key=lambda tp: (-(max_rows * backlog[tp] % total), tp))[:left]:
+        share[tp] += 1
+    return {tp: start[tp] + share.get(tp, 0) if tp in backlog else end[tp] for tp in end}
+
+
+class SfcrimeKafka(DataSource):
+    """``spark.read`` / ``spark.readStream`` ``.format("sfcrime_kafka")``."""
+
+    @classmethod
+    def name(cls):
+        return NAME
+
+    def schema(self):
+        if self.options.get("mode", "raw") == "calls":
+            return CALLS_SCHEMA
+        if self.options.get("includeHeaders", "false").lower() == "true":
+            return StructType(RAW_SCHEMA.fields + [HEADERS_FIELD])
+        return RAW_SCHEMA
+
+    def reader(self, schema):
+        return BatchReader(Settings(self.options, streaming=False))
+
+    def streamReader(self, schema):
+        return StreamReader(Settings(self.options, streaming=True))
+
+
+class BatchReader(DataSourceReader):
+    def __init__(self, settings):
+        self.settings = settings
+
+    def partitions(self):
+        s = self.settings
+        if s.starting == "latest":
+            raise ValueError(f"{NAME}: startingOffsets=latest would read nothing in a batch query")
+        if s.ending == "earliest":
+            raise ValueError(f"{NAME}: endingOffsets=earliest would read nothing in a batch query")
+        marks = s.watermarks()
+        start = s.resolve(s.starting, marks, "startingOffsets")
+        end = s.resolve(s.ending, marks, "endingOffsets")
+        return s.ranges(start, end, marks)
+
+    def read(self, partition):
+        return self.settings.read(partition)
+
+
+class StreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    def __init__(self, settings):
+        self.settings = settings
+        # Trigger.AvailableNow: the latest offsets when the query started; the
+        # query ends there, however much arrives meanwhile. Set per run, by
+        # Spark, so it is not state a restart could lose.
+        self.target = None
+        # Only for progress reports (reportLatestOffset).
+        self.latest = None
+
+    def initialOffset(self):
+        s = self.settings
+        return to_json(s.resolve(s.starting, s.watermarks(), "startingOffsets"))
+
+    def prepareForTriggerAvailableNow(self):
+        self.target = {tp: high for tp, (_, high) in self.settings.watermarks().items()}
+
+    def getDefaultReadLimit(self):
+        n = self.settings.max_offsets_per_trigger
+        return ReadMaxRows(n) if n else ReadAllAvailable()
+
+    def latestOffset(self, start, limit):
+        s = self.settings
+        start = from_json(start)
+        marks = s.watermarks()
+        latest = self.target if self.target is not None else {
+            tp: high for tp, (_, high) in marks.items()}
+        self.latest = latest
+        end = {}
+        for tp, offset in latest.items():
+            begin = start[tp] if tp in start else marks[tp][0]
+            if offset < begin and s.fail_on_data_loss:
+                raise RuntimeError(
+                    f"{NAME}: {tp[0]} partition {tp[1]} ends at offset {offset}, before "
+                    f"{begin} already read: the topic was recreated or truncated; set "
+                    "failOnDataLoss=false to go on from where it is")
+            end[tp] = max(offset, begin)
+            start.setdefault(tp, begin)
+        for tp in set(start) - set(end):  # partition gone: keep its place
+            end[tp] = start[tp]
+        if isinstance(limit, ReadMaxRows):
+            end = rate_limit(start, end, limit.max_rows)
+        return to_json(end)
+
+    def reportLatestOffset(self):
+        return None if self.latest is None else to_json(self.latest)
+
+    def partitions(self, start, end):
+        return self.settings.ranges(from_json(start), from_json(end))
+
+    def read(self, partition):
+        return self.settings.read(partition)
+
+    def commit(self, end):
+        """Nothing to do: no consumer group, nothing kept between batches."""
