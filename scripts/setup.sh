@@ -43,5 +43,23 @@ fi
 say "building sfcrime (release)"
 cargo build --release -q
 
+# The sfcrime_kafka Spark source's engine (rust/connector) as the Python module
+# sfcrime_connector in .venv, built by maturin; rebuilt only when it or a crate
+# it uses changes (the stamp lives in .venv, so a new venv rebuilds it too).
+connector_stamp=.venv/.connector.sha256
+connector_want=$(find Cargo.toml Cargo.lock rust/connector rust/kafka rust/records -type f \
+                   \( -name '*.rs' -o -name '*.toml' -o -name Cargo.lock \) -print0 |
+                 sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if [[ ! -f $connector_stamp || $(cat "$connector_stamp") != "$connector_want" ]]; then
+  say "building the Spark connector (rust/connector) into .venv"
+  connector_log=.venv/connector-build.log
+  if ! VIRTUAL_ENV=$PWD/.venv .venv/bin/maturin develop --release \
+      -m rust/connector/Cargo.toml >"$connector_log" 2>&1; then
+    cat "$connector_log" >&2
+    exit 1
+  fi
+  echo "$connector_want" > "$connector_stamp"
+fi
+
 ./target/release/sfcrime stack install >/dev/null
 say "ready"
