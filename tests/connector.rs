@@ -1,0 +1,324 @@
+//! The sfcrime_kafka PySpark data source (python/sfcrime_source.py over
+//! rust/connector) against a real broker and a real Spark: raw mode row for
+//! row equal to spark-sql-kafka, calls mode equal to ground truth with its
+//! corrupt records kept, and an AvailableNow query with a rate limit that is
+//! stopped and resumed from its checkpoint ending exactly at ground truth.
+//!
+//! The Spark side is tests/python/connector_check.py, run through
+//! spark/submit.sh (which brings spark-sql-kafka's jars), with the connector
+//! that scripts/setup.sh installs into .venv.
+
+mod common;
+
+use common::{create_topic, data_file, home, shared_broker, Aggregates, Broker};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+const TOPIC: &str = "connector.calls";
+
+/// Two records that are not calls, written after the full dataset: one not
+/// even JSON (nor UTF-8), one JSON missing most fields.
+const CORRUPT: [(i32, &[u8]); 2] = [
+    (1, b"\xff\xfe this is not JSON"),
+    (
+        2,
+        br#"{"crime_id":"x","original_crime_type_name":"Missing Fields"}"#,
+    ),
+];
+
+/// What `_corrupt_record` shows for each of them, and at which offset.
+struct Loaded {
+    corrupt: Vec<(String, i32, i64)>,
+    /// The offset after the last record, per partition.
+    ends: BTreeMap<i32, i64>,
+}
+
+/// The topic with the full dataset plus the corrupt records, made once per
+/// test binary (the tests only read it).
+fn loaded() -> &'static Loaded {
+    static LOADED: OnceLock<Loaded> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        let broker = shared_broker();
+        create_topic(broker, TOPIC);
+        broker
+            .sfcrime()
+            .args(["produce", "-t", TOPIC])
+            .assert()
+            .success();
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", broker.bootstrap())
+            .create()
+            .unwrap();
+        for (i, (partition, value)) in CORRUPT.iter().enumerate() {
+            let key = format!("corrupt-{i}");
+            producer
+                .send(
+                    BaseRecord::to(TOPIC)
+                        .partition(*partition)
+                        .key(&key)
+                        .payload(*value),
+                )
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+        let ends = watermarks(broker);
+        // Each is the last record of its partition.
+        let corrupt = CORRUPT
+            .iter()
+            .map(|(p, value)| {
+                let shown = String::from_utf8_lossy(value).into_owned();
+                (shown, *p, ends[p] - 1)
+            })
+            .collect();
+        Loaded { corrupt, ends }
+    })
+}
+
+fn watermarks(broker: &Broker) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
+    (0..3)
+        .map(|p| {
+            let (_, high) = consumer
+                .fetch_watermarks(TOPIC, p, Duration::from_secs(30))
+                .unwrap();
+            (p, high)
+        })
+        .collect()
+}
+
+/// Runs one check of connector_check.py in Spark. One Spark at a time: the
+/// machine has two cores, and parallel JVMs only make each run slower.
+fn spark_check(check: &str, args: &[&str]) {
+    static ONE_SPARK: Mutex<()> = Mutex::new(());
+    let _turn = ONE_SPARK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = std::process::Command::new(home().join("spark/submit.sh"))
+        .env("SFCRIME_HOME", home())
+        .env_remove("SFCRIME_STACK_DIR")
+        .args(["--conf", "spark.ui.enabled=false"])
+        .arg(home().join("tests/python/connector_check.py"))
+        .args([check, "--bootstrap", &shared_broker().bootstrap()])
+        .args(["--topic", TOPIC])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "connector_check.py {check} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn raw_mode_returns_exactly_the_rows_spark_sql_kafka_returns() {
+    let loaded = loaded();
+    // Offsets that start and end mid-partition, with -1 (latest) for one
+    // end, and ranges split over several tasks (maxRecordsPerPartition).
+    let starting = format!(r#"{{"{TOPIC}":{{"0":5,"1":60000,"2":-2}}}}"#);
+    let ending = format!(r#"{{"{TOPIC}":{{"0":20000,"1":-1,"2":30000}}}}"#);
+    let dir = tempfile::tempdir().unwrap();
+    let result = dir.path().join("compare.json");
+    spark_check(
+        "compare-raw",
+        &[
+            "--starting",
+            &starting,
+            "--ending",
+            &ending,
+            "--max-records-per-partition",
+            "7000",
+            "--out",
+            result.to_str().unwrap(),
+        ],
+    );
+    let result = read_json(&result);
+    let expected_rows = (20_000 - 5) + (loaded.ends[&1] - 60_000) + 30_000;
+    for variant in ["plain", "headers"] {
+        let r = &result[variant];
+        assert_eq!(r["schema_ours"], r["schema_theirs"], "{variant} schema");
+        assert_eq!(r["rows_theirs"], expected_rows, "{variant}");
+        assert_eq!(r["rows_ours"], expected_rows, "{variant}");
+        assert_eq!(
+            r["only_theirs"], 0,
+            "{variant}: rows only spark-sql-kafka read"
+        );
+        assert_eq!(r["only_ours"], 0, "{variant}: rows only sfcrime_kafka read");
+        let tasks = |offsets: i64| (offsets + 6_999) / 7_000;
+        assert_eq!(
+            r["input_partitions_ours"],
+            tasks(20_000 - 5) + tasks(loaded.ends[&1] - 60_000) + tasks(30_000),
+            "{variant}"
+        );
+    }
+    let headers = &result["headers"]["schema_ours"]["fields"][7];
+    assert_eq!(headers["name"], "headers");
+}
+
+#[test]
+fn calls_mode_equals_ground_truth_and_keeps_corrupt_records() {
+    let loaded = loaded();
+    let out = tempfile::tempdir().unwrap();
+    spark_check(
+        "calls",
+        &[
+            "--max-records-per-partition",
+            "30000",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    let summary = read_json(&out.path().join("summary.json"));
+    assert_eq!(summary["rows"], 199_999 + CORRUPT.len());
+    let mut corrupt: Vec<(String, i32, i64)> = summary["corrupt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(
+                r["fields_null"], true,
+                "a corrupt row has no call fields: {r}"
+            );
+            (
+                r["_corrupt_record"].as_str().unwrap().to_owned(),
+                r["partition"].as_i64().unwrap() as i32,
+                r["offset"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    corrupt.sort_by_key(|c| c.1);
+    assert_eq!(corrupt, loaded.corrupt);
+    assert!(corrupt[0]
+        .0
+        .starts_with("\u{fffd}\u{fffd} this is not JSON"));
+
+    // Typed columns: call_date_time is a timestamp and the hourly windows
+    // over it match ground truth to the row.
+    let fields = summary["schema"]["fields"].as_array().unwrap();
+    let type_of = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no column {name}"))["type"]
+            .clone()
+    };
+    assert_eq!(type_of("call_date_time"), "timestamp");
+    assert_eq!(type_of("crime_id"), "string");
+    assert_eq!(type_of("_corrupt_record"), "string");
+    let got = Aggregates::from_job_output(out.path());
+    got.assert_equal(&Aggregates::ground_truth(&data_file()));
+}
+
+/// (batchId, numInputRows, startOffset, endOffset) of each micro-batch.
+fn batches(progress: &Value) -> Vec<(i64, i64, Value, Value)> {
+    progress
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let offsets = |key: &str| serde_json::from_str(p[key].as_str().unwrap()).unwrap();
+            (
+                p["batchId"].as_i64().unwrap(),
+                p["numInputRows"].as_i64().unwrap(),
+                offsets("startOffset"),
+                offsets("endOffset"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn available_now_stopped_and_resumed_from_its_checkpoint_counts_exactly() {
+    let loaded = loaded();
+    let out = tempfile::tempdir().unwrap();
+    let checkpoint = out.path().join("checkpoint");
+    let run = |n: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--max-offsets-per-trigger",
+            "25000",
+            "--checkpoint-dir",
+            checkpoint.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+            "--run",
+            n,
+        ];
+        args.extend_from_slice(extra);
+        spark_check("stream", &args);
+        batches(&read_json(&out.path().join(format!("progress-{n}.json"))))
+    };
+    let first = run("1", &["--stop-after", "3"]);
+    let second = run("2", &[]);
+
+    let total = 199_999 + CORRUPT.len() as i64;
+    let end: Value = serde_json::json!({
+        TOPIC: loaded.ends.iter().map(|(p, o)| (p.to_string(), *o)).collect::<BTreeMap<_, _>>()
+    });
+    let stopped_at = &first.last().expect("the first run made no batch").3;
+    assert!(first.len() >= 3, "stopped before 3 batches: {first:?}");
+    assert_ne!(stopped_at, &end, "the first run was not stopped early");
+    assert_eq!(&second.last().unwrap().3, &end, "did not read to the end");
+    // One chain of batches over both runs: the second goes on exactly where
+    // the first stopped (a batch the stop cut short is replayed from the
+    // offset log under its own id), so every offset is read exactly once.
+    let all: Vec<_> = first.iter().chain(&second).collect();
+    for (i, pair) in all.windows(2).enumerate() {
+        let ((a, _, _, a_end), (b, _, b_start, _)) = (pair[0], pair[1]);
+        assert_eq!((*a, *b), (i as i64, i as i64 + 1), "batch ids: {all:?}");
+        assert_eq!(a_end, b_start, "batch {b} does not start where {a} ended");
+    }
+    for (batch, rows, _, _) in &all {
+        assert!(
+            (1..=25_000).contains(rows),
+            "batch {batch}: {rows} rows, limit 25000"
+        );
+    }
+    assert_eq!(all.iter().map(|b| b.1).sum::<i64>(), total);
+
+    // Complete mode: the last batch's output holds the final counts.
+    let last = second.last().unwrap().0;
+    let rows = read_json(&out.path().join(format!("batches/{last:06}.json")));
+    let (mut crime_types, mut dispositions) = (BTreeMap::new(), BTreeMap::new());
+    let mut corrupt = 0;
+    for r in rows.as_array().unwrap() {
+        let count = r["count"].as_u64().unwrap();
+        if r["_corrupt_record"].is_null() {
+            let crime = r["original_crime_type_name"].as_str().unwrap().to_owned();
+            *crime_types.entry(crime).or_insert(0) += count;
+            let disposition = r["disposition"].as_str().unwrap().to_owned();
+            *dispositions.entry(disposition).or_insert(0) += count;
+        } else {
+            corrupt += count;
+        }
+    }
+    assert_eq!(corrupt, CORRUPT.len() as u64);
+    let truth = Aggregates::ground_truth(&data_file());
+    assert_eq!(
+        crime_types.into_iter().collect::<Vec<_>>(),
+        truth.crime_types
+    );
+    let truth_dispositions: Vec<(String, u64)> = truth
+        .dispositions
+        .into_iter()
+        .map(|(d, _, count)| (d, count))
+        .collect();
+    assert_eq!(
+        dispositions.into_iter().collect::<Vec<_>>(),
+        truth_dispositions
+    );
+}
