@@ -48,6 +48,8 @@ enum Command {
     Spark(spark_cmd::SparkArgs),
     /// Sweep Spark settings over the job, repeated, and record what they do.
     Sweep(sweep_cmd::SweepArgs),
+    /// Write the Markdown report and charts of a sweep's results.
+    Report(sweep_cmd::ReportArgs),
 }
 
 fn main() {
@@ -91,6 +93,11 @@ fn run(cli: Cli) -> Result<()> {
             args.apply(&mut settings);
             print_settings(cli.verbose, &settings);
             sweep_cmd::run(args, &settings)
+        }
+        Command::Report(args) => {
+            args.apply(&mut settings);
+            print_settings(cli.verbose, &settings);
+            sweep_cmd::report(args, &settings)
         }
     }
 }

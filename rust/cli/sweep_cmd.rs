@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use sfcrime_config::Settings;
 use sfcrime_kafka::client::KafkaSettings;
-use sfcrime_sweep::grid::{Design, SweepSpec};
+use sfcrime_sweep::grid::{Design, LatencySpec, SweepSpec};
 use sfcrime_sweep::sweep::{self, SweepOptions};
 use std::path::PathBuf;
 
@@ -22,7 +22,7 @@ sfcrime sweep --name quick --param spark.sql.shuffle.partitions=2,8 --repeat 1"
 )]
 pub struct SweepArgs {
     /// Sweep file (TOML; see config/sweeps/).
-    #[arg(long, short = 's', value_name = "FILE", conflicts_with_all = ["param", "base", "full_grid"])]
+    #[arg(long, short = 's', value_name = "FILE", conflicts_with_all = ["param", "base", "full_grid", "latency_rate"])]
     spec: Option<PathBuf>,
     /// Vary KEY over these values, one factor at a time (repeatable).
     #[arg(long, short = 'p', value_name = "KEY=V1,V2,...")]
@@ -33,6 +33,19 @@ pub struct SweepArgs {
     /// Run every combination of the --param values instead of one at a time.
     #[arg(long)]
     full_grid: bool,
+    /// Latency mode: each run produces to a fresh topic at this many
+    /// records/s while the job runs on a processing-time trigger (vary it
+    /// with --param trigger=...), measuring Kafka-append-to-commit latency.
+    #[arg(long, value_name = "RECORDS/S")]
+    latency_rate: Option<f64>,
+    /// Latency mode: how long the producer sends, in seconds.
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "SECONDS",
+        requires = "latency_rate"
+    )]
+    latency_duration: f64,
     /// Sweep name [default: the file's `name`, else "adhoc"].
     #[arg(long)]
     name: Option<String>,
@@ -82,6 +95,10 @@ impl SweepArgs {
                 } else {
                     Design::Ofat
                 },
+                self.latency_rate.map(|rate| LatencySpec {
+                    rate,
+                    duration_s: self.latency_duration,
+                }),
             )?,
         };
         if let Some(name) = &self.name {
@@ -103,6 +120,7 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<()> {
     let spec = args.spec()?;
     let options = SweepOptions {
         home: settings.home().to_path_buf(),
+        sfcrime: std::env::current_exe()?,
         results_dir: args
             .results_dir
             .clone()
@@ -138,6 +156,35 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<()> {
     );
     if outcome.interrupted {
         std::process::exit(130);
+    }
+    Ok(())
+}
+
+/// `sfcrime report`: the Markdown report and charts of a sweep.
+#[derive(Args)]
+#[command(
+    after_help = "Writes report.md and the charts (throughput, latency, memory, effects, \
+batches; each .svg and .png) into --out, linking every number to the runs it comes from. \
+Chart text uses DejaVu Sans (Debian's fonts-dejavu-core) or the TTF named by SFCRIME_FONT."
+)]
+pub struct ReportArgs {
+    /// A sweep's results directory (e.g. runs/sweeps/default).
+    results_dir: PathBuf,
+    /// Where to write report.md and the charts [default: the results directory].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+impl ReportArgs {
+    pub fn apply(&self, _settings: &mut Settings) {}
+}
+
+pub fn report(args: ReportArgs, _settings: &Settings) -> Result<()> {
+    let out = args.out.unwrap_or_else(|| args.results_dir.clone());
+    let files = sfcrime_sweep::report::write_report(&args.results_dir, &out)?;
+    println!("{}", files.markdown.display());
+    for chart in files.charts {
+        println!("{}", chart.display());
     }
     Ok(())
 }

@@ -118,6 +118,20 @@ pub struct SweepSpec {
     /// values of several factors together).
     #[serde(default)]
     pub points: Vec<BTreeMap<String, ParamValue>>,
+    /// Present for a latency sweep: each run produces to a fresh topic at
+    /// this rate while the job runs on a processing-time trigger.
+    #[serde(default)]
+    pub latency: Option<LatencySpec>,
+}
+
+/// The load of a latency sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// Records per second the producer sends.
+    pub rate: f64,
+    /// How long it sends, in seconds.
+    pub duration_s: f64,
 }
 
 fn default_repeat() -> u32 {
@@ -150,6 +164,7 @@ impl SweepSpec {
         repeat: u32,
         seed: u64,
         design: Design,
+        latency: Option<LatencySpec>,
     ) -> Result<Self> {
         let mut baseline = BTreeMap::new();
         for raw in base {
@@ -169,6 +184,7 @@ impl SweepSpec {
             baseline,
             vary,
             points: Vec::new(),
+            latency,
         };
         spec.validate()?;
         Ok(spec)
@@ -193,6 +209,15 @@ impl SweepSpec {
             .chain(self.points.iter().flat_map(|p| p.keys()));
         for key in keys {
             check_key(key)?;
+        }
+        if let Some(l) = self.latency {
+            if !(l.rate > 0.0
+                && l.rate.is_finite()
+                && l.duration_s > 0.0
+                && l.duration_s.is_finite())
+            {
+                bail!("[latency] needs a positive rate and duration_s");
+            }
         }
         for vary in &self.vary {
             if vary.values.is_empty() {
@@ -621,6 +646,7 @@ mod tests {
             1,
             1,
             Design::Full,
+            None,
         )
         .unwrap();
         let ex = spec.expand().unwrap();
@@ -649,6 +675,12 @@ mod tests {
         assert!(SweepSpec::from_toml("name = \"a\"\n[baseline]\nfoo = 1").is_err());
         let no_values = "name = \"a\"\n[[vary]]\nkey = \"spark.x\"\nvalues = []";
         assert!(SweepSpec::from_toml(no_values).is_err());
+        assert!(SweepSpec::from_toml("name = \"a\"\n[latency]\nrate = 0\nduration_s = 5").is_err());
+        let latency = SweepSpec::from_toml("name = \"a\"\n[latency]\nrate = 500\nduration_s = 60")
+            .unwrap()
+            .latency
+            .unwrap();
+        assert_eq!((latency.rate, latency.duration_s), (500.0, 60.0));
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct DriverMemory {
     pub peak_rss_kib: Option<u64>,
     /// The `-Xmx` the JVM was started with (e.g. `1g`).
     pub xmx: Option<String>,
+    /// CPU time (user + system) the JVM had used at the last sample, in
+    /// seconds: the work a setting costs, which unlike wall time hardly
+    /// depends on what else the machine is running.
+    pub cpu_s: Option<f64>,
 }
 
 /// A background thread sampling one process group until stopped.
@@ -90,12 +94,15 @@ fn sample(pgid: u32, seen: &mut DriverMemory) {
         if seen.xmx.is_none() {
             seen.xmx = xmx(&cmdline);
         }
+        seen.cpu_s = Some(stat.cpu_ticks as f64 / clock_ticks_per_second());
     }
 }
 
 struct Stat<'a> {
     comm: &'a str,
     pgid: u32,
+    /// utime + stime, in clock ticks.
+    cpu_ticks: u64,
 }
 
 /// `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses,
@@ -105,10 +112,27 @@ fn parse_stat(stat: &str) -> Option<Stat<'_>> {
     let close = stat.rfind(')')?;
     let comm = stat.get(open + 1..close)?;
     let mut rest = stat.get(close + 1..)?.split_whitespace();
-    let _state = rest.next()?;
-    let _ppid = rest.next()?;
-    let pgid = rest.next()?.parse().ok()?;
-    Some(Stat { comm, pgid })
+    // Fields 3.. of proc(5): state ppid pgrp session tty_nr tpgid flags
+    // minflt cminflt majflt cmajflt utime stime.
+    let fields: Vec<&str> = rest.by_ref().take(13).collect();
+    let pgid = fields.get(2)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Stat {
+        comm,
+        pgid,
+        cpu_ticks: utime + stime,
+    })
+}
+
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
 }
 
 /// A `Key:   123 kB` line of `/proc/<pid>/status`, in KiB.
@@ -139,10 +163,12 @@ mod tests {
 
     #[test]
     fn stat_lines_with_odd_command_names() {
-        let s = parse_stat("4242 (java) S 4200 4100 4100 0 -1 4194560").unwrap();
-        assert_eq!((s.comm, s.pgid), ("java", 4100));
-        let s = parse_stat("7 (a) b) R 1 99 99 0").unwrap();
-        assert_eq!((s.comm, s.pgid), ("a) b", 99));
+        let s =
+            parse_stat("4242 (java) S 4200 4100 4100 0 -1 4194560 9 0 0 0 1500 250 0 0").unwrap();
+        assert_eq!((s.comm, s.pgid, s.cpu_ticks), ("java", 4100, 1750));
+        let s = parse_stat("7 (a) b) R 1 99 99 0 -1 0 0 0 0 0 3 4 5").unwrap();
+        assert_eq!((s.comm, s.pgid, s.cpu_ticks), ("a) b", 99, 7));
+        assert!(parse_stat("7 (short) R 1 99").is_none());
         assert!(parse_stat("garbage").is_none());
     }
 

@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::grid::{Expansion, Slot, SweepSpec};
@@ -72,6 +72,19 @@ pub struct RunRecord {
     /// The driver JVM's `-Xmx`, as launched (checks that the memory setting
     /// reached the JVM).
     pub driver_xmx: Option<String>,
+    /// CPU seconds (user + system) the driver JVM used.
+    #[serde(default)]
+    pub driver_cpu_s: Option<f64>,
+    /// Latency sweeps: the producer's rate (records/s) and the pooled
+    /// end-to-end latency (Kafka append to batch commit) of the run's records.
+    #[serde(default)]
+    pub produce_rate: Option<f64>,
+    #[serde(default)]
+    pub e2e_ms_p50: Option<f64>,
+    #[serde(default)]
+    pub e2e_ms_p95: Option<f64>,
+    #[serde(default)]
+    pub e2e_ms_p99: Option<f64>,
     /// First line of the failure, for failed runs.
     pub error: Option<String>,
 }
@@ -136,22 +149,18 @@ impl ResultsDir {
         )
     }
 
-    /// Appends a record to both files; the JSON array is rewritten whole
-    /// through a rename, so an interrupt never leaves it half-written.
+    /// Adds a record. Both files are rewritten whole through a rename, so
+    /// an interrupt never leaves either half-written, and the CSV always
+    /// has the current columns even when records from an older version
+    /// lack some.
     pub fn append(&mut self, record: RunRecord) -> Result<()> {
-        let csv_path = self.dir.join(RESULTS_CSV);
-        let new_file = !csv_path.exists();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&csv_path)
-            .with_context(|| format!("cannot open {}", csv_path.display()))?;
-        let mut writer = csv::WriterBuilder::new()
-            .has_headers(new_file)
-            .from_writer(file);
-        writer.serialize(&record)?;
-        writer.flush()?;
         self.records.push(record);
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        for record in &self.records {
+            csv.serialize(record)?;
+        }
+        let csv = String::from_utf8(csv.into_inner().map_err(|e| e.into_error())?)?;
+        write_atomically(&self.dir.join(RESULTS_CSV), &csv)?;
         write_atomically(
             &self.dir.join(RESULTS_JSON),
             &serde_json::to_string_pretty(&self.records)?,
@@ -182,13 +191,15 @@ pub fn read_records(dir: &Path) -> Result<Vec<RunRecord>> {
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
     fs::write(&tmp, text.as_bytes()).with_context(|| format!("cannot write {}", tmp.display()))?;
     fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn record(point: &str, repeat: u32, status: RunStatus) -> RunRecord {
@@ -216,6 +227,11 @@ mod tests {
             batch_ms_p95: Some(20_000),
             driver_peak_rss_mib: Some(700.0),
             driver_xmx: Some("1g".into()),
+            driver_cpu_s: Some(90.0),
+            produce_rate: None,
+            e2e_ms_p50: None,
+            e2e_ms_p95: None,
+            e2e_ms_p99: None,
             error: None,
         }
     }
@@ -242,6 +258,17 @@ mod tests {
         assert!(lines[0].starts_with("sweep,point,label,repeat,order,seed,status"));
         assert!(lines[2].contains(",failed,"));
         assert!(!dir.path().join("results.json.tmp").exists());
+        assert!(!dir.path().join("results.csv.tmp").exists());
+
+        // Records written before a column existed still load.
+        let old = r#"[{"sweep":"t","point":"a","label":"a","repeat":0,"order":0,"seed":1,
+            "status":"ok","started_at":"x","run_dir":"r","load_before":1.0,"wall_s":1.0,
+            "query_s":null,"first_batch_s":null,"batches":1,"input_rows":1,"expected_rows":1,
+            "output_calls":1,"rows_per_s":null,"batch_rows_per_s_p50":null,"batch_ms_p50":null,
+            "batch_ms_p95":null,"driver_peak_rss_mib":null,"driver_xmx":null,"error":null}]"#;
+        fs::write(dir.path().join(RESULTS_JSON), old).unwrap();
+        let reopened = ResultsDir::open(dir.path()).unwrap();
+        assert_eq!(reopened.records()[0].driver_cpu_s, None);
     }
 
     #[test]

@@ -6,16 +6,27 @@
 //! Runs that already succeeded (per `results.json`) are skipped, so an
 //! interrupted sweep resumes where it stopped. A Ctrl-C stops the running
 //! job (through `SparkRun`) and the sweep, recording nothing for that run.
+//!
+//! A latency sweep (`[latency]` in the spec) runs differently: each run gets
+//! a fresh topic, the job runs on a processing-time trigger reporting its
+//! records' Kafka timestamps, and once its first trigger has fired a
+//! `sfcrime produce --rate R --duration S` child writes to the topic; when
+//! the producer is done and the query has caught up, the job is stopped.
 
 use anyhow::{bail, Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde::Deserialize;
+use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
-use sfcrime_spark::{RunEvent, RunSummary, SparkRun, SparkRunError, StopReason};
+use sfcrime_spark::{
+    read_progress_file, RunEvent, RunSummary, SparkRun, SparkRunError, StopReason,
+};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::grid::{run_order, Point, SweepSpec, TRIGGER_KEY};
+use crate::grid::{run_order, LatencySpec, Point, SweepSpec, TRIGGER_KEY};
+use crate::latency::{e2e_latency, E2eLatency};
 use crate::memory::{DriverMemory, Sampler};
 use crate::results::{ResultsDir, RunRecord, RunStatus, SweepPlan};
 
@@ -24,6 +35,8 @@ use crate::results::{ResultsDir, RunRecord, RunStatus, SweepPlan};
 pub struct SweepOptions {
     /// The project root (where `spark/submit.sh` is).
     pub home: PathBuf,
+    /// The `sfcrime` binary, for the producer of latency runs.
+    pub sfcrime: PathBuf,
     pub results_dir: PathBuf,
     pub kafka: KafkaSettings,
     pub topic: String,
@@ -72,7 +85,11 @@ pub fn plan(spec: &SweepSpec, options: &SweepOptions, expected_rows: i64) -> Res
 
 /// Runs every pending slot of the sweep.
 pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Result<SweepOutcome> {
-    let expected_rows = topic_size(&options.kafka, &options.topic)?;
+    let expected_rows = match spec.latency {
+        // Each run's own topic is checked after its producer is done.
+        Some(l) => (l.rate * l.duration_s).round() as i64,
+        None => topic_size(&options.kafka, &options.topic)?,
+    };
     if expected_rows == 0 {
         bail!(
             "topic '{}' is empty: load it first (sfcrime produce -t {})",
@@ -82,7 +99,9 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
     }
     let plan = plan(spec, options, expected_rows)?;
     let mut results = ResultsDir::open(&options.results_dir)?;
-    if let Some(previous) = results.records().first() {
+    // Throughput runs compare only over the same data; latency runs each
+    // produce their own.
+    if let (Some(previous), None) = (results.records().first(), spec.latency) {
         if previous.expected_rows != expected_rows {
             bail!(
                 "{} holds runs over {} records but topic '{}' now has {expected_rows}; \
@@ -112,13 +131,19 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
         failed: 0,
         interrupted: false,
     };
+    let source = match spec.latency {
+        Some(l) => format!(
+            "a fresh topic per run, produced at {} records/s for {} s",
+            l.rate, l.duration_s
+        ),
+        None => format!("{expected_rows} records of '{}'", options.topic),
+    };
     log(&format!(
-        "sweep {}: {} points x {} repeats = {total} runs over {expected_rows} records of '{}' \
+        "sweep {}: {} points x {} repeats = {total} runs over {source} \
          (seed {}); {} done already, {} to run",
         spec.name,
         plan.expansion.points.len(),
         spec.repeat,
-        options.topic,
         spec.seed,
         outcome.skipped,
         pending.len()
@@ -173,8 +198,17 @@ fn describe(r: &RunRecord) -> String {
     let rss = r
         .driver_peak_rss_mib
         .map_or("-".to_string(), |v| format!("{v:.0} MiB"));
+    let cpu = r
+        .driver_cpu_s
+        .map_or("-".to_string(), |v| format!("{v:.0} s"));
+    let e2e = match (r.e2e_ms_p50, r.e2e_ms_p95, r.e2e_ms_p99) {
+        (Some(p50), Some(p95), Some(p99)) => {
+            format!(", e2e latency p50/p95/p99 {p50:.0}/{p95:.0}/{p99:.0} ms")
+        }
+        _ => String::new(),
+    };
     format!(
-        "{:?}: wall {:.1} s, query {}, {rate}, {} batches, {} rows, driver peak {rss}",
+        "{:?}: wall {:.1} s, query {}, {rate}, {} batches, {} rows, driver peak {rss}, CPU {cpu}{e2e}",
         r.status,
         r.wall_s,
         r.query_s.map_or("-".to_string(), |v| format!("{v:.1} s")),
@@ -204,16 +238,20 @@ impl SlotRun<'_> {
         for dir in [&checkpoint, &output] {
             remove_dir_if_present(dir)?;
         }
+        let latency = self.spec.latency;
+        let topic = match latency {
+            Some(_) => self.create_latency_topic()?,
+            None => self.options.topic.clone(),
+        };
         let mut run = SparkRun::new(&self.options.home).runs_dir(&slot_dir);
         for (key, value) in self.point.spark_confs() {
             run = run.conf(key, value);
         }
-        let job_args = [
-            "--available-now".to_string(),
+        let mut job_args = vec![
             "--bootstrap-servers".to_string(),
             self.options.kafka.bootstrap_servers.clone(),
             "--topic".to_string(),
-            self.options.topic.clone(),
+            topic.clone(),
             "--checkpoint-dir".to_string(),
             checkpoint.display().to_string(),
             "--output-dir".to_string(),
@@ -221,6 +259,14 @@ impl SlotRun<'_> {
             "--console-rows".to_string(),
             "0".to_string(),
         ];
+        match latency {
+            None => job_args.push("--available-now".to_string()),
+            Some(l) => {
+                job_args.push("--observe-kafka-timestamps".to_string());
+                // A safety net only: the run stops itself once caught up.
+                run = run.stop_after(Duration::from_secs_f64(l.duration_s + 300.0));
+            }
+        }
         for arg in job_args.into_iter().chain(self.point.job_flags()) {
             run = run.app_arg(arg);
         }
@@ -229,25 +275,52 @@ impl SlotRun<'_> {
         let started_at = rfc3339(SystemTime::now());
         let launched = Instant::now();
         let mut sampler = None;
+        let mut load = latency.map(|spec| Load {
+            spec,
+            topic: topic.clone(),
+            producer: None,
+            produced: false,
+            stop_sent: false,
+        });
+        let mut pgid = None;
         let result = run.run(|event| match event {
             RunEvent::Started { pid, paths } => {
                 sampler = Some(Sampler::start(pid, Duration::from_millis(250)));
+                pgid = Some(pid);
                 log(&format!("    run dir {}", paths.dir.display()));
+            }
+            RunEvent::Progress(p) => {
+                if let (Some(load), Some(pgid)) = (load.as_mut(), pgid) {
+                    load.on_progress(p, pgid, self.options, log);
+                }
             }
             RunEvent::Stopping(reason) => log(&format!("    stopping the job: {reason:?}")),
             _ => {}
         });
         let wall_s = launched.elapsed().as_secs_f64();
         let memory = sampler.map(Sampler::finish).unwrap_or_default();
+        let expected_rows = match load.as_mut() {
+            Some(load) => load.finish(self.options)?,
+            None => self.expected_rows,
+        };
 
-        let (summary, dir, error) = match result {
+        let (summary, paths, error) = match result {
             Ok(outcome) if outcome.stopped == Some(StopReason::Interrupted) => return Ok(None),
-            Ok(outcome) => (outcome.summary, outcome.paths.dir, None),
+            Ok(outcome) if outcome.stopped == Some(StopReason::Deadline) => (
+                outcome.summary,
+                outcome.paths,
+                Some("the query did not catch up with the producer in time".to_string()),
+            ),
+            Ok(outcome) => (outcome.summary, outcome.paths, None),
             Err(SparkRunError::Failed(failure)) => {
                 let first = failure.to_string().lines().nth(1).unwrap_or("").to_string();
-                (failure.summary, failure.paths.dir, Some(first))
+                (failure.summary, failure.paths, Some(first))
             }
             Err(e) => return Err(e).context("cannot run the Spark job"),
+        };
+        let e2e = match latency {
+            Some(_) => e2e_latency(&read_progress_file(&paths.progress)?),
+            None => None,
         };
         let output_calls = final_call_count(&output);
         // The output is only needed for the count; the checkpoint not at all.
@@ -258,8 +331,7 @@ impl SlotRun<'_> {
         let status = match (&error, output_calls) {
             (Some(_), _) => RunStatus::Failed,
             (None, Some(calls))
-                if calls == self.expected_rows
-                    && summary.total_input_rows == self.expected_rows =>
+                if calls == expected_rows && summary.total_input_rows == expected_rows =>
             {
                 RunStatus::Ok
             }
@@ -268,14 +340,39 @@ impl SlotRun<'_> {
         Ok(Some(self.record(RecordParts {
             status,
             started_at,
-            run_dir: relative(&dir, results.path()),
+            run_dir: relative(&paths.dir, results.path()),
             load_before,
             wall_s,
             summary,
+            expected_rows,
             output_calls,
             memory,
+            e2e,
             error,
         })))
+    }
+
+    /// A new topic for one latency run, stamped with the broker's append
+    /// time so that the job sees when each record reached Kafka.
+    fn create_latency_topic(&self) -> Result<String> {
+        let topic = format!(
+            "{}.{}.r{}.{}",
+            self.spec.name,
+            self.point.id,
+            self.repeat,
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        );
+        admin::ensure_topic(
+            &self.options.kafka,
+            &topic,
+            LATENCY_PARTITIONS,
+            1,
+            &[("message.timestamp.type", "LogAppendTime")],
+            Duration::from_secs(30),
+        )?;
+        Ok(topic)
     }
 
     fn record(&self, parts: RecordParts) -> RunRecord {
@@ -296,7 +393,7 @@ impl SlotRun<'_> {
             first_batch_s: s.time_to_first_batch_ms.map(|ms| ms as f64 / 1000.0),
             batches: s.non_empty_batches,
             input_rows: s.total_input_rows,
-            expected_rows: self.expected_rows,
+            expected_rows: parts.expected_rows,
             output_calls: parts.output_calls,
             rows_per_s: s.overall_rows_per_second,
             batch_rows_per_s_p50: s.processed_rows_per_second.map(|r| r.p50),
@@ -304,6 +401,11 @@ impl SlotRun<'_> {
             batch_ms_p95: s.batch_latency.map(|l| l.p95_ms),
             driver_peak_rss_mib: parts.memory.peak_rss_kib.map(|kib| kib as f64 / 1024.0),
             driver_xmx: parts.memory.xmx,
+            driver_cpu_s: parts.memory.cpu_s,
+            produce_rate: self.spec.latency.map(|l| l.rate),
+            e2e_ms_p50: parts.e2e.map(|e| e.p50_ms),
+            e2e_ms_p95: parts.e2e.map(|e| e.p95_ms),
+            e2e_ms_p99: parts.e2e.map(|e| e.p99_ms),
             error: parts.error,
         }
     }
@@ -316,9 +418,95 @@ struct RecordParts {
     load_before: f64,
     wall_s: f64,
     summary: RunSummary,
+    expected_rows: i64,
     output_calls: Option<i64>,
     memory: DriverMemory,
+    e2e: Option<E2eLatency>,
     error: Option<String>,
+}
+
+/// Partitions of a latency run's topic, as the main topic has.
+const LATENCY_PARTITIONS: i32 = 3;
+
+/// The producer side of one latency run.
+struct Load {
+    spec: LatencySpec,
+    topic: String,
+    producer: Option<Child>,
+    /// The producer was started (and may have finished).
+    produced: bool,
+    stop_sent: bool,
+}
+
+impl Load {
+    /// Starts the producer at the query's first trigger (so the load does
+    /// not pile up behind a JVM that is still starting), and stops the job
+    /// once the producer is done and the query has read everything.
+    fn on_progress(
+        &mut self,
+        p: &sfcrime_spark::StreamingQueryProgress,
+        pgid: u32,
+        options: &SweepOptions,
+        log: Log<'_>,
+    ) {
+        if !self.produced {
+            self.produced = true;
+            match Command::new(&options.sfcrime)
+                .args(["produce", "-t", &self.topic, "--rate"])
+                .arg(self.spec.rate.to_string())
+                .arg("--duration")
+                .arg(self.spec.duration_s.to_string())
+                .env(
+                    "SFCRIME_BOOTSTRAP_SERVERS",
+                    &options.kafka.bootstrap_servers,
+                )
+                .env("SFCRIME_HOME", &options.home)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+            {
+                Ok(child) => {
+                    log(&format!(
+                        "    producing {} records/s for {} s to {}",
+                        self.spec.rate, self.spec.duration_s, self.topic
+                    ));
+                    self.producer = Some(child);
+                }
+                Err(e) => log(&format!("    cannot start the producer: {e}")),
+            }
+            return;
+        }
+        let producer_done = match self.producer.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(Some(_))),
+            None => true,
+        };
+        if producer_done && !self.stop_sent && p.offsets_behind_latest() == Some(0) {
+            self.stop_sent = true;
+            log("    producer done and the query caught up: stopping the job");
+            // The job's documented stop: SIGINT to its process group lets the
+            // running batch finish and writes the final results.
+            if let Ok(pgid) = libc::pid_t::try_from(pgid) {
+                // SAFETY: kill(2) on our child's process group; plain integers.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGINT);
+                }
+            }
+        }
+    }
+
+    /// Ends the producer if it still runs, and returns how many records
+    /// the topic got; the topic is deleted to keep the broker small.
+    fn finish(&mut self, options: &SweepOptions) -> Result<i64> {
+        if let Some(mut child) = self.producer.take() {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+        let produced = topic_size(&options.kafka, &self.topic)?;
+        admin::delete_topic(&options.kafka, &self.topic, Duration::from_secs(30))?;
+        Ok(produced)
+    }
 }
 
 /// One line of the job's `final/crime_type_totals.jsonl`.
@@ -457,6 +645,7 @@ mod tests {
         .unwrap();
         let options = SweepOptions {
             home: PathBuf::from("/x"),
+            sfcrime: PathBuf::from("/x/sfcrime"),
             results_dir: PathBuf::from("/x/r"),
             kafka: KafkaSettings::new("127.0.0.1:1"),
             topic: "t".into(),

@@ -1,0 +1,676 @@
+//! `report.md` for a results directory: the answers to the study's two
+//! questions in plain language, every number linked to the runs it comes
+//! from, the ranked effects, a table of every point, and the charts.
+
+use anyhow::{Context, Result};
+use sfcrime_spark::read_progress_file;
+use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use crate::charts::{self, BatchChart, BatchPoint, DotChart, DotRow, EffectChart, EffectRow};
+use crate::results::{read_plan, read_records, RunRecord, RunStatus, SweepPlan};
+use crate::stats::{
+    best_point, point_stats, ranked_effects, speedup_with_range, Effect, PointStats, Spread,
+};
+
+pub const REPORT_FILE: &str = "report.md";
+
+/// What [`write_report`] wrote.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    pub markdown: PathBuf,
+    pub charts: Vec<PathBuf>,
+}
+
+/// Writes `report.md` and the charts into `out_dir` (the results directory
+/// itself by default), linking to the runs in `results_dir`.
+pub fn write_report(results_dir: &Path, out_dir: &Path) -> Result<ReportFiles> {
+    let plan = read_plan(results_dir)?;
+    let records = read_records(results_dir)?;
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let stats = point_stats(&plan.expansion, &records);
+    let ctx = Study {
+        links: Links::new(results_dir, out_dir)?,
+        effects: ranked_effects(&plan.expansion.factors, &stats),
+        stats,
+        records: &records,
+        plan: &plan,
+    };
+    let mut charts_written = Vec::new();
+    for (name, written) in [
+        ("throughput", ctx.dot_chart_throughput(out_dir)?),
+        ("latency", ctx.dot_chart_latency(out_dir)?),
+        ("memory", ctx.dot_chart_memory(out_dir)?),
+        ("e2e_latency", ctx.dot_chart_e2e(out_dir)?),
+        ("effects", ctx.effect_chart(out_dir)?),
+        ("batches", ctx.batch_chart(results_dir, out_dir)?),
+    ] {
+        if written {
+            for ext in ["svg", "png"] {
+                charts_written.push(out_dir.join(format!("{name}.{ext}")));
+            }
+        }
+    }
+    let markdown = out_dir.join(REPORT_FILE);
+    std::fs::write(&markdown, ctx.markdown(&charts_written, results_dir)?)
+        .with_context(|| format!("cannot write {}", markdown.display()))?;
+    Ok(ReportFiles {
+        markdown,
+        charts: charts_written,
+    })
+}
+
+/// Everything the report is made from.
+struct Study<'a> {
+    links: Links,
+    stats: Vec<PointStats>,
+    effects: Vec<Effect>,
+    records: &'a [RunRecord],
+    plan: &'a SweepPlan,
+}
+
+/// Chart labels drop the `spark.` prefix that every conf shares.
+fn short(label: &str) -> String {
+    label.replace("spark.", "")
+}
+
+impl Study<'_> {
+    fn is_baseline(&self, s: &PointStats) -> bool {
+        s.point == self.plan.expansion.baseline
+    }
+
+    fn is_best(&self, s: &PointStats) -> bool {
+        best_point(&self.stats).is_some_and(|b| b.point == s.point)
+    }
+
+    fn rows(&self, value: impl Fn(&RunRecord) -> Option<f64>) -> Vec<DotRow> {
+        self.stats
+            .iter()
+            .filter(|s| !s.runs.is_empty())
+            .map(|s| DotRow {
+                label: short(&s.label),
+                values: s
+                    .runs
+                    .iter()
+                    .filter_map(|&i| value(&self.records[i]))
+                    .collect(),
+                highlight: self.is_baseline(s) || self.is_best(s),
+            })
+            .collect()
+    }
+
+    fn dot_chart_throughput(&self, out: &Path) -> Result<bool> {
+        let rows = self.rows(|r| r.rows_per_s);
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let chart = DotChart {
+            title: format!(
+                "Throughput per setting: {} (bar = median, dot = one run; yellow = baseline, best)",
+                self.plan.spec.name
+            ),
+            x_label: "rows/s over the query (input rows / first trigger start to last trigger end)"
+                .into(),
+            rows,
+            decimals: 0,
+        };
+        charts::save(&chart, out, "throughput")?;
+        Ok(true)
+    }
+
+    fn dot_chart_latency(&self, out: &Path) -> Result<bool> {
+        let rows = self.rows(|r| r.batch_ms_p50.map(|ms| ms as f64 / 1000.0));
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let chart = DotChart {
+            title: "Batch latency per setting (median batch duration per run)".into(),
+            x_label: "seconds per micro-batch (Spark's triggerExecution)".into(),
+            rows,
+            decimals: 1,
+        };
+        charts::save(&chart, out, "latency")?;
+        Ok(true)
+    }
+
+    fn dot_chart_memory(&self, out: &Path) -> Result<bool> {
+        let rows = self.rows(|r| r.driver_peak_rss_mib);
+        if rows.iter().all(|r| r.values.is_empty()) {
+            return Ok(false);
+        }
+        let chart = DotChart {
+            title: "Peak resident memory of the driver JVM per setting".into(),
+            x_label: "MiB (VmHWM of the SparkSubmit JVM)".into(),
+            rows,
+            decimals: 0,
+        };
+        charts::save(&chart, out, "memory")?;
+        Ok(true)
+    }
+
+    fn dot_chart_e2e(&self, out: &Path) -> Result<bool> {
+        let rows = self.rows(|r| r.e2e_ms_p95.map(|ms| ms / 1000.0));
+        if rows.iter().all(|r| r.values.is_empty()) {
+            return Ok(false);
+        }
+        let rate = self.plan.spec.latency.map_or(0.0, |l| l.rate);
+        let chart = DotChart {
+            title: format!("End-to-end latency under load ({rate} records/s): 95th percentile"),
+            x_label: "seconds from Kafka append to batch commit (p95 over the run's records)"
+                .into(),
+            rows,
+            decimals: 1,
+        };
+        charts::save(&chart, out, "e2e_latency")?;
+        Ok(true)
+    }
+
+    fn effect_chart(&self, out: &Path) -> Result<bool> {
+        let rows: Vec<EffectRow> = self
+            .effects
+            .iter()
+            .filter_map(|e| {
+                let center = self.stat(&e.center)?.rows_per_s?.median;
+                let level = self.stat(&e.point)?;
+                Some(EffectRow {
+                    label: format!("{}: {} -> {}", short(&e.key), e.center_value, e.value),
+                    ratio: e.throughput_ratio,
+                    repeats: level
+                        .runs
+                        .iter()
+                        .filter_map(|&i| self.records[i].rows_per_s)
+                        .map(|r| r / center)
+                        .collect(),
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let chart = EffectChart {
+            title: "Effect of each setting on throughput, largest first".into(),
+            rows,
+        };
+        charts::save(&chart, out, "effects")?;
+        Ok(true)
+    }
+
+    /// The per-batch chart of the successful run with the most batches.
+    fn batch_run(&self) -> Option<&RunRecord> {
+        self.records
+            .iter()
+            .filter(|r| r.status == RunStatus::Ok)
+            .max_by_key(|r| r.batches)
+    }
+
+    fn batch_chart(&self, results_dir: &Path, out: &Path) -> Result<bool> {
+        let Some(run) = self.batch_run() else {
+            return Ok(false);
+        };
+        let events = read_progress_file(&results_dir.join(&run.run_dir).join("progress.jsonl"))?;
+        let batches: Vec<BatchPoint> = events
+            .iter()
+            .filter(|p| p.has_input())
+            .filter_map(|p| {
+                Some(BatchPoint {
+                    batch: p.batch_id?,
+                    input_rows_per_s: p.input_rows_per_second.unwrap_or(f64::NAN),
+                    processed_rows_per_s: p.processed_rows_per_second.unwrap_or(f64::NAN),
+                    duration_ms: p.batch_latency_ms()? as f64,
+                })
+            })
+            .collect();
+        if batches.is_empty() {
+            return Ok(false);
+        }
+        let chart = BatchChart {
+            title: format!(
+                "Batch by batch: {} (repeat {})",
+                short(&run.label),
+                run.repeat
+            ),
+            batches,
+        };
+        charts::save(&chart, out, "batches")?;
+        Ok(true)
+    }
+
+    fn stat(&self, point: &str) -> Option<&PointStats> {
+        self.stats.iter().find(|s| s.point == point)
+    }
+
+    /// `[r0](…/progress.jsonl) [r1](…)` for a point's successful runs.
+    fn run_links(&self, s: &PointStats) -> String {
+        s.runs
+            .iter()
+            .map(|&i| {
+                let r = &self.records[i];
+                format!(
+                    "[r{}]({})",
+                    r.repeat,
+                    self.links.to(&Path::new(&r.run_dir).join("progress.jsonl"))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn markdown(&self, charts: &[PathBuf], results_dir: &Path) -> Result<String> {
+        let plan = self.plan;
+        let mut md = String::new();
+        let ok = self
+            .records
+            .iter()
+            .filter(|r| r.status == RunStatus::Ok)
+            .count();
+        let failed = self.records.len() - ok;
+        writeln!(md, "# Sweep `{}`\n", plan.spec.name)?;
+        if !plan.spec.description.is_empty() {
+            writeln!(md, "{}\n", plan.spec.description)?;
+        }
+        let loads = Spread::of(self.records.iter().map(|r| r.load_before));
+        let first = self
+            .records
+            .iter()
+            .map(|r| r.started_at.as_str())
+            .min()
+            .unwrap_or("-");
+        let last = self
+            .records
+            .iter()
+            .map(|r| r.started_at.as_str())
+            .max()
+            .unwrap_or("-");
+        writeln!(
+            md,
+            "{} points x {} repeats ({:?} design, seed {}, random order), each run \
+             `--available-now` over all {} records of topic `{}` with a fresh checkpoint. \
+             {ok} runs succeeded, {failed} did not; runs from {first} to {last}; 1-minute load \
+             average at run start {}. Results: [results.csv]({}), [results.json]({}), \
+             design and order: [sweep.json]({}).\n",
+            plan.expansion.points.len(),
+            plan.spec.repeat,
+            plan.spec.design,
+            plan.spec.seed,
+            plan.expected_rows,
+            plan.topic,
+            loads.map_or("-".into(), |l| format!(
+                "{:.1} to {:.1} (median {:.1})",
+                l.min, l.max, l.median
+            )),
+            self.links.to(Path::new("results.csv")),
+            self.links.to(Path::new("results.json")),
+            self.links.to(Path::new("sweep.json")),
+        )?;
+        writeln!(
+            md,
+            "Throughput is input rows over the query's span (first trigger start to last \
+             trigger end); wall time is spark-submit launch to exit (JVM start, the query and \
+             the job's final aggregation); batch latency is Spark's `triggerExecution`. \
+             Medians over repeats, with the min..max range. An effect is *clear* when every \
+             repeat of one side beat every repeat of the other.\n"
+        )?;
+
+        self.e2e_table(&mut md)?;
+        self.answers(&mut md)?;
+        self.effects_table(&mut md)?;
+        self.points_table(&mut md)?;
+
+        writeln!(md, "## Charts\n")?;
+        for path in charts
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        {
+            let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("chart");
+            let png = path.with_extension("png");
+            let file = |p: &Path| {
+                p.file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            };
+            writeln!(md, "![{name}]({}) ([PNG]({}))\n", file(path), file(&png))?;
+        }
+        if let Some(run) = self.batch_run() {
+            writeln!(
+                md,
+                "The batch-by-batch chart shows [{} (repeat {})]({}), the run with the most \
+                 batches.\n",
+                run.label,
+                run.repeat,
+                self.links
+                    .to(&Path::new(&run.run_dir).join("progress.jsonl"))
+            )?;
+        }
+
+        let failures: Vec<&RunRecord> = self
+            .records
+            .iter()
+            .filter(|r| r.status != RunStatus::Ok)
+            .collect();
+        if !failures.is_empty() {
+            writeln!(md, "## Runs that did not count\n")?;
+            for r in failures {
+                writeln!(
+                    md,
+                    "- {} (repeat {}): {:?}, {} of {} rows read, {} counted; {} ([log]({}))",
+                    r.label,
+                    r.repeat,
+                    r.status,
+                    r.input_rows,
+                    r.expected_rows,
+                    r.output_calls.map_or("none".into(), |c| c.to_string()),
+                    r.error.as_deref().unwrap_or("-"),
+                    self.links.to(&Path::new(&r.run_dir).join("spark.log"))
+                )?;
+            }
+            writeln!(md)?;
+        }
+        writeln!(
+            md,
+            "Regenerate with `sfcrime report {}`.",
+            results_dir.display()
+        )?;
+        Ok(md)
+    }
+
+    fn answers(&self, md: &mut String) -> Result<()> {
+        writeln!(md, "## Answers\n")?;
+        writeln!(
+            md,
+            "### How do the settings change throughput and latency?\n"
+        )?;
+        for e in &self.effects {
+            let (Some(level), Some(center)) = (self.stat(&e.point), self.stat(&e.center)) else {
+                continue;
+            };
+            writeln!(
+                md,
+                "- `{}` {} -> {}: throughput **{:.2}x** ({} -> {} rows/s), batch latency {} -> \
+                 {}, wall time {} -> {}; {}. Runs: {} vs {}.",
+                e.key,
+                e.center_value,
+                e.value,
+                e.throughput_ratio,
+                fmt_spread(center.rows_per_s, 0, ""),
+                fmt_spread(level.rows_per_s, 0, ""),
+                fmt_spread(center.batch_ms_p50.map(ms_to_s), 1, " s"),
+                fmt_spread(level.batch_ms_p50.map(ms_to_s), 1, " s"),
+                fmt_spread(center.wall_s, 1, " s"),
+                fmt_spread(level.wall_s, 1, " s"),
+                if e.clear {
+                    "a clear effect"
+                } else {
+                    "within the spread of the repeats (no measurable effect)"
+                },
+                self.run_links(level),
+                self.run_links(center),
+            )?;
+        }
+        writeln!(md)?;
+
+        writeln!(md, "### Which key/value pairs are most efficient?\n")?;
+        let winners: Vec<&Effect> = self
+            .effects
+            .iter()
+            .filter(|e| e.clear && e.throughput_ratio > 1.0)
+            .take(3)
+            .collect();
+        if winners.is_empty() {
+            writeln!(md, "No setting beat its center clearly.\n")?;
+        }
+        for (i, e) in winners.iter().enumerate() {
+            writeln!(
+                md,
+                "{}. `{}={}`: {:.2}x the throughput of `{}` (compared at: {}).",
+                i + 1,
+                e.key,
+                e.value,
+                e.throughput_ratio,
+                e.center_value,
+                e.center_label
+            )?;
+        }
+        writeln!(md)?;
+
+        let (Some(best), Some(base)) = (
+            best_point(&self.stats),
+            self.stat(&self.plan.expansion.baseline),
+        ) else {
+            return Ok(());
+        };
+        if let (Some(b), Some(d)) = (best.rows_per_s, base.rows_per_s) {
+            let (mid, low, high) = speedup_with_range(&b, &d);
+            let wall = match (best.wall_s, base.wall_s) {
+                (Some(b), Some(d)) => format!(
+                    "; whole run (JVM start to exit) {:.2}x faster ({:.1} s vs {:.1} s)",
+                    d.median / b.median,
+                    b.median,
+                    d.median
+                ),
+                _ => String::new(),
+            };
+            writeln!(
+                md,
+                "### Best setting against all defaults\n\n`{}` processed the topic at {} rows/s \
+                 against the baseline's {}: **{mid:.2}x** (range over repeats {low:.2}x to \
+                 {high:.2}x){wall}. Runs: {} vs {}.\n",
+                best.label,
+                fmt_spread(best.rows_per_s, 0, ""),
+                fmt_spread(base.rows_per_s, 0, ""),
+                self.run_links(best),
+                self.run_links(base),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn e2e_table(&self, md: &mut String) -> Result<()> {
+        let Some(load) = self.plan.spec.latency else {
+            return Ok(());
+        };
+        writeln!(
+            md,
+            "## End-to-end latency under load
+"
+        )?;
+        writeln!(
+            md,
+            "A producer sent {} records/s for {} s to a fresh topic (broker append \
+             timestamps) while the job ran on its processing-time trigger. Latency is a \
+             record's Kafka append time to the end of the trigger that committed its batch, \
+             pooled over every record of a run; medians over repeats (min..max).\n",
+            load.rate, load.duration_s
+        )?;
+        writeln!(
+            md,
+            "| point | ok runs | p50 (s) | p95 (s) | p99 (s) | batches | runs |"
+        )?;
+        writeln!(md, "|---|---:|---:|---:|---:|---:|---|")?;
+        for s in &self.stats {
+            writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                s.label,
+                s.runs.len(),
+                fmt_spread(s.e2e_ms_p50.map(ms_to_s), 2, ""),
+                fmt_spread(s.e2e_ms_p95.map(ms_to_s), 2, ""),
+                fmt_spread(s.e2e_ms_p99.map(ms_to_s), 2, ""),
+                fmt_spread(s.batches, 0, ""),
+                self.run_links(s),
+            )?;
+        }
+        writeln!(md)?;
+        Ok(())
+    }
+
+    fn effects_table(&self, md: &mut String) -> Result<()> {
+        if self.effects.is_empty() {
+            return Ok(());
+        }
+        writeln!(md, "## Parameters ranked by effect size\n")?;
+        writeln!(
+            md,
+            "| rank | parameter | center -> value | throughput | query speed-up | wall speed-up | clear? | compared at |"
+        )?;
+        writeln!(md, "|---:|---|---|---:|---:|---:|---|---|")?;
+        for (i, e) in self.effects.iter().enumerate() {
+            writeln!(
+                md,
+                "| {} | `{}` | {} -> {} | {:.2}x | {:.2}x | {:.2}x | {} | {} |",
+                i + 1,
+                e.key,
+                e.center_value,
+                e.value,
+                e.throughput_ratio,
+                e.query_speedup,
+                e.wall_speedup,
+                if e.clear { "yes" } else { "no" },
+                e.center_label
+            )?;
+        }
+        writeln!(md)?;
+        Ok(())
+    }
+
+    fn points_table(&self, md: &mut String) -> Result<()> {
+        writeln!(md, "## Every point\n")?;
+        writeln!(
+            md,
+            "| point | ok runs | rows/s | query (s) | wall (s) | batch p50 (s) | batch p95 (s) | batches | driver peak (MiB) | -Xmx | driver CPU (s) | runs |"
+        )?;
+        writeln!(
+            md,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+        )?;
+        for s in &self.stats {
+            let mark = if self.is_baseline(s) {
+                " (all defaults)"
+            } else if self.is_best(s) {
+                " (best)"
+            } else {
+                ""
+            };
+            writeln!(
+                md,
+                "| {}{mark} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                s.label,
+                s.runs.len(),
+                if s.failed > 0 {
+                    format!(" (+{} failed)", s.failed)
+                } else {
+                    String::new()
+                },
+                fmt_spread(s.rows_per_s, 0, ""),
+                fmt_spread(s.query_s, 1, ""),
+                fmt_spread(s.wall_s, 1, ""),
+                fmt_spread(s.batch_ms_p50.map(ms_to_s), 1, ""),
+                fmt_spread(s.batch_ms_p95.map(ms_to_s), 1, ""),
+                fmt_spread(s.batches, 0, ""),
+                fmt_spread(s.driver_peak_rss_mib, 0, ""),
+                s.driver_xmx.as_deref().unwrap_or("-"),
+                fmt_spread(s.driver_cpu_s, 0, ""),
+                self.run_links(s),
+            )?;
+        }
+        writeln!(md)?;
+        Ok(())
+    }
+}
+
+fn ms_to_s(s: Spread) -> Spread {
+    Spread {
+        median: s.median / 1000.0,
+        min: s.min / 1000.0,
+        max: s.max / 1000.0,
+        n: s.n,
+    }
+}
+
+/// `median (min..max)`, or just the value for a single run.
+fn fmt_spread(s: Option<Spread>, decimals: usize, unit: &str) -> String {
+    match s {
+        None => "-".to_string(),
+        Some(s) if s.n == 1 || s.min == s.max => format!("{:.decimals$}{unit}", s.median),
+        Some(s) => format!(
+            "{:.decimals$}{unit} ({:.decimals$}..{:.decimals$})",
+            s.median, s.min, s.max
+        ),
+    }
+}
+
+/// Links from the report's directory to files of the results directory.
+struct Links {
+    prefix: PathBuf,
+}
+
+impl Links {
+    fn new(results_dir: &Path, out_dir: &Path) -> Result<Self> {
+        let results = std::path::absolute(results_dir)?;
+        let out = std::path::absolute(out_dir)?;
+        Ok(Links {
+            prefix: relative_path(&results, &out),
+        })
+    }
+
+    /// `path` (relative to the results directory) as seen from the report.
+    fn to(&self, path: &Path) -> String {
+        self.prefix
+            .join(path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().replace(' ', "%20"))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// The path that leads from directory `from` to `to`, both absolute.
+fn relative_path(to: &Path, from: &Path) -> PathBuf {
+    let to: Vec<Component> = to.components().collect();
+    let from: Vec<Component> = from.components().collect();
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut path = PathBuf::new();
+    for _ in common..from.len() {
+        path.push("..");
+    }
+    for c in &to[common..] {
+        path.push(c.as_os_str());
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_lead_from_the_report_to_the_runs() {
+        let same = Links::new(Path::new("/a/r"), Path::new("/a/r")).unwrap();
+        assert_eq!(
+            same.to(Path::new("runs/p/r0/x/progress.jsonl")),
+            "runs/p/r0/x/progress.jsonl"
+        );
+        let docs = Links::new(
+            Path::new("/repo/docs/tuning/default"),
+            Path::new("/repo/docs/tuning"),
+        )
+        .unwrap();
+        assert_eq!(docs.to(Path::new("results.csv")), "default/results.csv");
+        let up = Links::new(Path::new("/repo/runs/sweeps/x"), Path::new("/repo/docs")).unwrap();
+        assert_eq!(
+            up.to(Path::new("results.csv")),
+            "../runs/sweeps/x/results.csv"
+        );
+    }
+
+    #[test]
+    fn spreads_print_compactly() {
+        assert_eq!(fmt_spread(None, 1, " s"), "-");
+        assert_eq!(fmt_spread(Spread::of([2.0]), 1, " s"), "2.0 s");
+        assert_eq!(fmt_spread(Spread::of([1.0, 2.0, 4.0]), 0, ""), "2 (1..4)");
+        assert_eq!(
+            short("spark.sql.shuffle.partitions=2 spark.master=local[1]"),
+            "sql.shuffle.partitions=2 master=local[1]"
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! `sfcrime sweep` and `sfcrime report` end to end: a real broker, real
+//! Spark runs of the job on a small topic, a resumed sweep that reruns
+//! nothing, and a report whose charts and links are real files.
+
+mod common;
+
+use common::{create_topic, sfcrime, shared_broker};
+use std::path::Path;
+
+const TOPIC: &str = "sweep.small";
+const RECORDS: i64 = 5000;
+
+#[test]
+fn the_study_files_expand_to_their_documented_size() {
+    let out = sfcrime()
+        .args(["sweep", "--spec", "config/sweeps/default.toml", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("sweep default: 10 points x 3 repeats"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 1 + 30, "{stdout}");
+    assert!(stdout.contains("  baseline\n"), "{stdout}");
+
+    let out = sfcrime()
+        .args(["sweep", "--spec", "config/sweeps/smoke.toml", "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("sweep smoke: 2 points x 1 repeats"));
+}
+
+#[test]
+fn a_small_sweep_resumes_and_reports() {
+    let broker = shared_broker();
+    create_topic(broker, TOPIC);
+    broker
+        .sfcrime()
+        .args(["produce", "-t", TOPIC, "--limit", &RECORDS.to_string()])
+        .assert()
+        .success();
+    let results = tempfile::tempdir().unwrap();
+    // Two points, one run each; 4 vs 2 shuffle partitions keeps both short.
+    let sweep = || {
+        let mut cmd = broker.sfcrime();
+        cmd.args([
+            "sweep",
+            "--name",
+            "it",
+            "--base",
+            "spark.sql.shuffle.partitions=4",
+            "--param",
+            "spark.sql.shuffle.partitions=2",
+            "--repeat",
+            "1",
+            "-t",
+            TOPIC,
+            "--results-dir",
+        ])
+        .arg(results.path());
+        cmd
+    };
+    let out = sweep().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "sweep failed:\n{stderr}");
+    assert!(
+        stderr.contains("2 runs done now (0 failed), 0 were done before"),
+        "{stderr}"
+    );
+
+    let records: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(results.path().join("results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["input_rows"], RECORDS);
+        assert_eq!(r["expected_rows"], RECORDS);
+        assert_eq!(r["output_calls"], RECORDS);
+        assert_eq!(r["batches"], 1);
+        // The baseline's Spark default memory reached the driver JVM.
+        assert_eq!(r["driver_xmx"], "1g", "{r}");
+        assert!(r["driver_peak_rss_mib"].as_f64().unwrap() > 100.0, "{r}");
+        assert!(r["driver_cpu_s"].as_f64().unwrap() > 1.0, "{r}");
+        assert!(r["rows_per_s"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["wall_s"].as_f64().unwrap() > r["query_s"].as_f64().unwrap());
+        let run_dir = results.path().join(r["run_dir"].as_str().unwrap());
+        assert!(
+            run_dir.join("progress.jsonl").is_file(),
+            "{}",
+            run_dir.display()
+        );
+        // Checkpoint and output are dropped once counted.
+        assert!(!run_dir.parent().unwrap().join("checkpoint").exists());
+    }
+    let labels: Vec<&str> = records
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"baseline"));
+    assert!(labels.contains(&"spark.sql.shuffle.partitions=2"));
+    let csv = std::fs::read_to_string(results.path().join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+
+    // Rerunning resumes: everything is done, nothing runs again.
+    let out = sweep().output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("0 runs done now (0 failed), 2 were done before"),
+        "{stderr}"
+    );
+
+    let out = sfcrime()
+        .arg("report")
+        .arg(results.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "report failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(results.path().join("report.md")).unwrap();
+    assert!(
+        report.contains("### Best setting against all defaults"),
+        "{report}"
+    );
+    assert!(
+        report.contains("## Parameters ranked by effect size"),
+        "{report}"
+    );
+    assert_links_resolve(&report, results.path());
+    for (chart, labels) in [
+        (
+            "throughput",
+            &["baseline", "sql.shuffle.partitions=2", "rows/s"][..],
+        ),
+        ("latency", &["seconds per micro-batch"][..]),
+        ("memory", &["MiB"][..]),
+        ("effects", &["sql.shuffle.partitions: 4 -&gt; 2"][..]),
+        (
+            "batches",
+            &["input rows/s", "processed rows/s", "batch duration (ms)"][..],
+        ),
+    ] {
+        let svg = std::fs::read_to_string(results.path().join(format!("{chart}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{chart}.svg");
+        for label in labels {
+            assert!(svg.contains(label), "{chart}.svg lacks {label:?}");
+        }
+        let png = std::fs::read(results.path().join(format!("{chart}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{chart}.png");
+        assert!(
+            png.len() > 10_000,
+            "{chart}.png is only {} bytes",
+            png.len()
+        );
+        assert!(
+            report.contains(&format!("({chart}.svg)")),
+            "report lacks {chart}"
+        );
+    }
+}
+
+/// Every relative Markdown link `](target)` names an existing file.
+fn assert_links_resolve(markdown: &str, base: &Path) {
+    let mut links = 0;
+    for part in markdown.split("](").skip(1) {
+        let target = &part[..part.find(')').unwrap()];
+        assert!(base.join(target).exists(), "broken link {target}");
+        links += 1;
+    }
+    assert!(links > 5, "only {links} links in the report");
+}
