@@ -77,7 +77,8 @@ pub struct ProduceSummary {
     /// Value bytes sent (compacted JSON).
     pub bytes: u64,
     pub seconds: f64,
-    /// Every index below this was acknowledged: resume with `--start-at`.
+    /// Every index below this was acknowledged (bad records by the
+    /// dead-letter topic): resume with `--start-at`.
     pub confirmed_prefix: u64,
     /// The first delivery failures: (record index, error).
     pub failures: Vec<(u64, String)>,
@@ -112,8 +113,10 @@ struct TrackingContext(Arc<Deliveries>);
 enum Tracked {
     /// A record of the file; `relative` = index - start_at.
     Data { index: u64, relative: u64 },
-    /// A bad record sent to the dead-letter topic.
-    DeadLetter { index: u64 },
+    /// A bad record sent to the dead-letter topic; it counts towards the
+    /// confirmed prefix once acknowledged there, or a resume would send
+    /// every record after the first bad one again.
+    DeadLetter { index: u64, relative: u64 },
 }
 
 impl ClientContext for TrackingContext {}
@@ -127,8 +130,10 @@ impl ProducerContext for TrackingContext {
                 self.0.delivered.fetch_add(1, Ordering::Relaxed);
                 set_bit(&mut self.0.acked.lock().unwrap(), relative);
             }
-            (Ok(_), Tracked::DeadLetter { .. }) => {}
-            (Err((err, _)), Tracked::Data { index, .. } | Tracked::DeadLetter { index }) => {
+            (Ok(_), Tracked::DeadLetter { relative, .. }) => {
+                set_bit(&mut self.0.acked.lock().unwrap(), relative);
+            }
+            (Err((err, _)), Tracked::Data { index, .. } | Tracked::DeadLetter { index, .. }) => {
                 self.0.failed.fetch_add(1, Ordering::Relaxed);
                 let mut failures = self.0.failures.lock().unwrap();
                 if failures.len() < MAX_REPORTED_FAILURES {
@@ -428,9 +433,15 @@ impl Run<'_> {
                 value: Some(message.as_bytes()),
             });
         self.enqueue(
-            BaseRecord::with_opaque_to(&dlq, Box::new(Tracked::DeadLetter { index }))
-                .payload(raw)
-                .headers(headers),
+            BaseRecord::with_opaque_to(
+                &dlq,
+                Box::new(Tracked::DeadLetter {
+                    index,
+                    relative: index - self.options.start_at,
+                }),
+            )
+            .payload(raw)
+            .headers(headers),
         )?;
         self.dead_lettered += 1;
         Ok(())
