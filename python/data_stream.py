@@ -99,8 +99,11 @@ def parse_args(argv=None):
         prog="data_stream.py", description=textwrap.fill(" ".join(__doc__.split("\n\n")[0].split()), 80),
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_argument_group("source")
-    src.add_argument("--source", choices=["kafka"], default="kafka",
-                     help="where the raw JSON records come from (default: %(default)s)")
+    src.add_argument("--source", choices=["kafka", "sfcrime"], default="kafka",
+                     help="where the raw JSON records come from: Spark's spark-sql-kafka "
+                          "connector, or sfcrime's Rust connector as a Python data source "
+                          "(python/sfcrime_source.py; no minOffsetsPerTrigger/maxTriggerDelay)"
+                          " (default: %(default)s)")
     src.add_argument("--bootstrap-servers", default="127.0.0.1:9092",
                      help="Kafka bootstrap.servers (default: %(default)s)")
     src.add_argument("--topic", default="sf.police.calls", help="(default: %(default)s)")
@@ -150,8 +153,8 @@ def parse_args(argv=None):
     return args
 
 
-def read_kafka(spark, args):
-    reader = (spark.readStream.format("kafka")
+def read_kafka(spark, args, source_format="kafka"):
+    reader = (spark.readStream.format(source_format)
               .option("kafka.bootstrap.servers", args.bootstrap_servers)
               .option("subscribe", args.topic)
               .option("startingOffsets", args.starting_offsets)
@@ -181,6 +184,13 @@ def read_source(spark, args) -> DataFrame:
     """The raw stream: one row per record, the record's JSON object in a binary `value`."""
     if args.source == "kafka":
         return read_kafka(spark, args)
+    if args.source == "sfcrime":
+        # sfcrime's own Rust connector in raw mode: the same columns as
+        # spark-sql-kafka, so everything downstream is unchanged.
+        import sfcrime_source
+        sfcrime_source.register(spark)
+        return read_kafka(spark, args, "sfcrime_kafka").select(
+            "key", "value", "topic", "partition", "offset", "timestamp", "timestampType")
     raise ValueError(f"unknown source {args.source!r}")
 
 
