@@ -61,11 +61,11 @@ pub type Log<'a> = &'a mut dyn FnMut(&str);
 /// Resolves the spec into the plan that [`run_sweep`] would follow.
 pub fn plan(spec: &SweepSpec, options: &SweepOptions, expected_rows: i64) -> Result<SweepPlan> {
     let expansion = spec.expand()?;
-    if let Some(point) = expansion
+    let trigger_point = expansion
         .points
         .iter()
-        .find(|p| p.get(TRIGGER_KEY).is_some())
-    {
+        .find(|p| p.get(TRIGGER_KEY).is_some());
+    if let (Some(point), None) = (trigger_point, spec.latency) {
         bail!(
             "point {} sets `{TRIGGER_KEY}`, but sweep runs use --available-now, which ignores \
              the trigger interval; vary it in a latency sweep instead",
@@ -317,6 +317,14 @@ impl SlotRun<'_> {
                 (failure.summary, failure.paths, Some(first))
             }
             Err(e) => return Err(e).context("cannot run the Spark job"),
+        };
+        // A producer that wrote nothing (e.g. no data file) is a failed run,
+        // even though the job then read and counted exactly nothing.
+        let error = match (latency, error) {
+            (Some(_), None) if expected_rows == 0 => {
+                Some("the producer wrote nothing to the topic".to_string())
+            }
+            (_, error) => error,
         };
         let e2e = match latency {
             Some(_) => e2e_latency(&read_progress_file(&paths.progress)?),
@@ -653,5 +661,16 @@ mod tests {
         };
         let err = plan(&spec, &options, 10).unwrap_err().to_string();
         assert!(err.contains("available-now"), "{err}");
+        // A latency sweep runs on the processing-time trigger it varies.
+        let latency = SweepSpec::from_toml(
+            "name = \"t\"\n[latency]\nrate = 10\nduration_s = 5\n\
+             [[vary]]\nkey = \"trigger\"\nvalues = [\"1 second\"]",
+        )
+        .unwrap();
+        let plan = plan(&latency, &options, 50).unwrap();
+        assert_eq!(
+            plan.expansion.points[1].job_flags(),
+            ["--trigger-interval", "1 second"]
+        );
     }
 }
