@@ -1,0 +1,667 @@
+//! Faults injected into the real pipeline, and what must survive them:
+//!
+//! - the broker is killed (SIGKILL) while the full dataset is being produced
+//!   and restarted on the same data: the idempotent producer finishes and
+//!   the topic holds every record exactly once;
+//! - the broker stays down past the producer's delivery timeout: the
+//!   producer fails, names the index to resume from, and a resume from it
+//!   loses nothing (duplicates only from the unconfirmed window, counted);
+//! - the Spark job is killed (SIGKILL, its whole process group) after a few
+//!   micro-batches and rerun on the same checkpoint: its final aggregates
+//!   equal the ground truth exactly;
+//! - a file with bad records of every kind, produced with --skip-invalid:
+//!   sent + dead-lettered == elements, and the resume point covers them all.
+//!
+//! Each test starts its own broker, and they run one at a time (a mutex):
+//! a killed broker must not take other tests' topics with it, and the
+//! machine is too small for several brokers and a Spark job at once.
+//! Measurements go to stderr as `faults: ...` lines (`--nocapture` shows
+//! them; docs/RELIABILITY.md records a run).
+
+mod common;
+
+use common::{data_file, Aggregates, Broker, TOPIC};
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const RECORDS: u64 = 199_999;
+
+/// One fault test at a time (see the header).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---------------------------------------------------------------------------
+// Background processes
+
+/// `sfcrime` running in the background with its output collected; killed
+/// if the test ends before it does.
+struct Running {
+    child: Child,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
+    /// stderr as it comes, line by line.
+    stderr_lines: Receiver<String>,
+}
+
+/// Starts `sfcrime ARGS` against `broker`, like `Broker::sfcrime()` does
+/// for foreground runs.
+fn spawn(broker: &Broker, args: &[&str]) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sfcrime"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SFCRIME_") {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd
+        .env("SFCRIME_HOME", common::home())
+        .env("SFCRIME_BOOTSTRAP_SERVERS", broker.bootstrap())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sfcrime starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, stderr_lines) = mpsc::channel();
+    Running {
+        child,
+        stdout: Some(std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text);
+            text
+        })),
+        stderr: Some(std::thread::spawn(move || {
+            let mut text = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line.clone());
+                text.push_str(&line);
+                text.push('\n');
+            }
+            text
+        })),
+        stderr_lines,
+    }
+}
+
+impl Running {
+    /// Waits for the exit, at most `timeout`; returns status, stdout, stderr.
+    fn finish(mut self, timeout: Duration) -> (ExitStatus, String, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sfcrime (pid {}) still runs after {timeout:?}",
+                self.child.id()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let stdout = self.stdout.take().unwrap().join().unwrap();
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        (status, stdout, stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn kill(pid: i32, signal: libc::c_int) {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+}
+
+/// (state, process group) of a live process, from /proc/<pid>/stat.
+fn stat(pid: u32) -> Option<(char, i32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = text.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let pgid = fields.nth(1)?.parse().ok()?;
+    Some((state, pgid))
+}
+
+fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Live (not zombie) processes whose command line has `needle` as an
+/// argument, with their process groups.
+fn processes_with_arg(needle: &str) -> Vec<(u32, i32)> {
+    pids()
+        .into_iter()
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()))
+        })
+        .filter_map(|pid| match stat(pid)? {
+            ('Z' | 'X', _) => None,
+            (_, pgid) => Some((pid, pgid)),
+        })
+        .collect()
+}
+
+fn group_alive(pgid: i32) -> bool {
+    pids().into_iter().any(
+        |pid| matches!(stat(pid), Some((state, g)) if g == pgid && state != 'Z' && state != 'X'),
+    )
+}
+
+/// Kills every process group running with `needle` in its arguments when
+/// dropped, so a failed Spark test leaves no JVM behind.
+struct KillGroupsWith(String);
+
+impl Drop for KillGroupsWith {
+    fn drop(&mut self) {
+        for (_, pgid) in processes_with_arg(&self.0) {
+            if pgid > 1 && pgid != own_pgid() {
+                // SAFETY: as in kill(); failure means the group is gone.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}
+
+fn own_pgid() -> i32 {
+    // SAFETY: getpgrp(2) cannot fail and touches no memory.
+    unsafe { libc::getpgrp() }
+}
+
+// ---------------------------------------------------------------------------
+// Kafka helpers
+
+/// Kills the broker outright, as a crash or OOM killer would, and waits
+/// until the process is gone (its ports are then free again).
+fn crash(broker: &Broker) {
+    let pid = broker.pid().expect("the broker has a pid file");
+    kill(pid as i32, libc::SIGKILL);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while matches!(stat(pid), Some((s, _)) if s != 'Z' && s != 'X') {
+        assert!(Instant::now() < deadline, "broker {pid} survived SIGKILL");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `stack up` on the same stack dir and ports: restarts on the same data.
+/// Returns how long it took until the broker answered.
+fn restart(broker: &Broker) -> Duration {
+    let started = Instant::now();
+    let out = broker.stack(&["up"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "restart failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    started.elapsed()
+}
+
+/// The first JSON document on `stdout` (the `--json` summary; `consume
+/// --verify` prints its verdict line after it).
+fn json(stdout: &str) -> Value {
+    serde_json::Deserializer::from_str(stdout)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or_else(|| panic!("no JSON in:\n{stdout}"))
+        .unwrap_or_else(|e| panic!("bad JSON ({e}) in:\n{stdout}"))
+}
+
+/// `consume --verify FILE --json` on `topic`; its `verify` report.
+fn verify(broker: &Broker, topic: &str, file: &Path) -> Value {
+    let out = broker
+        .sfcrime()
+        .args(["consume", "-t", topic, "--json", "--verify"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "verify failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&stdout)["verify"].clone()
+}
+
+fn count(report: &Value, key: &str) -> u64 {
+    report[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {key} in {report}"))
+}
+
+/// The index in "resume with --start-at N".
+fn resume_point(stderr: &str) -> u64 {
+    let (_, rest) = stderr
+        .rsplit_once("resume with --start-at ")
+        .unwrap_or_else(|| panic!("no resume point in:\n{stderr}"));
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Broker faults
+
+#[test]
+fn broker_killed_mid_produce_and_restarted_loses_and_duplicates_nothing() {
+    let _serial = serial();
+    let broker = Broker::start();
+    // ~10 s of producing; the kill lands a third of the way in.
+    let producer = spawn(
+        &broker,
+        &[
+            "produce",
+            "-t",
+            TOPIC,
+            "--rate",
+            "20000",
+            "--json",
+            // The default 60 s already outlasts a restart; more, because a
+            // JVM restart on a busy 2-core machine can take a while, and
+            // this test is about the crash, not the timeout (next test).
+            "-X",
+            "message.timeout.ms=180000",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    crash(&broker);
+    let killed_at = Instant::now();
+    std::thread::sleep(Duration::from_secs(2));
+    let restart_took = restart(&broker);
+    let (status, stdout, stderr) = producer.finish(Duration::from_secs(300));
+    let producer_done_after_kill = killed_at.elapsed();
+    assert!(
+        status.success(),
+        "producer failed ({status}):\n{stdout}\n{stderr}"
+    );
+    let summary = json(&stdout);
+    assert_eq!(count(&summary, "sent"), RECORDS, "{summary}");
+    assert_eq!(count(&summary, "delivered"), RECORDS, "{summary}");
+    assert_eq!(count(&summary, "failed"), 0, "{summary}");
+    assert_eq!(count(&summary, "confirmed_prefix"), RECORDS, "{summary}");
+
+    let report = verify(&broker, TOPIC, &data_file());
+    eprintln!(
+        "faults: broker crash mid-produce: down 2 s, restart took {:.1} s, producer done \
+         {:.1} s after the kill ({:.1} s in all); summary {summary}; verify {report}",
+        restart_took.as_secs_f64(),
+        producer_done_after_kill.as_secs_f64(),
+        summary["seconds"].as_f64().unwrap_or(0.0)
+    );
+    assert_eq!(count(&report, "present"), RECORDS, "{report}");
+    assert_eq!(count(&report, "missing"), 0, "{report}");
+    assert_eq!(count(&report, "duplicated"), 0, "{report}");
+    assert_eq!(count(&report, "corrupted"), 0, "{report}");
+    assert_eq!(count(&report, "foreign"), 0, "{report}");
+}
+
+#[test]
+fn broker_down_past_the_delivery_timeout_fails_and_resumes_without_loss() {
+    let _serial = serial();
+    let broker = Broker::start();
+    let producer = spawn(
+        &broker,
+        &[
+            "produce",
+            "-t",
+            TOPIC,
+            "--rate",
+            "20000",
+            "--json",
+            "-X",
+            "message.timeout.ms=5000",
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    crash(&broker);
+    let killed_at = Instant::now();
+    let (status, stdout, stderr) = producer.finish(Duration::from_secs(180));
+    let gave_up_after = killed_at.elapsed();
+    // 2: deliveries failed (listed); 1: the producer hit an error it could
+    // not go on from. Either way it must say where to resume.
+    let code = status.code();
+    assert!(
+        matches!(code, Some(1 | 2)),
+        "producer exit {status}:\n{stdout}\n{stderr}"
+    );
+    let start_at = resume_point(&stderr);
+    let first = (code == Some(2)).then(|| json(&stdout));
+    if let Some(summary) = &first {
+        assert_eq!(count(summary, "confirmed_prefix"), start_at, "{summary}");
+        assert!(count(summary, "failed") > 0, "{summary}");
+    }
+    assert!(
+        start_at > 0 && start_at < RECORDS,
+        "resume point {start_at}"
+    );
+
+    let restart_took = restart(&broker);
+    // What the failed run left in the topic: everything below the resume
+    // point, plus whatever of the unconfirmed window the broker had
+    // written before it died.
+    let before = verify(&broker, TOPIC, &data_file());
+    let present_before = count(&before, "present");
+    assert_eq!(count(&before, "duplicated"), 0, "{before}");
+    assert!(present_before >= start_at, "{before}");
+    if let Some(first_missing) = before["first_missing"].as_array().and_then(|m| m.first()) {
+        assert!(
+            first_missing.as_u64().unwrap() >= start_at,
+            "a record below the resume point {start_at} is missing: {before}"
+        );
+    }
+
+    let resumed_at = Instant::now();
+    let out = broker
+        .sfcrime()
+        .args(["produce", "-t", TOPIC, "--json", "--start-at"])
+        .arg(start_at.to_string())
+        .output()
+        .unwrap();
+    let resume_took = resumed_at.elapsed();
+    let resumed = json(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "resume failed: {resumed}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&resumed, "sent"), RECORDS - start_at, "{resumed}");
+    assert_eq!(count(&resumed, "confirmed_prefix"), RECORDS, "{resumed}");
+
+    let after = verify(&broker, TOPIC, &data_file());
+    eprintln!(
+        "faults: broker down past message.timeout.ms=5000: producer exit {code:?} {:.1} s after \
+         the kill, resume point {start_at} ({} confirmed), {present_before} records in the \
+         topic before the resume (so {} unconfirmed ones made it), restart {:.1} s, resume \
+         sent {} in {:.1} s; first run summary {}; verify after resume {after}",
+        gave_up_after.as_secs_f64(),
+        start_at,
+        present_before - start_at,
+        restart_took.as_secs_f64(),
+        count(&resumed, "sent"),
+        resume_took.as_secs_f64(),
+        first
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "(exit 1: none)".into()),
+    );
+    // Nothing lost; the only duplicates are the unconfirmed records that
+    // had reached the topic anyway, each sent once more by the resume.
+    assert_eq!(count(&after, "present"), RECORDS, "{after}");
+    assert_eq!(count(&after, "missing"), 0, "{after}");
+    assert_eq!(
+        count(&after, "duplicated"),
+        present_before - start_at,
+        "{after}"
+    );
+    assert_eq!(count(&after, "corrupted"), 0, "{after}");
+    assert_eq!(count(&after, "foreign"), 0, "{after}");
+}
+
+// ---------------------------------------------------------------------------
+// Spark job fault
+
+/// `spark run --available-now` with 20,000-record micro-batches on the
+/// given checkpoint and output dirs.
+fn spark_args<'a>(checkpoint: &'a str, output: &'a str) -> Vec<&'a str> {
+    vec![
+        "spark",
+        "run",
+        "--available-now",
+        "-t",
+        TOPIC,
+        "--max-offsets-per-trigger",
+        "20000",
+        "--checkpoint-dir",
+        checkpoint,
+        "--output-dir",
+        output,
+    ]
+}
+
+/// Batches with input in a progress file.
+fn batches_with_rows(progress: &Path) -> Vec<(u64, u64)> {
+    std::fs::read_to_string(progress)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|p| p["numInputRows"].as_u64().unwrap_or(0) > 0)
+        .map(|p| {
+            (
+                p["batchId"].as_u64().unwrap(),
+                p["numInputRows"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn spark_job_killed_mid_stream_reruns_to_exact_results() {
+    let _serial = serial();
+    let broker = Broker::start();
+    broker
+        .sfcrime()
+        .args(["produce", "-t", TOPIC])
+        .assert()
+        .success();
+    let work = tempfile::tempdir().unwrap();
+    let checkpoint = work.path().join("checkpoint").display().to_string();
+    let output = work.path().join("output");
+    let output_arg = output.display().to_string();
+    let _cleanup = KillGroupsWith(checkpoint.clone());
+
+    let first = spawn(&broker, &spark_args(&checkpoint, &output_arg));
+    let run_dir: PathBuf = loop {
+        let line = first
+            .stderr_lines
+            .recv_timeout(Duration::from_secs(120))
+            .expect("spark run announces its run dir");
+        if let Some(dir) = line.strip_prefix("spark: run dir ") {
+            break PathBuf::from(dir.trim());
+        }
+    };
+    let progress = run_dir.join("progress.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while batches_with_rows(&progress).len() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than 3 batches after 15 minutes; log {}",
+            run_dir.join("spark.log").display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let done_before_kill = batches_with_rows(&progress);
+
+    // The runner starts spark/submit.sh in a process group of its own; the
+    // job's driver (python) and the script carry the checkpoint dir in
+    // their arguments, and the JVM is in the same group.
+    // `sfcrime spark run` itself has it too: it stays out of the kill, so
+    // the test sees whether it notices the job's death and ends by itself.
+    let cli = first.child.id();
+    let jobs: Vec<_> = processes_with_arg(&checkpoint)
+        .into_iter()
+        .filter(|(pid, _)| *pid != cli)
+        .collect();
+    assert!(!jobs.is_empty(), "no process runs with {checkpoint}");
+    let pgid = jobs[0].1;
+    assert!(
+        jobs.iter().all(|(_, g)| *g == pgid),
+        "several groups: {jobs:?}"
+    );
+    assert_ne!(pgid, own_pgid(), "the job must not share the test's group");
+    let killed_at = Instant::now();
+    kill(-pgid, libc::SIGKILL);
+    let (status, _, stderr) = first.finish(Duration::from_secs(60));
+    assert!(
+        !status.success(),
+        "the killed run exited successfully:\n{stderr}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while group_alive(pgid) {
+        assert!(
+            Instant::now() < deadline,
+            "process group {pgid} survived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let cli_gone_after = killed_at.elapsed();
+    assert!(
+        !output.join("final").exists(),
+        "the killed run must not have finalized"
+    );
+
+    let rerun_started = Instant::now();
+    let out = broker
+        .sfcrime()
+        .args(spark_args(&checkpoint, &output_arg))
+        .output()
+        .unwrap();
+    let rerun_took = rerun_started.elapsed();
+    assert!(
+        out.status.success(),
+        "rerun failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rerun_progress = common::announced_run_dir(&out.stderr).join("progress.jsonl");
+    let rerun_batches = batches_with_rows(&rerun_progress);
+    let rerun_rows: u64 = rerun_batches.iter().map(|b| b.1).sum();
+    let committed_rows: u64 = done_before_kill.iter().map(|b| b.1).sum();
+    eprintln!(
+        "faults: spark job killed after batches {done_before_kill:?} ({committed_rows} rows); \
+         sfcrime exited {status} and the group was gone {:.1} s after the kill; the rerun \
+         processed {rerun_rows} rows in batches {:?} and took {:.1} s",
+        cli_gone_after.as_secs_f64(),
+        rerun_batches.iter().map(|b| b.0).collect::<Vec<_>>(),
+        rerun_took.as_secs_f64()
+    );
+    // It resumed from the checkpoint (not from the start), and nothing was
+    // skipped: a batch cut short by the kill is replayed whole.
+    assert!(
+        rerun_rows < RECORDS,
+        "the rerun started over: {rerun_rows} rows"
+    );
+    assert!(rerun_rows + committed_rows >= RECORDS);
+    assert!(rerun_batches[0].0 <= done_before_kill.last().unwrap().0 + 1);
+
+    let got = Aggregates::from_job_output(&output);
+    got.assert_equal(&Aggregates::ground_truth(&data_file()));
+}
+
+// ---------------------------------------------------------------------------
+// Bad input
+
+/// 300 elements: the first real records, every tenth (from the fourth)
+/// replaced by a bad one of another kind.
+fn mixed_fixture() -> (Vec<u8>, u64) {
+    let good: Vec<Vec<u8>> = sfcrime_records::RecordReader::open(data_file())
+        .unwrap()
+        .take(300)
+        .map(|e| e.unwrap().raw)
+        .collect();
+    let mut null_city: Value = serde_json::from_slice(&good[0]).unwrap();
+    null_city["city"] = Value::Null;
+    let mut numeric_id: Value = serde_json::from_slice(&good[0]).unwrap();
+    numeric_id["crime_id"] = Value::from(180_000_001);
+    let mut bad_utf8 = good[1].clone();
+    let quote = bad_utf8.iter().position(|b| *b == b'"').unwrap();
+    bad_utf8.insert(quote + 1, 0xff);
+    let bad: Vec<Vec<u8>> = vec![
+        b"42".to_vec(),
+        b"\"a string\"".to_vec(),
+        b"null".to_vec(),
+        b"[1, 2]".to_vec(),
+        b"{\"crime_id\": \"x\"}".to_vec(),
+        null_city.to_string().into_bytes(),
+        numeric_id.to_string().into_bytes(),
+        bad_utf8,
+        format!("{}{}", "[".repeat(1000), "]".repeat(1000)).into_bytes(),
+        b"{\"crime_id\": tru}".to_vec(),
+    ];
+    let mut file = b"[".to_vec();
+    let mut dead = 0;
+    for (i, element) in good.iter().enumerate() {
+        if i > 0 {
+            file.extend_from_slice(b",\n");
+        }
+        if i % 10 == 3 {
+            file.extend_from_slice(&bad[dead % bad.len()]);
+            dead += 1;
+        } else {
+            file.extend_from_slice(element);
+        }
+    }
+    file.extend_from_slice(b"]\n");
+    (file, dead as u64)
+}
+
+#[test]
+fn skip_invalid_accounts_for_every_element() {
+    let _serial = serial();
+    let broker = Broker::start();
+    let (contents, dead) = mixed_fixture();
+    let (_dir, path) = common::temp_file("mixed.json", &contents);
+    let out = broker
+        .sfcrime()
+        .args(["produce", "-t", TOPIC, "--skip-invalid", "--json", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let summary = json(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{summary}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("faults: --skip-invalid on 300 elements ({dead} bad): {summary}");
+    assert_eq!(
+        count(&summary, "sent") + count(&summary, "dead_lettered"),
+        300
+    );
+    assert_eq!(count(&summary, "dead_lettered"), dead);
+    assert_eq!(count(&summary, "delivered"), 300 - dead);
+    assert_eq!(count(&summary, "failed"), 0);
+    // Dead-lettered records are accounted for too: resuming must not send
+    // everything after the first bad record again.
+    assert_eq!(count(&summary, "confirmed_prefix"), 300, "{summary}");
+
+    let report = verify(&broker, TOPIC, &path);
+    assert_eq!(count(&report, "expected"), 300 - dead, "{report}");
+    assert_eq!(count(&report, "present"), 300 - dead, "{report}");
+    assert_eq!(count(&report, "missing") + count(&report, "duplicated"), 0);
+    let dlq = broker
+        .sfcrime()
+        .args(["consume", "-t", &format!("{TOPIC}.dlq"), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        dlq.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dlq.stderr)
+    );
+    let dlq = json(&String::from_utf8_lossy(&dlq.stdout));
+    assert_eq!(count(&dlq, "messages"), dead, "{dlq}");
+}
