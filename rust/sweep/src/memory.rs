@@ -79,7 +79,8 @@ fn sample(pgid: u32, seen: &mut DriverMemory) {
             continue;
         }
         // The group also runs Spark's short-lived launcher JVM (-Xmx128m,
-        // org.apache.spark.launcher.Main); only SparkSubmit's is the driver.
+        // org.apache.spark.launcher.Main, SparkSubmit as its argument); only
+        // the other one is the driver.
         let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
@@ -141,11 +142,12 @@ fn status_kib(status: &str, key: &str) -> Option<u64> {
     line[key.len()..].split_whitespace().next()?.parse().ok()
 }
 
-/// Whether a JVM's NUL-separated command line runs Spark's driver.
+/// Whether a JVM's NUL-separated command line runs Spark's driver. The
+/// launcher JVM names SparkSubmit too, as an argument after its own main
+/// class, so it is told apart by that class.
 fn is_driver(cmdline: &[u8]) -> bool {
-    cmdline
-        .split(|&b| b == 0)
-        .any(|arg| arg == b"org.apache.spark.deploy.SparkSubmit")
+    let has = |class: &[u8]| cmdline.split(|&b| b == 0).any(|arg| arg == class);
+    has(b"org.apache.spark.deploy.SparkSubmit") && !has(b"org.apache.spark.launcher.Main")
 }
 
 /// The last `-Xmx` argument of a NUL-separated command line (the JVM takes
@@ -182,7 +184,7 @@ mod tests {
         assert_eq!(xmx(b"java\0-version\0"), None);
         assert!(is_driver(cmdline));
         assert!(!is_driver(
-            b"java\0-Xmx128m\0org.apache.spark.launcher.Main\0"
+            b"java\0-Xmx128m\0org.apache.spark.launcher.Main\0org.apache.spark.deploy.SparkSubmit\0"
         ));
     }
 
