@@ -194,21 +194,12 @@ fn jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
 }
 
 impl Aggregates {
-    /// Reads `<output dir>/final/*.jsonl` written by python/data_stream.py.
-    pub fn from_job_output(output_dir: &Path) -> Aggregates {
-        let dir = output_dir.join("final");
-        let mut windows: Vec<_> = jsonl::<WindowLine>(&dir.join("crime_type_window.jsonl"))
-            .into_iter()
-            .map(|w| (w.window_start, w.original_crime_type_name, w.count))
-            .collect();
-        let mut crime_types: Vec<_> = jsonl::<TypeLine>(&dir.join("crime_type_totals.jsonl"))
-            .into_iter()
-            .map(|t| (t.original_crime_type_name, t.count))
-            .collect();
-        let mut dispositions: Vec<_> = jsonl::<DispositionLine>(&dir.join("dispositions.jsonl"))
-            .into_iter()
-            .map(|d| (d.disposition, d.description, d.count))
-            .collect();
+    /// Sorted, so that two results compare equal exactly when their contents do.
+    fn sorted(
+        mut windows: Vec<(String, String, u64)>,
+        mut crime_types: Vec<(String, u64)>,
+        mut dispositions: Vec<(String, Option<String>, u64)>,
+    ) -> Aggregates {
         windows.sort();
         crime_types.sort();
         dispositions.sort();
@@ -217,6 +208,24 @@ impl Aggregates {
             crime_types,
             dispositions,
         }
+    }
+
+    /// Reads `<output dir>/final/*.jsonl` written by python/data_stream.py.
+    pub fn from_job_output(output_dir: &Path) -> Aggregates {
+        let dir = output_dir.join("final");
+        let windows: Vec<_> = jsonl::<WindowLine>(&dir.join("crime_type_window.jsonl"))
+            .into_iter()
+            .map(|w| (w.window_start, w.original_crime_type_name, w.count))
+            .collect();
+        let crime_types: Vec<_> = jsonl::<TypeLine>(&dir.join("crime_type_totals.jsonl"))
+            .into_iter()
+            .map(|t| (t.original_crime_type_name, t.count))
+            .collect();
+        let dispositions: Vec<_> = jsonl::<DispositionLine>(&dir.join("dispositions.jsonl"))
+            .into_iter()
+            .map(|d| (d.disposition, d.description, d.count))
+            .collect();
+        Aggregates::sorted(windows, crime_types, dispositions)
     }
 
     /// Ground truth computed straight from `file` by sfcrime-records.
@@ -228,7 +237,7 @@ impl Aggregates {
             .records()
             .map(|r| r.unwrap());
         let truth = truth::compute(records, &codes, truth::DEFAULT_WINDOW_SECONDS).unwrap();
-        let mut windows: Vec<_> = truth
+        let windows: Vec<_> = truth
             .windows
             .into_iter()
             .map(|w| {
@@ -239,24 +248,17 @@ impl Aggregates {
                 )
             })
             .collect();
-        let mut crime_types: Vec<_> = truth
+        let crime_types: Vec<_> = truth
             .crime_types
             .into_iter()
             .map(|t| (t.original_crime_type_name, t.count))
             .collect();
-        let mut dispositions: Vec<_> = truth
+        let dispositions: Vec<_> = truth
             .dispositions
             .into_iter()
             .map(|d| (d.disposition, d.description, d.count))
             .collect();
-        windows.sort();
-        crime_types.sort();
-        dispositions.sort();
-        Aggregates {
-            windows,
-            crime_types,
-            dispositions,
-        }
+        Aggregates::sorted(windows, crime_types, dispositions)
     }
 
     /// Panics with the first differences, not a 100k-line dump.
