@@ -100,10 +100,11 @@ def parse_args(argv=None):
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_argument_group("source")
     src.add_argument("--source", choices=["kafka", "sfcrime"], default="kafka",
-                     help="where the raw JSON records come from: Spark's spark-sql-kafka "
-                          "connector, or sfcrime's Rust connector as a Python data source "
-                          "(python/sfcrime_source.py; no minOffsetsPerTrigger/maxTriggerDelay)"
-                          " (default: %(default)s)")
+                     help="how the calls are read: kafka = Spark's spark-sql-kafka "
+                          "connector, JSON parsed by from_json in the JVM; sfcrime = "
+                          "sfcrime's Rust connector (python/sfcrime_source.py, mode calls), "
+                          "JSON parsed into typed Arrow columns in Rust; it has no "
+                          "minOffsetsPerTrigger/maxTriggerDelay (default: %(default)s)")
     src.add_argument("--bootstrap-servers", default="127.0.0.1:9092",
                      help="Kafka bootstrap.servers (default: %(default)s)")
     src.add_argument("--topic", default="sf.police.calls", help="(default: %(default)s)")
@@ -153,8 +154,8 @@ def parse_args(argv=None):
     return args
 
 
-def read_kafka(spark, args, source_format="kafka"):
-    reader = (spark.readStream.format(source_format)
+def read_kafka(spark, args, source_format="kafka", **options):
+    reader = (spark.readStream.format(source_format).options(**options)
               .option("kafka.bootstrap.servers", args.bootstrap_servers)
               .option("subscribe", args.topic)
               .option("startingOffsets", args.starting_offsets)
@@ -180,17 +181,30 @@ def observe_kafka_timestamps(raw):
                        .alias("quantiles_ms"))
 
 
-def read_source(spark, args) -> DataFrame:
-    """The raw stream: one row per record, the record's JSON object in a binary `value`."""
+def read_calls(spark, args) -> DataFrame:
+    """The stream of calls, one row per Kafka record: crime type, disposition and call
+    time (`call_ts`); a record that is not a call gives nulls (and is still counted)."""
     if args.source == "kafka":
-        return read_kafka(spark, args)
+        # spark-sql-kafka hands over bytes; the JVM parses the JSON (from_json).
+        raw = read_kafka(spark, args)
+        if args.observe_kafka_timestamps:
+            raw = observe_kafka_timestamps(raw)
+        return (raw
+                .select(F.from_json(F.col("value").cast("string"), CALL_SCHEMA).alias("call"))
+                .select("call.original_crime_type_name", "call.disposition",
+                        # naive wall-clock time; the session time zone is UTC, so no shift
+                        F.try_to_timestamp(F.col("call.call_date_time"),
+                                           F.lit("yyyy-MM-dd'T'HH:mm:ss.SSS")).alias("call_ts")))
     if args.source == "sfcrime":
-        # sfcrime's own Rust connector in raw mode: the same columns as
-        # spark-sql-kafka, so everything downstream is unchanged.
+        # sfcrime's Rust connector in calls mode: the JSON is parsed in Rust and the
+        # fields arrive typed (call_date_time already a timestamp, read the same way).
         import sfcrime_source
         sfcrime_source.register(spark)
-        return read_kafka(spark, args, "sfcrime_kafka").select(
-            "key", "value", "topic", "partition", "offset", "timestamp", "timestampType")
+        calls = read_kafka(spark, args, "sfcrime_kafka", mode="calls")
+        if args.observe_kafka_timestamps:
+            calls = observe_kafka_timestamps(calls)
+        return calls.select("original_crime_type_name", "disposition",
+                            F.col("call_date_time").alias("call_ts"))
     raise ValueError(f"unknown source {args.source!r}")
 
 
@@ -206,15 +220,9 @@ def load_radio_codes(spark, path):
     return spark.createDataFrame(sorted(descriptions.items()), RADIO_SCHEMA)
 
 
-def build_counts(raw, radio_codes, window, watermark):
-    calls = (raw
-             .select(F.from_json(F.col("value").cast("string"), CALL_SCHEMA).alias("call"))
-             .select("call.original_crime_type_name", "call.disposition",
-                     # naive wall-clock time; the session time zone is UTC, so no shift
-                     F.try_to_timestamp(F.col("call.call_date_time"),
-                                        F.lit("yyyy-MM-dd'T'HH:mm:ss.SSS")).alias("call_ts"))
-             # LEFT: dispositions without a radio code (e.g. "Not recorded") keep a null
-             .join(F.broadcast(radio_codes), "disposition", "left"))
+def build_counts(calls, radio_codes, window, watermark):
+    # LEFT: dispositions without a radio code (e.g. "Not recorded") keep a null
+    calls = calls.join(F.broadcast(radio_codes), "disposition", "left")
     if watermark:
         calls = calls.withWatermark("call_ts", watermark)
     return calls.groupBy(F.window("call_ts", window).alias("window"),
@@ -457,10 +465,7 @@ def run(args):
         print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
     spark.streams.addListener(ProgressFileListener(spark, args.progress_file))
 
-    raw = read_source(spark, args)
-    if args.observe_kafka_timestamps:
-        raw = observe_kafka_timestamps(raw)
-    counts = build_counts(raw, load_radio_codes(spark, args.radio_codes),
+    counts = build_counts(read_calls(spark, args), load_radio_codes(spark, args.radio_codes),
                           args.window, args.watermark)
     writer = (counts.writeStream.queryName("sfcrime_counts")
               .outputMode("update")

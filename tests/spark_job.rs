@@ -1,38 +1,54 @@
 //! The PySpark job end to end against a real broker and a real Spark: the
-//! whole dataset through spark-sql-kafka, with results equal to ground truth
-//! computed straight from the file.
+//! whole dataset read through spark-sql-kafka (`--source kafka`) and through
+//! sfcrime's Rust connector (`--source sfcrime`), each with results equal to
+//! ground truth computed straight from the file.
 
 mod common;
 
-use common::{announced_run_dir, create_topic, data_file, shared_broker, Aggregates};
+use common::{announced_run_dir, create_topic, data_file, shared_broker, Aggregates, Broker};
+use std::sync::OnceLock;
+
+const TOPIC: &str = "spark.full";
+
+/// The shared broker with the whole dataset in [`TOPIC`], loaded once.
+fn loaded_broker() -> &'static Broker {
+    static LOADED: OnceLock<()> = OnceLock::new();
+    let broker = shared_broker();
+    LOADED.get_or_init(|| {
+        create_topic(broker, TOPIC);
+        broker
+            .sfcrime()
+            .args(["produce", "-t", TOPIC])
+            .assert()
+            .success();
+    });
+    broker
+}
 
 #[test]
-fn available_now_on_the_full_dataset_equals_ground_truth() {
-    let broker = shared_broker();
-    create_topic(broker, "spark.full");
-    broker
-        .sfcrime()
-        .args(["produce", "-t", "spark.full"])
-        .assert()
-        .success();
+fn spark_sql_kafka_on_the_full_dataset_equals_ground_truth() {
+    available_now_equals_ground_truth("kafka");
+}
+
+#[test]
+fn sfcrime_connector_on_the_full_dataset_equals_ground_truth() {
+    available_now_equals_ground_truth("sfcrime");
+}
+
+fn available_now_equals_ground_truth(source: &str) {
+    let broker = loaded_broker();
     let output = tempfile::tempdir().unwrap();
     let out = broker
         .sfcrime()
-        .args([
-            "spark",
-            "run",
-            "--available-now",
-            "-t",
-            "spark.full",
-            "--output-dir",
-        ])
+        .args(["spark", "run", "--available-now", "--source", source])
+        .args(["-t", TOPIC, "--output-dir"])
         .arg(output.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "spark run failed:\n{stdout}\n{}",
+        "spark run --source {source} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("summary: 199999 input rows"), "{stdout}");

@@ -1,10 +1,13 @@
 //! `sfcrime bench ...`: side-by-side benchmarks against the reference tools.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use sfcrime_bench::connector::{self, ConnectorBenchOptions};
 use sfcrime_bench::kafka::{self, KafkaBenchOptions};
 use sfcrime_config::Settings;
+use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_stack::{java, Stack};
+use sfcrime_sweep::sweep::SweepOptions;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -32,32 +35,112 @@ enum BenchTarget {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// The Spark job with spark-sql-kafka + from_json vs sfcrime's Rust
+    /// connector (calls mode) on the same topic: `--available-now` runs over
+    /// the whole dataset, alternating in a seeded order, each checked for the
+    /// exact call count. Loads the topic bench.connector from the data file
+    /// when it does not hold it yet.
+    #[command(
+        after_help = "Needs the broker (sfcrime stack up). One run takes about a \
+minute on 2 cores; the runs and their logs are kept in the results directory (a sweep: \
+`sfcrime report DIR` draws it)."
+    )]
+    Connector {
+        /// Bootstrap brokers [setting bootstrap.servers; default the local broker].
+        #[arg(short = 'b', long = "brokers")]
+        brokers: Option<String>,
+        /// Data file [setting data.file].
+        #[arg(short = 'f', long)]
+        file: Option<PathBuf>,
+        /// Runs per source.
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+        /// Setting of both runs, KEY=VALUE: a Spark conf or a job option as in
+        /// `sfcrime sweep` (repeatable) [default: spark.sql.shuffle.partitions=2].
+        #[arg(long, value_name = "KEY=VALUE")]
+        base: Vec<String>,
+        /// Results directory; give an interrupted bench's to resume it
+        /// [default: a new runs/bench-connector/<time>].
+        #[arg(long, value_name = "DIR")]
+        results_dir: Option<PathBuf>,
+        /// Also write the numbers as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 impl BenchArgs {
     pub fn apply(&self, settings: &mut Settings) {
-        let BenchTarget::Kafka { brokers, file, .. } = &self.target;
+        let (BenchTarget::Kafka { brokers, file, .. }
+        | BenchTarget::Connector { brokers, file, .. }) = &self.target;
         settings.set_flag("bootstrap.servers", brokers.as_ref());
         settings.set_flag("data.file", file.as_ref().map(|f| f.display()));
     }
 }
 
 pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
-    let BenchTarget::Kafka { repeat, json, .. } = args.target;
     let mut progress = |step: &str| eprintln!("bench: {step}");
-    let options = KafkaBenchOptions {
-        sfcrime: std::env::current_exe()?,
-        home: settings.home().to_path_buf(),
-        bootstrap: settings.bootstrap_servers()?,
-        file: settings.path("data.file")?,
-        repeat: repeat.max(1),
-        java: java::find(&settings.string("java")?)?.path,
-        kafka_lib: Stack::from_settings(settings)?.install(&mut progress)?,
+    let (markdown, json_text, json) = match args.target {
+        BenchTarget::Kafka { repeat, json, .. } => {
+            let options = KafkaBenchOptions {
+                sfcrime: std::env::current_exe()?,
+                home: settings.home().to_path_buf(),
+                bootstrap: settings.bootstrap_servers()?,
+                file: settings.path("data.file")?,
+                repeat: repeat.max(1),
+                java: java::find(&settings.string("java")?)?.path,
+                kafka_lib: Stack::from_settings(settings)?.install(&mut progress)?,
+            };
+            let report = kafka::run(&options, &mut progress)?;
+            (
+                report.to_markdown(),
+                serde_json::to_string_pretty(&report)?,
+                json,
+            )
+        }
+        BenchTarget::Connector {
+            repeat,
+            base,
+            results_dir,
+            json,
+            ..
+        } => {
+            let results_dir = match results_dir {
+                Some(dir) => dir,
+                None => connector::new_results_dir(&settings.home().join("runs/bench-connector"))?,
+            };
+            let options = ConnectorBenchOptions {
+                sweep: SweepOptions {
+                    home: settings.home().to_path_buf(),
+                    sfcrime: std::env::current_exe()?,
+                    results_dir,
+                    kafka: KafkaSettings::new(settings.bootstrap_servers()?),
+                    topic: connector::TOPIC.to_string(),
+                    max_consecutive_failures: 2,
+                },
+                file: settings.path("data.file")?,
+                repeat: repeat.max(1),
+                base: if base.is_empty() {
+                    connector::DEFAULT_BASE
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect()
+                } else {
+                    base
+                },
+            };
+            let report = connector::run(&options, &mut progress)?;
+            (
+                report.to_markdown(),
+                serde_json::to_string_pretty(&report)?,
+                json,
+            )
+        }
     };
-    let report = kafka::run(&options, &mut progress)?;
     if let Some(path) = json {
-        std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+        std::fs::write(&path, json_text)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    print!("{}", report.to_markdown());
+    print!("{markdown}");
     Ok(())
 }

@@ -42,9 +42,10 @@ pub struct RunArgs {
     /// Driver memory, as spark-submit's --driver-memory.
     #[arg(long)]
     driver_memory: Option<String>,
-    /// Source of the raw records: Spark's own Kafka connector (spark-sql-kafka),
-    /// or sfcrime's Rust connector (a Python data source).
-    #[arg(long, default_value = "kafka")]
+    /// How the job reads the calls: kafka = Spark's spark-sql-kafka, JSON
+    /// parsed by from_json in the JVM; sfcrime = sfcrime's Rust connector (a
+    /// Python data source), JSON parsed into typed Arrow columns in Rust.
+    #[arg(long, default_value = "kafka", value_parser = ["kafka", "sfcrime"])]
     source: String,
     /// Process what the topic holds now (in batches) and stop.
     #[arg(long, conflicts_with = "trigger_interval")]

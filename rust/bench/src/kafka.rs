@@ -3,12 +3,13 @@
 //! dataset's own compact JSON values, via --payload-file) and the same
 //! producer settings, alternating which goes first in each repeat.
 
-use crate::measure::{median, run_measured};
+use crate::measure::{format_spread, run_measured, sfcrime_command};
 use anyhow::{bail, Context, Result};
 use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_kafka::wire::compact_json;
 use sfcrime_records::RecordReader;
+use sfcrime_sweep::stats::Spread;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -161,17 +162,11 @@ impl KafkaBenchReport {
 }
 
 fn spread(values: &[f64], decimals: usize) -> String {
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    format!(
-        "{:.*} ({:.*}–{:.*})",
-        decimals,
-        median(values),
-        decimals,
-        min,
-        decimals,
-        max
-    )
+    format_spread(Spread::of(values.iter().copied()), decimals)
+}
+
+fn median(values: &[f64]) -> f64 {
+    Spread::of(values.iter().copied()).map_or(f64::NAN, |s| s.median)
 }
 
 /// The dataset's compact values, one per line (ProducerPerformance's
@@ -192,9 +187,7 @@ fn write_payloads(file: &Path, out: &Path) -> Result<u64> {
 }
 
 fn sfcrime(options: &KafkaBenchOptions) -> Command {
-    let mut command = Command::new(&options.sfcrime);
-    command.env("SFCRIME_HOME", &options.home);
-    command
+    sfcrime_command(&options.sfcrime, &options.home)
 }
 
 const MIB: f64 = 1024.0 * 1024.0;

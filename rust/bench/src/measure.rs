@@ -1,6 +1,8 @@
 //! Running a benchmark child process and measuring its peak memory.
 
 use anyhow::{bail, Context, Result};
+use sfcrime_sweep::stats::Spread;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -57,14 +59,21 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n") + "\n"
 }
 
-/// The median of `values` (mean of the middle two for an even count).
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+/// `sfcrime` (normally the running binary) with the project home set.
+pub fn sfcrime_command(binary: &Path, home: &Path) -> Command {
+    let mut command = Command::new(binary);
+    command.env("SFCRIME_HOME", home);
+    command
+}
+
+/// "median (min–max)" with `decimals` digits, "-" when there is nothing.
+pub fn format_spread(spread: Option<Spread>, decimals: usize) -> String {
+    match spread {
+        Some(s) => format!(
+            "{:.*} ({:.*}–{:.*})",
+            decimals, s.median, decimals, s.min, decimals, s.max
+        ),
+        None => "-".to_string(),
     }
 }
 
@@ -73,10 +82,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn medians() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(&[]).is_nan());
+    fn spreads_read_median_then_range() {
+        let s = Spread::of([3.0, 1.0, 2.5]);
+        assert_eq!(format_spread(s, 1), "2.5 (1.0–3.0)");
+        assert_eq!(format_spread(None, 0), "-");
     }
 
     #[test]

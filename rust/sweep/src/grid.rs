@@ -14,7 +14,8 @@
 //! SparkSession confs (`--conf key=value`; `spark.master` and
 //! `spark.driver.memory` too, which `submit.sh` honours like `--master` and
 //! `--driver-memory`); the other keys are the Kafka source's options
-//! (`maxOffsetsPerTrigger`, ...) and the trigger, passed as the job's flags.
+//! (`maxOffsetsPerTrigger`, ...), the trigger and the `source` (kafka or
+//! sfcrime, the job's `--source`), passed as the job's flags.
 //! The value `none` means "not set", i.e. Spark's default.
 
 use anyhow::{bail, Context, Result};
@@ -35,7 +36,8 @@ pub const SPARK_DEFAULTS: [(&str, &str); 3] = [
 ];
 
 /// The parameters that are not Spark confs: the job's flag for each.
-pub const JOB_OPTIONS: [(&str, &str); 4] = [
+pub const JOB_OPTIONS: [(&str, &str); 5] = [
+    ("source", "--source"),
     ("maxOffsetsPerTrigger", "--max-offsets-per-trigger"),
     ("minOffsetsPerTrigger", "--min-offsets-per-trigger"),
     ("maxTriggerDelay", "--max-trigger-delay"),
@@ -621,6 +623,28 @@ mod tests {
         let confs: Vec<_> = p.spark_confs().collect();
         assert!(confs.contains(&("spark.master", "local[*]")));
         assert!(!confs.iter().any(|(k, _)| *k == "maxOffsetsPerTrigger"));
+    }
+
+    #[test]
+    fn the_source_is_a_dimension_passed_as_the_jobs_flag() {
+        let spec = SweepSpec::from_flags(
+            "sources",
+            &["source=sfcrime".to_string()],
+            &["source=kafka".to_string()],
+            1,
+            1,
+            Design::Ofat,
+            None,
+        )
+        .unwrap();
+        let ex = spec.expand().unwrap();
+        let flags: Vec<_> = ex.points.iter().map(Point::job_flags).collect();
+        assert_eq!(
+            flags,
+            [["--source", "kafka"], ["--source", "sfcrime"]],
+            "baseline, then the level"
+        );
+        assert!(ex.points[1].spark_confs().all(|(k, _)| k != "source"));
     }
 
     #[test]

@@ -1,0 +1,232 @@
+//! `bench connector`: the same Spark job (python/data_stream.py, one
+//! `--available-now` run over the whole dataset) reading the same topic
+//! through Spark's spark-sql-kafka (JSON parsed by `from_json` in the JVM)
+//! and through sfcrime's Rust connector in `calls` mode (JSON parsed into
+//! typed Arrow columns in Rust).
+//!
+//! It is a two-point sweep (`source=kafka` against `source=sfcrime`) run by
+//! sfcrime_sweep, so the runs come in a seeded random order, each one is
+//! checked for the exact number of calls counted, and an interrupted bench
+//! resumes with `--results-dir`.
+
+use crate::measure::{format_spread as spread, sfcrime_command};
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use sfcrime_kafka::admin;
+use sfcrime_records::RecordReader;
+use sfcrime_sweep::grid::{Design, SweepSpec};
+use sfcrime_sweep::results::{read_plan, read_records};
+use sfcrime_sweep::stats::{point_stats, speedup_with_range, PointStats, Spread};
+use sfcrime_sweep::sweep::{run_sweep, topic_size, SweepOptions};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The topic both sources read; (re)loaded from the data file when it does
+/// not hold exactly the file's records.
+pub const TOPIC: &str = "bench.connector";
+
+/// Settings both runs share unless `--base` says otherwise: the tuned
+/// shuffle partitions of docs/TUNING.md, so that the aggregation's 200
+/// state-store tasks do not drown the difference between the sources.
+pub const DEFAULT_BASE: &[&str] = &["spark.sql.shuffle.partitions=2"];
+
+pub struct ConnectorBenchOptions {
+    /// Where and how the sweep runs; its `topic` is [`TOPIC`].
+    pub sweep: SweepOptions,
+    pub file: PathBuf,
+    pub repeat: u32,
+    /// `KEY=VALUE` settings of both runs (Spark confs or the job's options).
+    pub base: Vec<String>,
+}
+
+/// One source's runs.
+#[derive(Debug, Serialize)]
+pub struct SourceResult {
+    pub source: &'static str,
+    pub reads_with: &'static str,
+    pub stats: PointStats,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectorBenchReport {
+    pub records: i64,
+    pub repeat: u32,
+    pub base: Vec<String>,
+    pub results_dir: PathBuf,
+    /// 1-minute load average before the runs, lowest and highest.
+    pub load_min: f64,
+    pub load_max: f64,
+    /// spark-sql-kafka first, then sfcrime.
+    pub sources: [SourceResult; 2],
+}
+
+pub fn run(
+    options: &ConnectorBenchOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ConnectorBenchReport> {
+    if let Some(setting) = options
+        .base
+        .iter()
+        .find(|b| b.trim_start().starts_with("source"))
+    {
+        bail!("--base {setting}: the source is what this bench varies; leave it out");
+    }
+    let records = load_topic(options, progress)?;
+    let mut base: Vec<String> = vec!["source=kafka".to_string()];
+    base.extend(options.base.iter().cloned());
+    let spec = SweepSpec::from_flags(
+        "connector",
+        &["source=sfcrime".to_string()],
+        &base,
+        options.repeat,
+        1,
+        Design::Ofat,
+        None,
+    )?;
+    let outcome = run_sweep(&spec, &options.sweep, progress)?;
+    let dir = &options.sweep.results_dir;
+    if outcome.interrupted {
+        bail!("interrupted; resume with --results-dir {}", dir.display());
+    }
+    let plan = read_plan(dir)?;
+    let runs = read_records(dir)?;
+    let mut stats = point_stats(&plan.expansion, &runs).into_iter();
+    let (Some(kafka), Some(sfcrime)) = (stats.next(), stats.next()) else {
+        bail!("{}: expected two points, kafka and sfcrime", dir.display());
+    };
+    for point in [&kafka, &sfcrime] {
+        if point.rows_per_s.is_none() {
+            bail!(
+                "every run of {} failed or miscounted; see the spark.log files under {}",
+                point.label,
+                dir.display()
+            );
+        }
+    }
+    let loads = runs.iter().map(|r| r.load_before);
+    Ok(ConnectorBenchReport {
+        records,
+        repeat: options.repeat,
+        base: options.base.clone(),
+        results_dir: dir.clone(),
+        load_min: loads.clone().fold(f64::INFINITY, f64::min),
+        load_max: loads.fold(f64::NEG_INFINITY, f64::max),
+        sources: [
+            SourceResult {
+                source: "kafka",
+                reads_with: "spark-sql-kafka + from_json (JVM)",
+                stats: kafka,
+            },
+            SourceResult {
+                source: "sfcrime",
+                reads_with: "sfcrime_kafka, mode calls (Rust → Arrow)",
+                stats: sfcrime,
+            },
+        ],
+    })
+}
+
+/// Makes [`TOPIC`] hold exactly the data file's records, producing them
+/// with `sfcrime produce` unless it already does. Returns the count.
+fn load_topic(options: &ConnectorBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<i64> {
+    let kafka = &options.sweep.kafka;
+    let mut records = 0i64;
+    for element in RecordReader::open(&options.file)? {
+        element?;
+        records += 1;
+    }
+    if topic_size(kafka, TOPIC).ok() == Some(records) {
+        progress(&format!(
+            "topic '{TOPIC}' already holds the {records} records of {}",
+            options.file.display()
+        ));
+        return Ok(records);
+    }
+    progress(&format!(
+        "loading the {records} records of {} into topic '{TOPIC}'",
+        options.file.display()
+    ));
+    let timeout = Duration::from_secs(30);
+    admin::delete_topic(kafka, TOPIC, timeout)?;
+    admin::wait_deleted(kafka, TOPIC, timeout)?;
+    admin::ensure_topic(kafka, TOPIC, 3, 1, &[], timeout)?;
+    let out = sfcrime_command(&options.sweep.sfcrime, &options.sweep.home)
+        .args(["produce", "-t", TOPIC, "-b", &kafka.bootstrap_servers, "-f"])
+        .arg(&options.file)
+        .output()
+        .context("cannot run sfcrime produce")?;
+    if !out.status.success() {
+        bail!(
+            "sfcrime produce into '{TOPIC}' failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let loaded = topic_size(kafka, TOPIC)?;
+    if loaded != records {
+        bail!("topic '{TOPIC}' holds {loaded} records after loading {records}");
+    }
+    Ok(records)
+}
+
+impl ConnectorBenchReport {
+    /// A Markdown table: per source medians (min–max) over the repeats, and
+    /// sfcrime's speed-up over spark-sql-kafka.
+    pub fn to_markdown(&self) -> String {
+        let settings = if self.base.is_empty() {
+            "Spark's defaults".to_string()
+        } else {
+            self.base.join(" ")
+        };
+        let mut out = format!(
+            "{} records, {} repeats per source, {settings}; load average {:.1}–{:.1}; \
+             medians (min–max); runs in {}\n\n\
+             | source | reads and parses with | ok runs | rows/s (query) | query s | \
+             total s (launch to exit) |\n| --- | --- | ---: | ---: | ---: | ---: |\n",
+            self.records,
+            self.repeat,
+            self.load_min,
+            self.load_max,
+            self.results_dir.display()
+        );
+        for s in &self.sources {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                s.source,
+                s.reads_with,
+                s.stats.runs.len(),
+                spread(s.stats.rows_per_s, 0),
+                spread(s.stats.query_s, 1),
+                spread(s.stats.wall_s, 1),
+            ));
+        }
+        let [kafka, sfcrime] = &self.sources;
+        let ratio = |a: Option<Spread>, b: Option<Spread>| match (a, b) {
+            (Some(a), Some(b)) => {
+                let (median, low, high) = speedup_with_range(&a, &b);
+                format!("{median:.2}× ({low:.2}–{high:.2}×)")
+            }
+            _ => "-".to_string(),
+        };
+        // Times are "lower is better": their speed-up is the inverse ratio.
+        let inverse = |s: Option<Spread>| {
+            s.map(|s| Spread {
+                median: 1.0 / s.median,
+                min: 1.0 / s.max,
+                max: 1.0 / s.min,
+                n: s.n,
+            })
+        };
+        out.push_str(&format!(
+            "\nsfcrime over spark-sql-kafka: rows/s {}, query time {}, total time {}\n",
+            ratio(sfcrime.stats.rows_per_s, kafka.stats.rows_per_s),
+            ratio(inverse(sfcrime.stats.query_s), inverse(kafka.stats.query_s)),
+            ratio(inverse(sfcrime.stats.wall_s), inverse(kafka.stats.wall_s)),
+        ));
+        out
+    }
+}
+
+/// The default results directory: a new one per bench under `runs_dir`.
+pub fn new_results_dir(runs_dir: &Path) -> Result<PathBuf> {
+    Ok(sfcrime_spark::new_run_dir(runs_dir)?)
+}
