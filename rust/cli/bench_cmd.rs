@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_bench::kafka::{self, KafkaBenchOptions};
 use sfcrime_config::Settings;
-use sfcrime_stack::{java, Stack};
+use sfcrime_stack::{java, Mode, Stack};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -45,6 +45,9 @@ impl BenchArgs {
 pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
     let BenchTarget::Kafka { repeat, json, .. } = args.target;
     let mut progress = |step: &str| eprintln!("bench: {step}");
+    // Kafka 4's perf tools (and their Log4j 2 set-up) talk to either broker.
+    let mut tools = Stack::from_settings(settings)?;
+    tools.mode = Mode::Kraft;
     let options = KafkaBenchOptions {
         sfcrime: std::env::current_exe()?,
         home: settings.home().to_path_buf(),
@@ -52,7 +55,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
         file: settings.path("data.file")?,
         repeat: repeat.max(1),
         java: java::find(&settings.string("java")?)?.path,
-        kafka_lib: Stack::from_settings(settings)?.install(&mut progress)?,
+        kafka_lib: tools.install(&mut progress)?,
     };
     let report = kafka::run(&options, &mut progress)?;
     if let Some(path) = json {
