@@ -21,8 +21,8 @@ say "cargo test (unit + integration, real brokers)"
 # build is shared with the binary that setup.sh made.
 cargo test --release --workspace
 
-leftover=$(pgrep -f "kafka.Kafka .*sfcrime-broker-" || true)
+leftover=$(pgrep -f "(kafka.Kafka|QuorumPeerMain) .*sfcrime-broker-" || true)
 if [[ -n $leftover ]]; then
-  echo "test: FAILED: broker processes left behind by the tests: $leftover" >&2
+  echo "test: FAILED: broker or ZooKeeper processes left behind by the tests: $leftover" >&2
   exit 1
 fi

@@ -40,10 +40,7 @@ fn up_round_trip_down_leaves_nothing_running() {
         .success()
         .stdout(contains("stopped"));
     assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|s| s.contains(") Z "))
-                .unwrap_or(true),
+        common::exited(pid),
         "broker pid {pid} still alive after down"
     );
     broker

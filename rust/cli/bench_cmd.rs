@@ -6,7 +6,7 @@ use sfcrime_bench::connector::{self, ConnectorBenchOptions};
 use sfcrime_bench::kafka::{self, KafkaBenchOptions};
 use sfcrime_config::Settings;
 use sfcrime_kafka::client::KafkaSettings;
-use sfcrime_stack::{java, Stack};
+use sfcrime_stack::{java, Mode, Stack};
 use sfcrime_sweep::sweep::SweepOptions;
 use std::path::PathBuf;
 
@@ -82,6 +82,9 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
     let mut progress = |step: &str| eprintln!("bench: {step}");
     let (markdown, json_text, json) = match args.target {
         BenchTarget::Kafka { repeat, json, .. } => {
+            // Kafka 4's perf tools (and their Log4j 2 set-up) talk to either broker.
+            let mut tools = Stack::from_settings(settings)?;
+            tools.mode = Mode::Kraft;
             let options = KafkaBenchOptions {
                 sfcrime: std::env::current_exe()?,
                 home: settings.home().to_path_buf(),
@@ -89,7 +92,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
                 file: settings.path("data.file")?,
                 repeat: repeat.max(1),
                 java: java::find(&settings.string("java")?)?.path,
-                kafka_lib: Stack::from_settings(settings)?.install(&mut progress)?,
+                kafka_lib: tools.install(&mut progress)?,
             };
             let report = kafka::run(&options, &mut progress)?;
             (

@@ -36,7 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Install, start, stop or inspect the local Kafka broker (KRaft mode).
+    /// Install, start, stop or inspect the local Kafka broker (KRaft, or
+    /// `--mode zookeeper`: the original exercise's ZooKeeper + Kafka 3.9).
     Stack(stack_cmd::StackArgs),
     /// Stream the calls file into the topic (fast, --rate N, or --replay).
     Produce(produce_cmd::ProduceArgs),

@@ -38,6 +38,8 @@ pub fn free_port() -> u16 {
 pub struct Broker {
     pub port: u16,
     pub controller_port: u16,
+    /// Used only by a broker started with `--mode zookeeper`.
+    pub zookeeper_port: u16,
     pub dir: tempfile::TempDir,
 }
 
@@ -55,6 +57,7 @@ impl Broker {
         let broker = Broker {
             port: free_port(),
             controller_port: free_port(),
+            zookeeper_port: free_port(),
             dir,
         };
         let out = broker.stack(&["up"]).args(extra).output().unwrap();
@@ -84,6 +87,8 @@ impl Broker {
             .arg(self.port.to_string())
             .arg("--controller-port")
             .arg(self.controller_port.to_string())
+            .arg("--zookeeper-port")
+            .arg(self.zookeeper_port.to_string())
             .arg("--stack-dir")
             .arg(self.dir.path());
         cmd
@@ -96,9 +101,14 @@ impl Broker {
         cmd
     }
 
-    /// The pid recorded by `stack up`, if any.
+    /// The broker's pid recorded by `stack up`, if any.
     pub fn pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.dir.path().join("kafka.pid"))
+        self.recorded_pid("kafka.pid")
+    }
+
+    /// The pid in the stack dir's `pid_file` (`zookeeper.pid` in ZooKeeper mode).
+    pub fn recorded_pid(&self, pid_file: &str) -> Option<u32> {
+        std::fs::read_to_string(self.dir.path().join(pid_file))
             .ok()?
             .split_whitespace()
             .next()?
@@ -153,6 +163,32 @@ pub fn temp_file(name: &str, contents: &[u8]) -> (tempfile::TempDir, PathBuf) {
 /// The full dataset committed in data/.
 pub fn data_file() -> PathBuf {
     home().join("data/police-department-calls-for-service.json.gz")
+}
+
+/// The first `n` elements of the dataset, verbatim, as a JSON array file:
+/// what `produce --limit n` sends, to `--verify` against and to compute the
+/// ground truth of.
+pub fn data_slice(n: usize) -> (tempfile::TempDir, PathBuf) {
+    let mut slice = b"[".to_vec();
+    for element in sfcrime_records::RecordReader::open(data_file())
+        .unwrap()
+        .take(n)
+    {
+        let element = element.unwrap();
+        if element.index > 0 {
+            slice.extend_from_slice(b",\n");
+        }
+        slice.extend_from_slice(&element.raw);
+    }
+    slice.extend_from_slice(b"]\n");
+    temp_file("slice.json", &slice)
+}
+
+/// True once `pid` is gone (or a zombie nobody has reaped yet).
+pub fn exited(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.contains(") Z "))
+        .unwrap_or(true)
 }
 
 /// The job's exact results in comparable form: (window start, crime type,

@@ -1,6 +1,7 @@
 //! Resolves the Kafka broker's jars from Maven Central with
-//! `mvn dependency:copy-dependencies` on config/kafka-pom.xml, once: the jars
-//! land in <cache.dir>/kafka-<version>/ and later runs need no network.
+//! `mvn dependency:copy-dependencies` on the mode's pom (config/kafka-pom.xml,
+//! or config/kafka-zookeeper-pom.xml for ZooKeeper mode), once: the jars land
+//! in <cache.dir>/kafka-<version>/ and later runs need no network.
 
 use anyhow::{bail, Context, Result};
 use std::fs;

@@ -1,11 +1,17 @@
-//! The local Apache Kafka broker (KRaft, broker and controller in one JVM):
+//! The local Apache Kafka broker (KRaft, broker and controller in one JVM;
+//! or, in ZooKeeper mode, a Kafka 3.9 broker beside a ZooKeeper server):
 //! resolving its jars from Maven Central once, formatting storage, starting
 //! it in the background, waiting until it answers, creating the project's
 //! topic, and stopping it by its recorded pid.
 
 mod jars;
 pub mod java;
+mod mode;
 mod process;
+mod zookeeper;
+
+pub use mode::Mode;
+pub use zookeeper::ZookeeperStatus;
 
 use anyhow::{bail, Context, Result};
 use sfcrime_config::Settings;
@@ -14,7 +20,7 @@ use sfcrime_kafka::client::KafkaSettings;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// Everything needed to run the local broker, resolved from [`Settings`].
@@ -25,8 +31,11 @@ pub struct Stack {
     pub stack_dir: PathBuf,
     /// Jar cache shared by every stack dir.
     pub cache_dir: PathBuf,
+    pub mode: Mode,
     pub port: u16,
     pub controller_port: u16,
+    /// ZooKeeper's client port (ZooKeeper mode only).
+    pub zookeeper_port: u16,
     pub topic: String,
     pub partitions: i32,
     pub replication: i32,
@@ -61,8 +70,10 @@ impl Stack {
             home: settings.home().to_path_buf(),
             stack_dir: settings.path("stack.dir")?,
             cache_dir: settings.path("cache.dir")?,
+            mode: settings.parse("kafka.mode")?,
             port: settings.parse("kafka.port")?,
             controller_port: settings.parse("kafka.controller.port")?,
+            zookeeper_port: settings.parse("zookeeper.port")?,
             topic: settings.string("topic")?,
             partitions: settings.parse("topic.partitions")?,
             replication: settings.parse("topic.replication.factor")?,
@@ -79,22 +90,24 @@ impl Stack {
         self.stack_dir.join("kafka.log")
     }
 
-    fn pid_file(&self) -> PathBuf {
-        self.stack_dir.join("kafka.pid")
+    /// The broker process; its pid file records `<pid> <port> <mode>`.
+    fn broker(&self) -> process::Daemon {
+        process::Daemon {
+            name: "Kafka broker",
+            main_class: "kafka.Kafka",
+            pid_file: self.stack_dir.join("kafka.pid"),
+            log_file: self.log_file(),
+        }
     }
 
     fn data_dir(&self) -> PathBuf {
-        self.stack_dir.join("data")
+        self.stack_dir.join(self.mode.data_dir())
     }
 
-    /// Resolves the broker jars (downloading them once) and returns the
-    /// directory that holds them.
+    /// Resolves the broker jars of the mode (downloading them once) and
+    /// returns the directory that holds them.
     pub fn install(&self, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
-        jars::ensure_kafka_jars(
-            &self.home.join("config/kafka-pom.xml"),
-            &self.cache_dir,
-            progress,
-        )
+        jars::ensure_kafka_jars(&self.home.join(self.mode.pom()), &self.cache_dir, progress)
     }
 
     /// Installs if needed, starts the broker and creates the topic. Returns a
@@ -110,6 +123,15 @@ impl Stack {
                     self.port
                 );
             }
+            let running_mode = self.recorded_mode();
+            if running_mode != self.mode {
+                bail!(
+                    "a {running_mode}-mode broker from {} already runs (pid {pid}); run \
+                     `sfcrime stack down` before starting one in {} mode",
+                    self.stack_dir.display(),
+                    self.mode
+                );
+            }
             let topic = self.ensure_topic()?;
             return Ok(format!(
                 "Kafka broker already running at {} (pid {pid}); {topic}",
@@ -117,68 +139,69 @@ impl Stack {
             ));
         }
         let java = java::find(&self.java_setting)?;
-        for (what, port) in [("broker", self.port), ("controller", self.controller_port)] {
-            ensure_port_free(what, port)?;
+        ensure_port_free("broker", self.port, "--port", "kafka.port")?;
+        if self.mode == Mode::Kraft {
+            ensure_port_free(
+                "controller",
+                self.controller_port,
+                "--controller-port",
+                "kafka.controller.port",
+            )?;
         }
         let lib = self.install(progress)?;
         fs::create_dir_all(&self.stack_dir)
             .with_context(|| format!("cannot create {}", self.stack_dir.display()))?;
-        let server_properties = self.write_server_properties()?;
         let classpath = format!("{}/*", lib.display());
-        if !self.data_dir().join("meta.properties").exists() {
-            progress("formatting broker storage");
-            self.format_storage(&java, &classpath, &server_properties)?;
-        }
-        progress("starting the broker");
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_file())
-            .with_context(|| format!("cannot open {}", self.log_file().display()))?;
-        let mut child = process::spawn_detached(
-            Command::new(&java.path)
-                .args([
-                    "-Xms256m",
-                    "-Xmx768m",
-                    "-XX:+UseG1GC",
-                    "-Djava.awt.headless=true",
-                ])
-                .arg(format!(
-                    "-Dlog4j2.configurationFile={}",
-                    self.home.join("config/broker-log4j2.properties").display()
-                ))
-                .args(["-cp", &classpath, "kafka.Kafka"])
-                .arg(&server_properties)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log),
-        )
-        .with_context(|| format!("cannot start {}", java.path.display()))?;
-        let pid = child.id();
-        fs::write(self.pid_file(), format!("{pid} {}\n", self.port))
-            .with_context(|| format!("cannot write {}", self.pid_file().display()))?;
-        progress("waiting for the broker to answer");
-        let kafka = KafkaSettings::new(self.bootstrap());
-        let ready = admin::wait_ready(&kafka, READY_TIMEOUT, || {
-            matches!(child.try_wait(), Ok(None))
-        });
-        if let Err(err) = ready {
-            let _ = process::stop(pid, STOP_TIMEOUT);
-            let _ = child.wait();
-            let _ = fs::remove_file(self.pid_file());
-            bail!(
-                "{err:#}\nlast lines of {}:\n{}",
-                self.log_file().display(),
-                process::tail_interesting(&self.log_file(), 15)
-            );
-        }
+        // In ZooKeeper mode the broker registers in ZooKeeper, so that starts first.
+        let zookeeper = self.zookeeper_up(&java, &classpath, progress)?;
+        let pid = self
+            .start_broker(&java, &classpath, progress)
+            .inspect_err(|_| self.zookeeper_abandon(&zookeeper))?;
         let topic = self.ensure_topic()?;
         Ok(format!(
-            "Kafka {} broker up at {} (pid {pid}, log {}); {topic}",
-            jars::kafka_version(&self.home.join("config/kafka-pom.xml"))?,
+            "{}Kafka {} broker up at {} (pid {pid}, log {}); {topic}",
+            zookeeper.map(|z| z.summary + "\n").unwrap_or_default(),
+            jars::kafka_version(&self.home.join(self.mode.pom()))?,
             self.bootstrap(),
             self.log_file().display()
         ))
+    }
+
+    /// Formats storage (KRaft, once), starts the broker and waits until it
+    /// answers; returns its pid.
+    fn start_broker(
+        &self,
+        java: &java::Java,
+        classpath: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<u32> {
+        let server_properties = self.write_server_properties()?;
+        if self.mode == Mode::Kraft && !self.data_dir().join("meta.properties").exists() {
+            progress("formatting broker storage");
+            self.format_storage(java, classpath, &server_properties)?;
+        }
+        progress("starting the broker");
+        let jvm_args = [
+            "-Xms256m".to_string(),
+            "-Xmx768m".to_string(),
+            "-XX:+UseG1GC".to_string(),
+            "-Djava.awt.headless=true".to_string(),
+            self.mode.logging_flag(&self.home),
+        ];
+        let broker = self.broker();
+        let mut child = broker.start(
+            &java.path,
+            &jvm_args,
+            classpath,
+            &server_properties,
+            &format!("{} {}", self.port, self.mode),
+        )?;
+        progress("waiting for the broker to answer");
+        let kafka = KafkaSettings::new(self.bootstrap());
+        broker.await_ready(&mut child, STOP_TIMEOUT, |alive| {
+            admin::wait_ready(&kafka, READY_TIMEOUT, alive)
+        })?;
+        Ok(child.id())
     }
 
     fn ensure_topic(&self) -> Result<String> {
@@ -213,15 +236,17 @@ impl Stack {
         })
     }
 
-    /// Stops the broker recorded in the pid file, waiting for it to exit.
+    /// Stops the broker recorded in the pid file, waiting for it to exit,
+    /// then ZooKeeper if it runs (the broker leaves it on the way down).
     pub fn down(&self) -> Result<String> {
-        let Some(pid) = self.running_pid()? else {
-            let _ = fs::remove_file(self.pid_file());
-            return Ok("no Kafka broker is running".to_string());
+        let broker = match self.broker().stop(STOP_TIMEOUT)? {
+            Some(pid) => format!("Kafka broker stopped (pid {pid})"),
+            None => "no Kafka broker is running".to_string(),
         };
-        process::stop(pid, STOP_TIMEOUT)?;
-        fs::remove_file(self.pid_file()).ok();
-        Ok(format!("Kafka broker stopped (pid {pid})"))
+        Ok(match self.zookeeper_down()? {
+            Some(zookeeper) => format!("{broker}\n{zookeeper}"),
+            None => broker,
+        })
     }
 
     pub fn status(&self) -> Result<Status> {
@@ -241,64 +266,54 @@ impl Stack {
         })
     }
 
-    /// The pid in the pid file if that process is alive and is a Kafka broker
-    /// (a pid can be reused by an unrelated process after a reboot).
     fn running_pid(&self) -> Result<Option<u32>> {
-        let Ok(text) = fs::read_to_string(self.pid_file()) else {
-            return Ok(None);
-        };
-        let pid: u32 = text
-            .split_whitespace()
-            .next()
-            .and_then(|p| p.parse().ok())
-            .with_context(|| format!("corrupt pid file {}", self.pid_file().display()))?;
-        Ok(process::is_kafka_broker(pid).then_some(pid))
+        self.broker().running_pid()
     }
 
     fn recorded_port(&self) -> Option<u16> {
-        fs::read_to_string(self.pid_file())
-            .ok()?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+        self.broker().recorded(0)?.parse().ok()
     }
 
-    /// config/server.properties with the sfcrime-owned keys filled in.
+    /// The mode the running broker was started in (pid files written before
+    /// there were modes record none: those brokers are KRaft).
+    pub fn recorded_mode(&self) -> Mode {
+        self.broker()
+            .recorded(1)
+            .and_then(|mode| mode.parse().ok())
+            .unwrap_or(Mode::Kraft)
+    }
+
+    /// The mode's server config template with the sfcrime-owned keys filled in.
     fn write_server_properties(&self) -> Result<PathBuf> {
-        let template_path = self.home.join("config/server.properties");
-        let template = fs::read_to_string(&template_path)
-            .with_context(|| format!("cannot read {}", template_path.display()))?;
         let (port, cport) = (self.port, self.controller_port);
-        let owned = [
-            ("controller.quorum.voters", format!("1@127.0.0.1:{cport}")),
-            (
-                "listeners",
-                format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
-            ),
+        let mut owned = vec![
             (
                 "advertised.listeners",
                 format!("PLAINTEXT://127.0.0.1:{port}"),
             ),
             ("log.dirs", self.data_dir().display().to_string()),
         ];
-        let mut text = format!(
-            "# Generated by sfcrime from {}; edit that file, not this one.\n",
-            template_path.display()
-        );
-        for line in template.lines() {
-            let key = line.split('=').next().unwrap_or("").trim();
-            if !owned.iter().any(|(k, _)| *k == key) {
-                text.push_str(line);
-                text.push('\n');
-            }
-        }
-        for (key, value) in owned {
-            text.push_str(&format!("{key}={value}\n"));
-        }
-        let path = self.stack_dir.join("server.properties");
-        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(path)
+        owned.extend(match self.mode {
+            Mode::Kraft => [
+                ("controller.quorum.voters", format!("1@127.0.0.1:{cport}")),
+                (
+                    "listeners",
+                    format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
+                ),
+            ],
+            Mode::Zookeeper => [
+                (
+                    "zookeeper.connect",
+                    format!("127.0.0.1:{}", self.zookeeper_port),
+                ),
+                ("listeners", format!("PLAINTEXT://127.0.0.1:{port}")),
+            ],
+        });
+        write_generated(
+            &self.home.join(self.mode.server_template()),
+            &owned,
+            &self.stack_dir,
+        )
     }
 
     fn format_storage(&self, java: &java::Java, classpath: &str, config: &Path) -> Result<()> {
@@ -332,13 +347,38 @@ impl Stack {
     }
 }
 
-fn ensure_port_free(what: &str, port: u16) -> Result<()> {
+/// Copies `template` into `dir` under its own file name, with the `owned`
+/// keys' lines replaced by sfcrime's values; every other line is kept.
+fn write_generated(template: &Path, owned: &[(&str, String)], dir: &Path) -> Result<PathBuf> {
+    let text = fs::read_to_string(template)
+        .with_context(|| format!("cannot read {}", template.display()))?;
+    let mut out = format!(
+        "# Generated by sfcrime from {}; edit that file, not this one.\n",
+        template.display()
+    );
+    for line in text.lines() {
+        let key = line.split('=').next().unwrap_or("").trim();
+        if !owned.iter().any(|(k, _)| *k == key) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    for (key, value) in owned {
+        out.push_str(&format!("{key}={value}\n"));
+    }
+    let path = dir.join(template.file_name().context("a template is a file")?);
+    fs::write(&path, out).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// `flag` and `setting` say how to pick another port.
+fn ensure_port_free(what: &str, port: u16, flag: &str, setting: &str) -> Result<()> {
     match TcpListener::bind(("127.0.0.1", port)) {
         Ok(_) => Ok(()),
         Err(err) => bail!(
             "the {what} port {port} on 127.0.0.1 is already in use ({err}); \
-             is another Kafka running? Pick another port with --port / --controller-port \
-             or SFCRIME_KAFKA_PORT / SFCRIME_KAFKA_CONTROLLER_PORT"
+             is another Kafka or ZooKeeper running? Pick another port with {flag} or {}",
+            sfcrime_config::env_name(setting)
         ),
     }
 }
