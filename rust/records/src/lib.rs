@@ -7,6 +7,7 @@
 //! bytes, and separates record-level errors (dead-letter and go on) from
 //! stream-level ones (stop), so the producer can honour `--skip-invalid`.
 
+pub mod calendar;
 mod error;
 #[cfg(test)]
 mod fixtures;

@@ -10,6 +10,7 @@
 //! `call_date_time` is a naive timestamp taken as is (no time zone shift),
 //! which matches a job whose session time zone is UTC.
 
+use crate::calendar::{days_from_civil, CivilTime};
 use crate::record::CallRecord;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Borrow;
@@ -102,7 +103,8 @@ fn parse_timestamp(s: &str) -> Option<Timestamp> {
     {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    // In range: checked above.
+    let days = days_from_civil(year, month as u32, day as u32);
     Some(Timestamp(
         days * 86_400 + hour * 3600 + minute * 60 + second,
     ))
@@ -121,39 +123,13 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-// Howard Hinnant's civil-calendar algorithms: exact for the proleptic
-// Gregorian calendar, which is what Spark 3 uses.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (y, m, d) = civil_from_days(self.0.div_euclid(86_400));
-        let secs = self.0.rem_euclid(86_400);
+        let t = CivilTime::from_epoch_seconds(self.0);
         write!(
             f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
         )
     }
 }

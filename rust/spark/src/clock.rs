@@ -1,36 +1,12 @@
-//! UTC calendar arithmetic for the two timestamps this crate handles: the
-//! ISO-8601 `timestamp` of a progress event (parsed to epoch milliseconds so
-//! batches can be placed on one time line) and the `runs/<stamp>` directory
-//! name. Spark only ever writes UTC (`2016-12-05T20:54:20.827Z`), so a civil
-//! date conversion is all that is needed and no date crate is pulled in.
+//! UTC times this crate and the sweep handle: the ISO-8601 `timestamp` of a
+//! progress event (parsed to epoch milliseconds so batches can be placed on
+//! one time line), the `runs/<stamp>` directory name and the RFC 3339 start
+//! time of a sweep's run. Spark only ever writes UTC
+//! (`2016-12-05T20:54:20.827Z`), so the civil-date conversion of
+//! `sfcrime_records::calendar` is all that is needed.
 
+use sfcrime_records::calendar::{days_from_civil, CivilTime};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`, exact for every date in `i64` range we can meet).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`]: (year, month, day).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 /// Parses Spark's UTC timestamps, `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)`,
 /// to milliseconds since the epoch. Anything else is `None` rather than a
@@ -83,14 +59,19 @@ pub(crate) fn epoch_millis(t: SystemTime) -> i64 {
 /// A run directory name for `epoch_ms`: `20261125T114722Z`. Compact UTC keeps
 /// it free of `:` (invalid on some file systems) and makes `ls` sort by time.
 pub(crate) fn run_stamp(epoch_ms: i64) -> String {
-    let secs = epoch_ms.div_euclid(1000);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let in_day = secs.rem_euclid(86_400);
+    let t = CivilTime::from_epoch_seconds(epoch_ms.div_euclid(1000));
     format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    )
+}
+
+/// `t` in UTC as RFC 3339 with whole seconds, e.g. `2026-11-25T11:47:22Z`.
+pub fn rfc3339_utc(t: SystemTime) -> String {
+    let t = CivilTime::from_epoch_seconds(epoch_millis(t).div_euclid(1000));
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -134,11 +115,11 @@ mod tests {
     }
 
     #[test]
-    fn civil_conversion_round_trips() {
-        for days in [-719_468, -1, 0, 1, 10_957, 11_016, 20_000, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
-        }
+    fn rfc3339_matches_known_instants() {
+        let at = |s: u64| rfc3339_utc(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(at(1_795_608_454), "2026-11-25T12:07:34Z");
     }
 
     #[test]

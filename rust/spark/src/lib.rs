@@ -8,7 +8,7 @@
 //! - [`diagnose`]: recognising known failures in Spark's log.
 //! - [`runner`]: one run of the job, tying the above together.
 
-mod clock;
+pub mod clock;
 pub mod diagnose;
 pub mod progress;
 pub mod runner;

@@ -18,6 +18,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde::Deserialize;
 use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
+use sfcrime_spark::clock::rfc3339_utc;
 use sfcrime_spark::{
     read_progress_file, RunEvent, RunSummary, SparkRun, SparkRunError, StopReason,
 };
@@ -272,7 +273,7 @@ impl SlotRun<'_> {
         }
 
         let load_before = load_average();
-        let started_at = rfc3339(SystemTime::now());
+        let started_at = rfc3339_utc(SystemTime::now());
         let launched = Instant::now();
         let mut sampler = None;
         let mut load = latency.map(|spec| Load {
@@ -596,41 +597,9 @@ fn load_average() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// UTC RFC 3339 with seconds, from the civil-from-days algorithm (H. Hinnant),
-/// to avoid a date crate for one timestamp.
-pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        let at = |s: u64| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(s));
-        assert_eq!(at(0), "1970-01-01T00:00:00Z");
-        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(at(1_795_608_454), "2026-11-25T12:07:34Z");
-    }
 
     #[test]
     fn final_counts_sum_over_crime_types() {
