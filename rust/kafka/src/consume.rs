@@ -11,6 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use sfcrime_records::RecordReader;
+use sfcrime_stats::nearest_rank;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -62,15 +63,12 @@ impl LatencyStats {
             return None;
         }
         samples.sort_unstable();
-        let rank = |p: f64| {
-            samples[((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1]
-        };
         Some(LatencyStats {
             count: samples.len(),
-            p50_ms: rank(0.50),
-            p95_ms: rank(0.95),
-            p99_ms: rank(0.99),
-            max_ms: *samples.last().unwrap(),
+            p50_ms: nearest_rank(&samples, 50.0)?,
+            p95_ms: nearest_rank(&samples, 95.0)?,
+            p99_ms: nearest_rank(&samples, 99.0)?,
+            max_ms: *samples.last()?,
         })
     }
 }

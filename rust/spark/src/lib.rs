@@ -24,6 +24,6 @@ pub use progress::{
 pub use runner::{
     new_run_dir, RunEvent, RunOutcome, RunPaths, SparkFailure, SparkRun, SparkRunError, StopReason,
 };
-pub use summary::{nearest_rank, RunClock, RunSummary};
+pub use summary::{RunClock, RunSummary};
 pub use table::{table_header, table_row};
 pub use tail::LineTailer;

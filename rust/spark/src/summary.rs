@@ -2,7 +2,7 @@
 //! next to the run's `progress.jsonl`.
 //!
 //! Conventions, so two summaries compare like for like:
-//! - Percentiles are nearest-rank ([`nearest_rank`]): always an observed
+//! - Percentiles are nearest-rank (`sfcrime_stats::nearest_rank`): always an observed
 //!   value, never an interpolation; the median is the 50th percentile, so
 //!   with an even count it is the lower of the two middle values.
 //! - Rate and latency statistics cover non-empty batches only: idle triggers
@@ -12,6 +12,7 @@
 //!   ends at the last trigger's start plus its latency.
 
 use serde::{Deserialize, Serialize};
+use sfcrime_stats::nearest_rank;
 
 use crate::progress::StreamingQueryProgress;
 
@@ -86,19 +87,6 @@ pub struct RunSummary {
     pub time_origin: Option<TimeOrigin>,
     /// Records still unread at the last event (Kafka sources only).
     pub offsets_behind_latest_at_end: Option<i64>,
-}
-
-/// The `p`-th percentile (0..=100) of `sorted` (ascending) by nearest rank:
-/// the value at 1-based rank `ceil(p/100 * n)`, with rank 1 for `p = 0`.
-/// `None` for an empty slice. Computed as `ceil(p * n / 100)` so that whole
-/// percentages of whole counts stay exact (0.95 * 20 is not 19 in floats).
-pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
-    let n = sorted.len();
-    if n == 0 {
-        return None;
-    }
-    let rank = (p.clamp(0.0, 100.0) * n as f64 / 100.0).ceil() as usize;
-    Some(sorted[rank.clamp(1, n) - 1])
 }
 
 impl RunSummary {
@@ -213,32 +201,6 @@ mod tests {
             "processedRowsPerSecond":{rate},"durationMs":{{"triggerExecution":{trigger}}}}}"#
         ))
         .unwrap()
-    }
-
-    #[test]
-    fn nearest_rank_matches_the_textbook_definition() {
-        // The worked example of the nearest-rank method: 15, 20, 35, 40, 50.
-        let v = [15, 20, 35, 40, 50];
-        assert_eq!(nearest_rank(&v, 5.0), Some(15));
-        assert_eq!(nearest_rank(&v, 30.0), Some(20));
-        assert_eq!(nearest_rank(&v, 40.0), Some(20));
-        assert_eq!(nearest_rank(&v, 50.0), Some(35));
-        assert_eq!(nearest_rank(&v, 100.0), Some(50));
-        assert_eq!(nearest_rank(&v, 0.0), Some(15));
-        assert_eq!(nearest_rank::<i32>(&[], 50.0), None);
-    }
-
-    #[test]
-    fn nearest_rank_is_exact_on_whole_percentages() {
-        let v: Vec<i64> = (1..=20).collect();
-        assert_eq!(nearest_rank(&v, 95.0), Some(19));
-        assert_eq!(nearest_rank(&v, 50.0), Some(10));
-        let v: Vec<i64> = (1..=100).collect();
-        assert_eq!(nearest_rank(&v, 95.0), Some(95));
-        assert_eq!(nearest_rank(&v, 99.0), Some(99));
-        // Out-of-range requests clamp instead of indexing out of bounds.
-        assert_eq!(nearest_rank(&v, 250.0), Some(100));
-        assert_eq!(nearest_rank(&v, -3.0), Some(1));
     }
 
     #[test]

@@ -9,46 +9,10 @@
 //! not overlap, i.e. every repeat of one beat every repeat of the other.
 
 use serde::Serialize;
+pub use sfcrime_stats::Spread;
 
 use crate::grid::{Expansion, Factor};
 use crate::results::{RunRecord, RunStatus};
-
-/// Median and range of one measure over a point's successful repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Spread {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-    pub n: usize,
-}
-
-impl Spread {
-    /// `None` for no values.
-    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Spread> {
-        let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
-        Some(Spread {
-            median,
-            min: v[0],
-            max: v[n - 1],
-            n,
-        })
-    }
-
-    /// Whether the two ranges are disjoint.
-    pub fn separated_from(&self, other: &Spread) -> bool {
-        self.min > other.max || self.max < other.min
-    }
-}
 
 /// One point's successful runs, summarised.
 #[derive(Debug, Clone, PartialEq, Serialize)]
