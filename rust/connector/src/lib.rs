@@ -18,4 +18,5 @@ mod python;
 mod read;
 
 pub use batch::{schema, BatchBuilder, Header, Mode, Record, CALL_TIMESTAMP_FIELDS};
-pub use read::{partition_offsets, read_range, ReadOptions};
+pub use read::{read_range, ReadOptions};
+pub use sfcrime_kafka::admin::partition_offsets;

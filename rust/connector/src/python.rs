@@ -36,8 +36,10 @@ fn partition_offsets(
     timeout_ms: u64,
 ) -> PyResult<BTreeMap<i32, (i64, i64)>> {
     let settings = settings(bootstrap, options);
-    py.detach(|| read::partition_offsets(&settings, topic, Duration::from_millis(timeout_ms)))
-        .map_err(kafka_error)
+    py.detach(|| {
+        sfcrime_kafka::admin::partition_offsets(&settings, topic, Duration::from_millis(timeout_ms))
+    })
+    .map_err(kafka_error)
 }
 
 /// The records of `topic`/`partition` with offsets in `[start, end)` as one

@@ -1,5 +1,5 @@
-//! The Kafka side: the offsets a topic holds, and reading an exact offset
-//! range of one partition. A reader is a librdkafka consumer assigned to
+//! The Kafka side: reading an exact offset range of one partition (the
+//! offsets a topic holds are `sfcrime_kafka::admin::partition_offsets`). A reader is a librdkafka consumer assigned to
 //! the start offset: no consumer group, no committed offsets, so where a
 //! query is lives only in Spark's checkpoint.
 
@@ -7,11 +7,10 @@ use crate::batch::{BatchBuilder, Header, Mode, Record};
 use anyhow::{bail, Context, Result};
 use arrow::record_batch::RecordBatch;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use sfcrime_kafka::client::KafkaSettings;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How to read a range.
@@ -36,43 +35,6 @@ fn client(settings: &KafkaSettings, extra: &[(&str, &str)]) -> Result<BaseConsum
         .client_config(&defaults)
         .create()
         .context("cannot create a Kafka consumer (check the kafka.* options)")
-}
-
-/// `{partition: (low, high)}`: the first offset still held and the offset
-/// the next record will get, for every partition of `topic`.
-pub fn partition_offsets(
-    settings: &KafkaSettings,
-    topic: &str,
-    timeout: Duration,
-) -> Result<BTreeMap<i32, (i64, i64)>> {
-    let consumer = client(settings, &[])?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .with_context(|| {
-            format!(
-                "cannot read metadata of topic '{topic}' from {}",
-                settings.bootstrap_servers
-            )
-        })?;
-    let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
-        bail!("topic '{topic}' does not exist");
-    };
-    match meta.error().map(RDKafkaErrorCode::from) {
-        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => bail!("topic '{topic}' does not exist"),
-        Some(code) => bail!("cannot read metadata of topic '{topic}': {code}"),
-        None if meta.partitions().is_empty() => bail!("topic '{topic}' has no partitions"),
-        None => {}
-    }
-    meta.partitions()
-        .iter()
-        .map(|p| {
-            let id = p.id();
-            let marks = consumer
-                .fetch_watermarks(topic, id, timeout)
-                .with_context(|| format!("cannot read the offsets of '{topic}' partition {id}"))?;
-            Ok((id, marks))
-        })
-        .collect()
 }
 
 /// The records of `topic`/`partition` with offsets in `[start, end)` as one

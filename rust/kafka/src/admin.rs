@@ -1,5 +1,6 @@
 //! Admin operations against a running cluster: wait until a broker answers a
-//! metadata request, create the project's topic, describe partitions.
+//! metadata request, create the project's topic, describe partitions and the
+//! offsets they hold.
 
 use crate::client::KafkaSettings;
 use anyhow::{bail, Context, Result};
@@ -7,6 +8,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// What the cluster told us in a metadata response.
@@ -121,16 +123,69 @@ pub fn ensure_topic(
     }
 }
 
+/// A client for metadata and offsets only. librdkafka is quiet (log level
+/// 3): every failure that matters comes back as an error to the caller, and
+/// a Spark worker has no reader for its warnings.
+fn quiet_consumer(settings: &KafkaSettings) -> Result<BaseConsumer> {
+    settings
+        .client_config(&[("log_level", "3"), ("allow.auto.create.topics", "false")])
+        .create()
+        .context("cannot create a Kafka client (check the client settings)")
+}
+
+/// `{partition: (low, high)}`: the first offset still held and the offset
+/// the next record will get, for every partition of `topic`.
+pub fn partition_offsets(
+    settings: &KafkaSettings,
+    topic: &str,
+    timeout: Duration,
+) -> Result<BTreeMap<i32, (i64, i64)>> {
+    let consumer = quiet_consumer(settings)?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .with_context(|| {
+            format!(
+                "cannot read metadata of topic '{topic}' from {}",
+                settings.bootstrap_servers
+            )
+        })?;
+    let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        bail!("topic '{topic}' does not exist");
+    };
+    match meta.error().map(RDKafkaErrorCode::from) {
+        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => bail!("topic '{topic}' does not exist"),
+        Some(code) => bail!("cannot read metadata of topic '{topic}': {code}"),
+        None if meta.partitions().is_empty() => bail!("topic '{topic}' has no partitions"),
+        None => {}
+    }
+    meta.partitions()
+        .iter()
+        .map(|p| {
+            let id = p.id();
+            let marks = consumer
+                .fetch_watermarks(topic, id, timeout)
+                .with_context(|| format!("cannot read the offsets of '{topic}' partition {id}"))?;
+            Ok((id, marks))
+        })
+        .collect()
+}
+
+/// How many records `topic` holds now: the sum over its partitions of the
+/// high minus the low watermark.
+pub fn topic_size(settings: &KafkaSettings, topic: &str, timeout: Duration) -> Result<i64> {
+    Ok(partition_offsets(settings, topic, timeout)?
+        .values()
+        .map(|(low, high)| high - low)
+        .sum())
+}
+
 /// The number of partitions of `topic`, or `None` if it does not exist.
 pub fn partition_count(
     settings: &KafkaSettings,
     topic: &str,
     timeout: Duration,
 ) -> Result<Option<usize>> {
-    let consumer: BaseConsumer = settings
-        .client_config(&[("log_level", "3"), ("allow.auto.create.topics", "false")])
-        .create()
-        .context("cannot create a Kafka client")?;
+    let consumer = quiet_consumer(settings)?;
     let metadata = consumer
         .fetch_metadata(Some(topic), timeout)
         .with_context(|| {

@@ -14,7 +14,6 @@
 //! the producer is done and the query has caught up, the job is stopped.
 
 use anyhow::{bail, Context, Result};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde::Deserialize;
 use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
@@ -538,37 +537,9 @@ fn final_call_count(output: &Path) -> Option<i64> {
         .sum()
 }
 
-/// Records in `topic` now: the sum over partitions of high minus low
-/// watermark.
+/// Records in `topic` now (a topic that does not exist is an error).
 pub fn topic_size(kafka: &KafkaSettings, topic: &str) -> Result<i64> {
-    let timeout = Duration::from_secs(10);
-    let consumer: BaseConsumer = kafka
-        .client_config(&[("log_level", "3"), ("allow.auto.create.topics", "false")])
-        .create()
-        .context("cannot create a Kafka client")?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .with_context(|| format!("cannot read metadata from {}", kafka.bootstrap_servers))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    if partitions.is_empty() {
-        bail!(
-            "topic '{topic}' does not exist on {}",
-            kafka.bootstrap_servers
-        );
-    }
-    let mut total = 0;
-    for partition in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, timeout)
-            .with_context(|| format!("cannot read offsets of {topic}-{partition}"))?;
-        total += high - low;
-    }
-    Ok(total)
+    admin::topic_size(kafka, topic, Duration::from_secs(10))
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {
