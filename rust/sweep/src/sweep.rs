@@ -554,8 +554,12 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
 /// `path` relative to `base` when it is inside it (it always is for run
 /// dirs), so the results directory can move as a whole.
 pub fn relative(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base)
-        .unwrap_or(path)
+    // Compared as absolute paths: a results dir given as `runs/x` holds run
+    // dirs that the runner names absolutely.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (path, base) = (absolute(path), absolute(base));
+    path.strip_prefix(&base)
+        .unwrap_or(&path)
         .display()
         .to_string()
 }
@@ -583,6 +587,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(final_call_count(dir.path()), Some(7));
+    }
+
+    #[test]
+    fn run_dirs_are_recorded_relative_to_a_relative_results_dir() {
+        let cwd = std::env::current_dir().unwrap();
+        let run = cwd.join("runs/sweeps/x/runs/p/r0/20261125T000000Z");
+        assert_eq!(
+            relative(&run, Path::new("runs/sweeps/x")),
+            "runs/p/r0/20261125T000000Z"
+        );
+        assert_eq!(
+            relative(&run, &cwd.join("runs/sweeps/x")),
+            "runs/p/r0/20261125T000000Z"
+        );
+        assert_eq!(
+            relative(Path::new("/elsewhere/r"), Path::new("runs")),
+            "/elsewhere/r"
+        );
     }
 
     #[test]
