@@ -267,30 +267,29 @@ fn resume_point(stderr: &str) -> u64 {
 // ---------------------------------------------------------------------------
 // Broker faults
 
+/// Starts producing the whole file at 20,000 records/s (~10 s) with the given
+/// delivery timeout and SIGKILLs the broker 3 s in, a third of the way.
+fn produce_and_crash_the_broker(broker: &Broker, message_timeout_ms: u64) -> (Running, Instant) {
+    let timeout = format!("message.timeout.ms={message_timeout_ms}");
+    let producer = spawn(
+        broker,
+        &[
+            "produce", "-t", TOPIC, "--rate", "20000", "--json", "-X", &timeout,
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    crash(broker);
+    (producer, Instant::now())
+}
+
 #[test]
 fn broker_killed_mid_produce_and_restarted_loses_and_duplicates_nothing() {
     let _serial = serial();
     let broker = Broker::start();
-    // ~10 s of producing; the kill lands a third of the way in.
-    let producer = spawn(
-        &broker,
-        &[
-            "produce",
-            "-t",
-            TOPIC,
-            "--rate",
-            "20000",
-            "--json",
-            // The default 60 s already outlasts a restart; more, because a
-            // JVM restart on a busy 2-core machine can take a while, and
-            // this test is about the crash, not the timeout (next test).
-            "-X",
-            "message.timeout.ms=180000",
-        ],
-    );
-    std::thread::sleep(Duration::from_secs(3));
-    crash(&broker);
-    let killed_at = Instant::now();
+    // The default 60 s already outlasts a restart; more, because a JVM
+    // restart on a busy 2-core machine can take a while, and this test is
+    // about the crash, not the timeout (next test).
+    let (producer, killed_at) = produce_and_crash_the_broker(&broker, 180_000);
     std::thread::sleep(Duration::from_secs(2));
     let restart_took = restart(&broker);
     let (status, stdout, stderr) = producer.finish(Duration::from_secs(300));
@@ -324,22 +323,7 @@ fn broker_killed_mid_produce_and_restarted_loses_and_duplicates_nothing() {
 fn broker_down_past_the_delivery_timeout_fails_and_resumes_without_loss() {
     let _serial = serial();
     let broker = Broker::start();
-    let producer = spawn(
-        &broker,
-        &[
-            "produce",
-            "-t",
-            TOPIC,
-            "--rate",
-            "20000",
-            "--json",
-            "-X",
-            "message.timeout.ms=5000",
-        ],
-    );
-    std::thread::sleep(Duration::from_secs(3));
-    crash(&broker);
-    let killed_at = Instant::now();
+    let (producer, killed_at) = produce_and_crash_the_broker(&broker, 5_000);
     let (status, stdout, stderr) = producer.finish(Duration::from_secs(180));
     let gave_up_after = killed_at.elapsed();
     // 2: deliveries failed (listed); 1: the producer hit an error it could
