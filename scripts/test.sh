@@ -13,8 +13,12 @@ say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy -D warnings"
 cargo clippy --release --workspace --all-targets -q -- -D warnings
+# The connector's Python module (feature `python`, which maturin turns on)
+# is not part of the workspace build: lint it as maturin builds it.
+PYO3_PYTHON=$PWD/.venv/bin/python \
+  cargo clippy --release -p sfcrime-connector --features python -q -- -D warnings
 say "ruff"
-.venv/bin/ruff check python/
+.venv/bin/ruff check python/ tests/python/
 
 say "cargo test (unit + integration, real brokers)"
 # Release mode: librdkafka and the data-heavy tests are much faster, and the
