@@ -8,6 +8,8 @@
 //! an error saying which font to install.
 
 use anyhow::{anyhow, bail, Context, Result};
+use plotters::coord::ranged1d::AsRangedCoord;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -125,13 +127,7 @@ impl Chart for DotChart {
             .flat_map(|r| r.values.iter().copied())
             .fold(0.0_f64, f64::max);
         let x_max = if max > 0.0 { max * 1.15 } else { 1.0 };
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, text(22))
-            .margin(14)
-            .x_label_area_size(48)
-            .y_label_area_size(LABEL_WIDTH)
-            .build_cartesian_2d(0.0..x_max, -0.5..(n as f64 - 0.5))
-            .map_err(plot_error)?;
+        let mut chart = row_chart(root, &self.title, 0.0..x_max, n)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -143,43 +139,102 @@ impl Chart for DotChart {
             .draw()
             .map_err(plot_error)?;
         for (i, row) in self.rows.iter().enumerate() {
-            // The first row at the top.
-            let y = (n - 1 - i) as f64;
-            let color = if row.highlight { HIGHLIGHT } else { BAR };
-            let label_at = chart.backend_coord(&(0.0, y));
-            root.draw(&Text::new(
-                row.label.clone(),
-                (label_at.0 - 8, label_at.1),
-                text(14).pos(Pos::new(HPos::Right, VPos::Center)),
-            ))
-            .map_err(plot_error)?;
-            let Some(median) = crate::stats::Spread::of(row.values.iter().copied()) else {
-                continue;
+            let label = RowLabel {
+                text: &row.label,
+                y: top_down(i, n),
+                x: 0.0,
             };
-            let median = median.median;
-            chart
-                .draw_series([Rectangle::new(
-                    [(0.0, y - 0.32), (median, y + 0.32)],
-                    color.mix(0.45).filled(),
-                )])
-                .map_err(plot_error)?;
-            chart
-                .draw_series(
-                    row.values
-                        .iter()
-                        .map(|&v| Circle::new((v, y), 4, BLACK.filled())),
-                )
-                .map_err(plot_error)?;
-            let end = chart.backend_coord(&(row.values.iter().copied().fold(median, f64::max), y));
-            root.draw(&Text::new(
-                format!("{median:.prec$}", prec = self.decimals),
-                (end.0 + 10, end.1),
-                text(13).pos(Pos::new(HPos::Left, VPos::Center)),
-            ))
-            .map_err(plot_error)?;
+            match crate::stats::Spread::of(row.values.iter().copied()) {
+                None => label.draw(root, &chart)?,
+                Some(spread) => draw_row(
+                    root,
+                    &mut chart,
+                    label,
+                    (0.0, spread.median),
+                    if row.highlight { HIGHLIGHT } else { BAR }.mix(0.45),
+                    &row.values,
+                    format!("{:.prec$}", spread.median, prec = self.decimals),
+                )?,
+            }
         }
         Ok(())
     }
+}
+
+/// A chart of labelled rows (the first at the top) over an x axis, with
+/// room on the left for the labels, which the rows draw themselves.
+fn row_chart<'a, DB: DrawingBackend, X: AsRangedCoord<Value = f64>>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    x: X,
+    rows: usize,
+) -> Result<ChartContext<'a, DB, Cartesian2d<X::CoordDescType, RangedCoordf64>>> {
+    ChartBuilder::on(root)
+        .caption(title, text(22))
+        .margin(14)
+        .x_label_area_size(48)
+        .y_label_area_size(LABEL_WIDTH)
+        .build_cartesian_2d(x, -0.5..(rows as f64 - 0.5))
+        .map_err(plot_error)
+}
+
+/// The y of row `i` of `n`, counting from the top.
+fn top_down(i: usize, n: usize) -> f64 {
+    (n - 1 - i) as f64
+}
+
+/// A row's label, right-aligned just left of `x` on the row's line.
+struct RowLabel<'a> {
+    text: &'a str,
+    y: f64,
+    x: f64,
+}
+
+impl RowLabel<'_> {
+    fn draw<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        chart: &ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    ) -> Result<()> {
+        let at = chart.backend_coord(&(self.x, self.y));
+        root.draw(&Text::new(
+            self.text.to_string(),
+            (at.0 - 8, at.1),
+            text(14).pos(Pos::new(HPos::Right, VPos::Center)),
+        ))
+        .map_err(plot_error)
+    }
+}
+
+/// One row: its label, a bar over `bar`, a dot per repeat in `dots`, and
+/// `value` printed right of whichever reaches furthest.
+fn draw_row<DB: DrawingBackend, X: Ranged<ValueType = f64>>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    label: RowLabel<'_>,
+    bar: (f64, f64),
+    color: RGBAColor,
+    dots: &[f64],
+    value: String,
+) -> Result<()> {
+    label.draw(root, chart)?;
+    let y = label.y;
+    chart
+        .draw_series([Rectangle::new(
+            [(bar.0, y - 0.32), (bar.1, y + 0.32)],
+            color.filled(),
+        )])
+        .map_err(plot_error)?;
+    chart
+        .draw_series(dots.iter().map(|&v| Circle::new((v, y), 4, BLACK.filled())))
+        .map_err(plot_error)?;
+    let end = chart.backend_coord(&(dots.iter().copied().fold(bar.1, f64::max), y));
+    root.draw(&Text::new(
+        value,
+        (end.0 + 10, end.1),
+        text(13).pos(Pos::new(HPos::Left, VPos::Center)),
+    ))
+    .map_err(plot_error)
 }
 
 /// One factor level's effect for an [`EffectChart`].
@@ -216,13 +271,7 @@ impl Chart for EffectChart {
             .fold(0.0_f64, f64::max)
             .max(2.0_f64.ln());
         let (lo, hi) = ((-spread * 1.15).exp(), (spread * 1.15).exp());
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.title, text(22))
-            .margin(14)
-            .x_label_area_size(48)
-            .y_label_area_size(LABEL_WIDTH)
-            .build_cartesian_2d((lo..hi).log_scale(), -0.5..(n as f64 - 0.5))
-            .map_err(plot_error)?;
+        let mut chart = row_chart(root, &self.title, (lo..hi).log_scale(), n)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -240,41 +289,24 @@ impl Chart for EffectChart {
             )])
             .map_err(plot_error)?;
         for (i, row) in self.rows.iter().enumerate() {
-            let y = (n - 1 - i) as f64;
-            let label_at = chart.backend_coord(&(lo, y));
-            root.draw(&Text::new(
-                row.label.clone(),
-                (label_at.0 - 8, label_at.1),
-                text(14).pos(Pos::new(HPos::Right, VPos::Center)),
-            ))
-            .map_err(plot_error)?;
-            let color = if row.ratio >= 1.0 { GOOD } else { BAD };
-            let (a, b) = if row.ratio >= 1.0 {
-                (1.0, row.ratio)
-            } else {
-                (row.ratio, 1.0)
-            };
-            chart
-                .draw_series([Rectangle::new(
-                    [(a, y - 0.32), (b, y + 0.32)],
-                    color.mix(0.5).filled(),
-                )])
-                .map_err(plot_error)?;
-            chart
-                .draw_series(
-                    row.repeats
-                        .iter()
-                        .map(|&v| Circle::new((v, y), 4, BLACK.filled())),
-                )
-                .map_err(plot_error)?;
-            let at =
-                chart.backend_coord(&(b.max(row.repeats.iter().copied().fold(b, f64::max)), y));
-            root.draw(&Text::new(
+            let faster = row.ratio >= 1.0;
+            draw_row(
+                root,
+                &mut chart,
+                RowLabel {
+                    text: &row.label,
+                    y: top_down(i, n),
+                    x: lo,
+                },
+                if faster {
+                    (1.0, row.ratio)
+                } else {
+                    (row.ratio, 1.0)
+                },
+                if faster { GOOD } else { BAD }.mix(0.5),
+                &row.repeats,
                 format!("{:.2}x", row.ratio),
-                (at.0 + 10, at.1),
-                text(13).pos(Pos::new(HPos::Left, VPos::Center)),
-            ))
-            .map_err(plot_error)?;
+            )?;
         }
         Ok(())
     }
