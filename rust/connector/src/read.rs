@@ -6,11 +6,11 @@
 use crate::batch::{BatchBuilder, Header, Mode, Record};
 use anyhow::{bail, Context, Result};
 use arrow::record_batch::RecordBatch;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
-use sfcrime_kafka::client::KafkaSettings;
+use sfcrime_kafka::client::{fetch_metadata, KafkaSettings, LoggedConsumer};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -27,14 +27,14 @@ pub struct ReadOptions {
     pub timeout: Duration,
 }
 
-fn client(settings: &KafkaSettings, extra: &[(&str, &str)]) -> Result<BaseConsumer> {
+fn client(settings: &KafkaSettings, extra: &[(&str, &str)]) -> Result<LoggedConsumer> {
     // Quiet librdkafka: its warnings have no reader in a Spark worker, and
-    // every failure that matters comes back as an error below.
+    // every failure that matters comes back as an error below (a refused
+    // login or TLS handshake too: it is logged at error level).
     let mut defaults = vec![("log_level", "3"), ("allow.auto.create.topics", "false")];
     defaults.extend_from_slice(extra);
     settings
-        .client_config(&defaults)
-        .create()
+        .logged_consumer(&defaults)
         .context("cannot create a Kafka consumer (check the kafka.* options)")
 }
 
@@ -46,8 +46,7 @@ pub fn partition_offsets(
     timeout: Duration,
 ) -> Result<BTreeMap<i32, (i64, i64)>> {
     let consumer = client(settings, &[])?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
+    let metadata = fetch_metadata(&consumer, &settings.bootstrap_servers, Some(topic), timeout)
         .with_context(|| {
             format!(
                 "cannot read metadata of topic '{topic}' from {}",
@@ -173,7 +172,7 @@ pub fn read_range(
     Ok(builder.finish())
 }
 
-fn position(consumer: &BaseConsumer, topic: &str, partition: i32) -> Result<i64> {
+fn position(consumer: &LoggedConsumer, topic: &str, partition: i32) -> Result<i64> {
     let list = consumer.position()?;
     Ok(
         match list.find_partition(topic, partition).map(|p| p.offset()) {

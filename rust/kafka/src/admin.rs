@@ -1,11 +1,10 @@
 //! Admin operations against a running cluster: wait until a broker answers a
 //! metadata request, create the project's topic, describe partitions.
 
-use crate::client::KafkaSettings;
+use crate::client::{fetch_metadata, KafkaSettings, Refused};
 use anyhow::{bail, Context, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use std::time::{Duration, Instant};
 
@@ -18,16 +17,19 @@ pub struct ClusterInfo {
 
 /// Asks for cluster metadata once, waiting at most `timeout`.
 pub fn metadata(settings: &KafkaSettings, timeout: Duration) -> Result<ClusterInfo> {
-    let consumer: BaseConsumer = settings
-        .client_config(&[("log_level", "3")])
-        .create()
-        .context("cannot create a Kafka client")?;
-    let metadata = consumer.fetch_metadata(None, timeout).with_context(|| {
-        format!(
-            "no Kafka broker answered at {} within {:.0?}",
-            settings.bootstrap_servers, timeout
-        )
-    })?;
+    let client = settings.logged_consumer(&[("log_level", "4")])?;
+    let metadata = match fetch_metadata(&client, &settings.bootstrap_servers, None, timeout) {
+        Ok(metadata) => metadata,
+        Err(err) if err.is::<Refused>() => return Err(err),
+        Err(err) => {
+            return Err(err).with_context(|| {
+                format!(
+                    "no Kafka broker answered at {} within {:.0?}",
+                    settings.bootstrap_servers, timeout
+                )
+            })
+        }
+    };
     Ok(ClusterInfo {
         brokers: metadata
             .brokers()
@@ -44,7 +46,8 @@ pub fn metadata(settings: &KafkaSettings, timeout: Duration) -> Result<ClusterIn
 }
 
 /// Polls for metadata until a broker answers, `alive()` turns false (the
-/// broker process died, so waiting longer is pointless) or `timeout` passes.
+/// broker process died, so waiting longer is pointless), it refuses us
+/// ([`Refused`]: waiting cannot fix credentials) or `timeout` passes.
 pub fn wait_ready(
     settings: &KafkaSettings,
     timeout: Duration,
@@ -55,6 +58,7 @@ pub fn wait_ready(
         let remaining = deadline.saturating_duration_since(Instant::now());
         match metadata(settings, remaining.min(Duration::from_secs(2))) {
             Ok(info) if !info.brokers.is_empty() => return Ok(info),
+            Err(err) if err.is::<Refused>() => return Err(err),
             Ok(_) | Err(_) if !alive() => bail!("the broker process exited while starting"),
             Ok(_) | Err(_) if Instant::now() >= deadline => bail!(
                 "the broker at {} did not answer within {:.0?}",
@@ -127,12 +131,9 @@ pub fn partition_count(
     topic: &str,
     timeout: Duration,
 ) -> Result<Option<usize>> {
-    let consumer: BaseConsumer = settings
-        .client_config(&[("log_level", "3"), ("allow.auto.create.topics", "false")])
-        .create()
-        .context("cannot create a Kafka client")?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
+    let client =
+        settings.logged_consumer(&[("log_level", "4"), ("allow.auto.create.topics", "false")])?;
+    let metadata = fetch_metadata(&client, &settings.bootstrap_servers, Some(topic), timeout)
         .with_context(|| {
             format!(
                 "cannot read metadata of topic '{topic}' from {}",
