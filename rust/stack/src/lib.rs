@@ -1,16 +1,19 @@
 //! The local Apache Kafka broker (KRaft, broker and controller in one JVM):
 //! resolving its jars from Maven Central once, formatting storage, starting
-//! it in the background, waiting until it answers, creating the project's
-//! topic, and stopping it by its recorded pid.
+//! it in the background (its client listener PLAINTEXT or SASL_SSL), waiting
+//! until it answers, creating the project's topic, and stopping it by its
+//! recorded pid.
 
 mod jars;
 pub mod java;
 mod process;
+pub mod security;
 
 use anyhow::{bail, Context, Result};
+use security::{write_private, Credentials, Security, Tls};
 use sfcrime_config::Settings;
 use sfcrime_kafka::admin::{self, TopicState};
-use sfcrime_kafka::client::KafkaSettings;
+use sfcrime_kafka::client::{KafkaSettings, Refused};
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -32,6 +35,12 @@ pub struct Stack {
     pub replication: i32,
     /// Delete and recreate the topic on `up`, for a run from a clean slate.
     pub recreate_topic: bool,
+    /// The client listener's security (`kafka.security`).
+    pub security: Security,
+    /// CA and broker certificate for SASL_SSL (`kafka.tls.dir`).
+    pub tls: Tls,
+    /// The SCRAM user, or why there is none (only needed for SASL_SSL).
+    admin: Result<Credentials, String>,
     java_setting: String,
 }
 
@@ -57,9 +66,17 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Stack {
     pub fn from_settings(settings: &Settings) -> Result<Self> {
+        let stack_dir = settings.path("stack.dir")?;
+        let tls_dir = match settings.string("kafka.tls.dir")?.trim() {
+            "" => stack_dir.join("tls"),
+            _ => settings.path("kafka.tls.dir")?,
+        };
         Ok(Stack {
             home: settings.home().to_path_buf(),
-            stack_dir: settings.path("stack.dir")?,
+            security: settings.parse("kafka.security")?,
+            tls: Tls { dir: tls_dir },
+            admin: Credentials::from_settings(settings).map_err(|e| format!("{e:#}")),
+            stack_dir,
             cache_dir: settings.path("cache.dir")?,
             port: settings.parse("kafka.port")?,
             controller_port: settings.parse("kafka.controller.port")?,
@@ -77,6 +94,44 @@ impl Stack {
 
     pub fn log_file(&self) -> PathBuf {
         self.stack_dir.join("kafka.log")
+    }
+
+    /// librdkafka settings for the admin user, written by `up` when the
+    /// listener is SASL_SSL: `sfcrime produce -F <this file>` etc.
+    pub fn client_properties(&self) -> PathBuf {
+        self.stack_dir.join("client.properties")
+    }
+
+    fn credentials(&self) -> Result<&Credentials> {
+        self.admin.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The librdkafka settings that reach a broker run with `security` as
+    /// the admin user.
+    fn client_overrides(&self, security: Security) -> Result<Vec<(String, String)>> {
+        Ok(match security {
+            Security::Plaintext => Vec::new(),
+            Security::SaslSsl => {
+                let admin = self.credentials()?;
+                [
+                    ("security.protocol", "SASL_SSL"),
+                    ("sasl.mechanisms", security::MECHANISM),
+                    ("sasl.username", &admin.user),
+                    ("sasl.password", admin.password()),
+                    ("ssl.ca.location", &self.tls.ca().display().to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+            }
+        })
+    }
+
+    /// A client of the broker on `port` run with `security`.
+    fn client(&self, port: u16, security: Security) -> Result<KafkaSettings> {
+        let mut kafka = KafkaSettings::new(format!("127.0.0.1:{port}"));
+        kafka.overrides = self.client_overrides(security)?;
+        Ok(kafka)
     }
 
     fn pid_file(&self) -> PathBuf {
@@ -101,13 +156,15 @@ impl Stack {
     /// human-readable account of what it did.
     pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<String> {
         if let Some(pid) = self.running_pid()? {
-            let recorded_port = self.recorded_port().unwrap_or(self.port);
-            if recorded_port != self.port {
+            let (recorded_port, recorded_security) = self.recorded();
+            if (recorded_port, recorded_security) != (self.port, self.security) {
                 bail!(
-                    "a broker from {} already runs on port {recorded_port} (pid {pid}), not {}; \
-                     run `sfcrime stack down` first",
+                    "a broker from {} already runs on port {recorded_port} with \
+                     {recorded_security} (pid {pid}), not on {} with {}; run `sfcrime stack \
+                     down` first",
                     self.stack_dir.display(),
-                    self.port
+                    self.port,
+                    self.security
                 );
             }
             let topic = self.ensure_topic()?;
@@ -120,9 +177,13 @@ impl Stack {
         for (what, port) in [("broker", self.port), ("controller", self.controller_port)] {
             ensure_port_free(what, port)?;
         }
+        let client = self.client(self.port, self.security)?;
         let lib = self.install(progress)?;
         fs::create_dir_all(&self.stack_dir)
             .with_context(|| format!("cannot create {}", self.stack_dir.display()))?;
+        if self.security == Security::SaslSsl {
+            self.tls.ensure(progress)?;
+        }
         let server_properties = self.write_server_properties()?;
         let classpath = format!("{}/*", lib.display());
         if !self.data_dir().join("meta.properties").exists() {
@@ -155,17 +216,30 @@ impl Stack {
         )
         .with_context(|| format!("cannot start {}", java.path.display()))?;
         let pid = child.id();
-        fs::write(self.pid_file(), format!("{pid} {}\n", self.port))
-            .with_context(|| format!("cannot write {}", self.pid_file().display()))?;
+        fs::write(
+            self.pid_file(),
+            format!("{pid} {} {}\n", self.port, self.security),
+        )
+        .with_context(|| format!("cannot write {}", self.pid_file().display()))?;
         progress("waiting for the broker to answer");
-        let kafka = KafkaSettings::new(self.bootstrap());
-        let ready = admin::wait_ready(&kafka, READY_TIMEOUT, || {
+        let ready = admin::wait_ready(&client, READY_TIMEOUT, || {
             matches!(child.try_wait(), Ok(None))
         });
         if let Err(err) = ready {
             let _ = process::stop(pid, STOP_TIMEOUT);
             let _ = child.wait();
             let _ = fs::remove_file(self.pid_file());
+            if err.is::<Refused>() {
+                bail!(
+                    "{err:#}\nThe SCRAM user '{}' is created when the storage is formatted: by \
+                     the first `stack up --security sasl_ssl` on an empty stack dir, with the \
+                     password of that moment. If {} was formatted before, or with another \
+                     password, delete {} to format it anew (its topics are lost).",
+                    self.credentials()?.user,
+                    self.stack_dir.display(),
+                    self.data_dir().display()
+                );
+            }
             bail!(
                 "{err:#}\nlast lines of {}:\n{}",
                 self.log_file().display(),
@@ -173,8 +247,32 @@ impl Stack {
             );
         }
         let topic = self.ensure_topic()?;
+        let clients = match self.security {
+            Security::Plaintext => String::new(),
+            Security::SaslSsl => {
+                let text: String = client
+                    .overrides
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}\n"))
+                    .collect();
+                write_private(
+                    &self.client_properties(),
+                    &format!(
+                        "# librdkafka settings for the local SASL_SSL broker, written by \
+                         `sfcrime stack up`.\n{text}"
+                    ),
+                )?;
+                format!(
+                    "\nclients: SASL_SSL ({}) as '{}', CA {}; settings in {} (-F)",
+                    security::MECHANISM,
+                    self.credentials()?.user,
+                    self.tls.ca().display(),
+                    self.client_properties().display()
+                )
+            }
+        };
         Ok(format!(
-            "Kafka {} broker up at {} (pid {pid}, log {}); {topic}",
+            "Kafka {} broker up at {} (pid {pid}, log {}); {topic}{clients}",
             jars::kafka_version(&self.home.join("config/kafka-pom.xml"))?,
             self.bootstrap(),
             self.log_file().display()
@@ -182,7 +280,7 @@ impl Stack {
     }
 
     fn ensure_topic(&self) -> Result<String> {
-        let kafka = KafkaSettings::new(self.bootstrap());
+        let kafka = self.client(self.port, self.security)?;
         if self.recreate_topic {
             admin::delete_topic(&kafka, &self.topic, Duration::from_secs(30))?;
             admin::wait_deleted(&kafka, &self.topic, Duration::from_secs(30))?;
@@ -228,8 +326,8 @@ impl Stack {
         let Some(pid) = self.running_pid()? else {
             return Ok(Status::Stopped);
         };
-        let port = self.recorded_port().unwrap_or(self.port);
-        let kafka = KafkaSettings::new(format!("127.0.0.1:{port}"));
+        let (port, security) = self.recorded();
+        let kafka = self.client(port, security)?;
         Ok(match admin::metadata(&kafka, Duration::from_secs(5)) {
             Ok(info) => Status::Running {
                 pid,
@@ -255,33 +353,74 @@ impl Stack {
         Ok(process::is_kafka_broker(pid).then_some(pid))
     }
 
-    fn recorded_port(&self) -> Option<u16> {
-        fs::read_to_string(self.pid_file())
-            .ok()?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
+    /// The port and security the running broker was started with (the pid
+    /// file's second and third words), else the configured ones.
+    fn recorded(&self) -> (u16, Security) {
+        let text = fs::read_to_string(self.pid_file()).unwrap_or_default();
+        let mut words = text.split_whitespace().skip(1);
+        (
+            words
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(self.port),
+            words
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(self.security),
+        )
     }
 
-    /// config/server.properties with the sfcrime-owned keys filled in.
+    /// config/server.properties with the sfcrime-owned keys filled in. With
+    /// SASL_SSL it holds the admin user's password (the broker's own login
+    /// on its inter-broker listener), so it is written with mode 0600.
     fn write_server_properties(&self) -> Result<PathBuf> {
         let template_path = self.home.join("config/server.properties");
         let template = fs::read_to_string(&template_path)
             .with_context(|| format!("cannot read {}", template_path.display()))?;
         let (port, cport) = (self.port, self.controller_port);
-        let owned = [
+        // The client listener is named after its protocol.
+        let name = match self.security {
+            Security::Plaintext => "PLAINTEXT",
+            Security::SaslSsl => "SASL_SSL",
+        };
+        let mut owned = vec![
             ("controller.quorum.voters", format!("1@127.0.0.1:{cport}")),
             (
                 "listeners",
-                format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
+                format!("{name}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
             ),
+            ("advertised.listeners", format!("{name}://127.0.0.1:{port}")),
+            ("inter.broker.listener.name", name.to_string()),
             (
-                "advertised.listeners",
-                format!("PLAINTEXT://127.0.0.1:{port}"),
+                "listener.security.protocol.map",
+                format!("{name}:{name},CONTROLLER:PLAINTEXT"),
             ),
             ("log.dirs", self.data_dir().display().to_string()),
         ];
+        if self.security == Security::SaslSsl {
+            let mechanism = security::MECHANISM;
+            owned.extend([
+                ("sasl.enabled.mechanisms", mechanism.to_string()),
+                (
+                    "sasl.mechanism.inter.broker.protocol",
+                    mechanism.to_string(),
+                ),
+                (
+                    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+                    self.credentials()?.jaas(),
+                ),
+                ("ssl.keystore.type", "PEM".to_string()),
+                (
+                    "ssl.keystore.location",
+                    self.tls.key_store().display().to_string(),
+                ),
+                ("ssl.truststore.type", "PEM".to_string()),
+                (
+                    "ssl.truststore.location",
+                    self.tls.ca().display().to_string(),
+                ),
+            ]);
+        }
         let mut text = format!(
             "# Generated by sfcrime from {}; edit that file, not this one.\n",
             template_path.display()
@@ -297,39 +436,77 @@ impl Stack {
             text.push_str(&format!("{key}={value}\n"));
         }
         let path = self.stack_dir.join("server.properties");
-        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        write_private(&path, &text)?;
         Ok(path)
     }
 
+    /// Formats the storage with a new cluster id; with SASL_SSL, also adds
+    /// the SCRAM user, whose password reaches StorageTool in a 0600 Java
+    /// argument file (`java @file`), not on its command line, which any
+    /// local user can read in `ps`.
     fn format_storage(&self, java: &java::Java, classpath: &str, config: &Path) -> Result<()> {
-        let run = |args: &[&str]| -> Result<String> {
-            let out = Command::new(&java.path)
-                .args(["-cp", classpath, "kafka.tools.StorageTool"])
-                .args(args)
-                .output()
-                .context("cannot run Kafka's StorageTool")?;
+        let scram = match self.security {
+            Security::Plaintext => None,
+            Security::SaslSsl => Some(self.credentials()?),
+        };
+        let argfile = self.stack_dir.join("storage-tool.args");
+        let run = |args: &[&str], scram: Option<&Credentials>| -> Result<String> {
+            let mut command = Command::new(&java.path);
+            command.args(["-cp", classpath]);
+            let mut main = vec!["kafka.tools.StorageTool".to_string()];
+            main.extend(args.iter().map(|a| a.to_string()));
+            match scram {
+                Some(admin) => {
+                    main.extend(["--add-scram".to_string(), admin.scram_spec()]);
+                    write_private(&argfile, &java_argfile(&main))?;
+                    command.arg(format!("@{}", argfile.display()));
+                }
+                None => {
+                    command.args(&main);
+                }
+            }
+            let out = command.output();
+            let _ = fs::remove_file(&argfile);
+            let out = out.context("cannot run Kafka's StorageTool")?;
+            let text = |bytes: &[u8]| {
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                match scram {
+                    Some(admin) => text.replace(admin.password(), "[redacted]"),
+                    None => text,
+                }
+            };
             if !out.status.success() {
                 bail!(
                     "Kafka's StorageTool {} failed:\n{}{}",
                     args[0],
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
+                    text(&out.stdout),
+                    text(&out.stderr)
                 );
             }
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            Ok(text(&out.stdout).trim().to_string())
         };
-        let cluster_id = run(&["random-uuid"])?;
+        let cluster_id = run(&["random-uuid"], None)?;
         let config = config.display().to_string();
-        run(&[
-            "format",
-            "-t",
-            &cluster_id,
-            "-c",
-            &config,
-            "--ignore-formatted",
-        ])?;
+        run(
+            &[
+                "format",
+                "-t",
+                &cluster_id,
+                "-c",
+                &config,
+                "--ignore-formatted",
+            ],
+            scram,
+        )?;
         Ok(())
     }
+}
+
+/// A Java launcher argument file: one double-quoted argument per line.
+fn java_argfile(args: &[String]) -> String {
+    args.iter()
+        .map(|a| format!("\"{}\"\n", a.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect()
 }
 
 fn ensure_port_free(what: &str, port: u16) -> Result<()> {
