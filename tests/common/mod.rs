@@ -39,6 +39,8 @@ pub struct Broker {
     pub port: u16,
     pub controller_port: u16,
     pub dir: tempfile::TempDir,
+    /// Environment of every `stack` command (e.g. the admin password).
+    env: Vec<(String, String)>,
 }
 
 impl Broker {
@@ -48,6 +50,12 @@ impl Broker {
 
     /// Starts a broker; `extra` flags go to `stack up` (e.g. a topic name).
     pub fn start_with(extra: &[&str]) -> Broker {
+        Self::start_configured(extra, &[])
+    }
+
+    /// Starts a broker with `extra` flags for `stack up` and `env` for
+    /// every `stack` command run on it.
+    pub fn start_configured(extra: &[&str], env: &[(&str, &str)]) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("sfcrime-broker-")
             .tempdir()
@@ -56,6 +64,10 @@ impl Broker {
             port: free_port(),
             controller_port: free_port(),
             dir,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         let out = broker.stack(&["up"]).args(extra).output().unwrap();
         assert!(
@@ -85,7 +97,8 @@ impl Broker {
             .arg("--controller-port")
             .arg(self.controller_port.to_string())
             .arg("--stack-dir")
-            .arg(self.dir.path());
+            .arg(self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -169,8 +169,9 @@ impl Stack {
             }
             let topic = self.ensure_topic()?;
             return Ok(format!(
-                "Kafka broker already running at {} (pid {pid}); {topic}",
-                self.bootstrap()
+                "Kafka broker already running at {} (pid {pid}); {topic}{}",
+                self.bootstrap(),
+                self.write_client_properties()?
             ));
         }
         let java = java::find(&self.java_setting)?;
@@ -247,35 +248,39 @@ impl Stack {
             );
         }
         let topic = self.ensure_topic()?;
-        let clients = match self.security {
-            Security::Plaintext => String::new(),
-            Security::SaslSsl => {
-                let text: String = client
-                    .overrides
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}\n"))
-                    .collect();
-                write_private(
-                    &self.client_properties(),
-                    &format!(
-                        "# librdkafka settings for the local SASL_SSL broker, written by \
-                         `sfcrime stack up`.\n{text}"
-                    ),
-                )?;
-                format!(
-                    "\nclients: SASL_SSL ({}) as '{}', CA {}; settings in {} (-F)",
-                    security::MECHANISM,
-                    self.credentials()?.user,
-                    self.tls.ca().display(),
-                    self.client_properties().display()
-                )
-            }
-        };
         Ok(format!(
-            "Kafka {} broker up at {} (pid {pid}, log {}); {topic}{clients}",
+            "Kafka {} broker up at {} (pid {pid}, log {}); {topic}{}",
             jars::kafka_version(&self.home.join("config/kafka-pom.xml"))?,
             self.bootstrap(),
-            self.log_file().display()
+            self.log_file().display(),
+            self.write_client_properties()?
+        ))
+    }
+
+    /// With SASL_SSL, (re)writes the clients' settings and says where they
+    /// are; nothing to say for a plaintext listener.
+    fn write_client_properties(&self) -> Result<String> {
+        if self.security == Security::Plaintext {
+            return Ok(String::new());
+        }
+        let text: String = self
+            .client_overrides(self.security)?
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        write_private(
+            &self.client_properties(),
+            &format!(
+                "# librdkafka settings for the local SASL_SSL broker, written by \
+                 `sfcrime stack up`.\n{text}"
+            ),
+        )?;
+        Ok(format!(
+            "\nclients: SASL_SSL ({}) as '{}', CA {}; settings in {} (-F)",
+            security::MECHANISM,
+            self.credentials()?.user,
+            self.tls.ca().display(),
+            self.client_properties().display()
         ))
     }
 
