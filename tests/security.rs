@@ -147,13 +147,15 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
     let mut outputs = Outputs::default();
 
     // As a user would keep it: in the environment of every `stack` command.
-    let broker = Broker::start_configured(
+    let (broker, first_up) = Broker::start_configured(
         &[],
         &[
             ("SFCRIME_KAFKA_SECURITY", "sasl_ssl"),
             ("SFCRIME_KAFKA_ADMIN_PASSWORD", &password),
         ],
     );
+    outputs.0.push(("stack up stdout".into(), first_up.stdout));
+    outputs.0.push(("stack up stderr".into(), first_up.stderr));
     let stack_dir = broker.stack_dir().to_path_buf();
     let (out, _) = outputs.run("stack up (running)", &mut broker.stack(&["up"]));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -312,6 +314,11 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
             "the password is in the {what}"
         );
     }
+    eprintln!(
+        "security: the password is in none of {} outputs, no command line, no file of {} run dirs",
+        outputs.0.len(),
+        run_dirs.len()
+    );
     for dir in &run_dirs {
         let found = files_containing(dir, &password);
         assert!(found.is_empty(), "the password is in {found:?}");

@@ -50,12 +50,15 @@ impl Broker {
 
     /// Starts a broker; `extra` flags go to `stack up` (e.g. a topic name).
     pub fn start_with(extra: &[&str]) -> Broker {
-        Self::start_configured(extra, &[])
+        Self::start_configured(extra, &[]).0
     }
 
     /// Starts a broker with `extra` flags for `stack up` and `env` for
-    /// every `stack` command run on it.
-    pub fn start_configured(extra: &[&str], env: &[(&str, &str)]) -> Broker {
+    /// every `stack` command run on it; also returns what `stack up` printed.
+    pub fn start_configured(
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Broker, std::process::Output) {
         let dir = tempfile::Builder::new()
             .prefix("sfcrime-broker-")
             .tempdir()
@@ -76,7 +79,7 @@ impl Broker {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        broker
+        (broker, out)
     }
 
     pub fn bootstrap(&self) -> String {
