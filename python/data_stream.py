@@ -59,6 +59,14 @@ UPDATES_SCHEMA = StructType(
     + [StructField(k, StringType()) for k in KEYS[2:]]
     + [StructField("count", LongType()), StructField("batch_id", LongType())]
 )
+# Kafka client settings (librdkafka names) as a JSON object, from `sfcrime spark run`.
+KAFKA_SETTINGS_ENV = "SFCRIME_KAFKA_CLIENT_SETTINGS"
+# The Java client's JAAS login module for sasl.username/sasl.password, per mechanism.
+LOGIN_MODULES = {
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+}
 # observe() name of --observe-kafka-timestamps (sfcrime sweep's latency mode reads it).
 OBSERVED_TIMESTAMPS = "kafka_timestamps"
 # How long a graceful stop waits for a running micro-batch before interrupting it
@@ -121,8 +129,15 @@ def parse_args(argv=None):
                      help="fail when offsets vanish, e.g. topic deleted or data aged out "
                           "(default: %(default)s)")
     src.add_argument("--kafka-option", type=kv, action="append", default=[],
-                     metavar="KEY=VALUE", help="extra consumer setting passed as kafka.KEY, "
-                     "e.g. security.protocol=SASL_SSL (repeatable)")
+                     metavar="KEY=VALUE", help="a Kafka consumer setting for the source, as "
+                     "kafka.KEY, e.g. security.protocol=SASL_SSL (repeatable). librdkafka "
+                     "names, as sfcrime's -X: for --source kafka (the Java client) "
+                     "sasl.mechanisms, sasl.username + sasl.password, ssl.ca.location and "
+                     "ssl.endpoint.identification.algorithm=none become sasl.mechanism, "
+                     "sasl.jaas.config, a PEM ssl.truststore and ''; other names pass as they "
+                     f"are. Applied after ${KAFKA_SETTINGS_ENV} (a JSON object of such "
+                     "settings: how `sfcrime spark run` passes its -X/-F, since other users "
+                     "can read a command line but not the environment)")
     trig = p.add_mutually_exclusive_group()
     trig.add_argument("--trigger-interval", default="10 seconds", metavar="INTERVAL",
                       help="processing-time trigger; runs until Ctrl-C/SIGTERM "
@@ -154,6 +169,53 @@ def parse_args(argv=None):
     return args
 
 
+def kafka_client_settings(args):
+    """The Kafka client settings in librdkafka's names: $SFCRIME_KAFKA_CLIENT_SETTINGS,
+    then --kafka-option (a later setting wins)."""
+    settings = {}
+    text = os.environ.get(KAFKA_SETTINGS_ENV)
+    if text:
+        try:
+            loaded = json.loads(text)
+        except ValueError as e:  # the message gives a position, never the text
+            raise ValueError(f"${KAFKA_SETTINGS_ENV} is not JSON: {e}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"${KAFKA_SETTINGS_ENV} must be a JSON object")
+        settings.update((str(k), str(v)) for k, v in loaded.items())
+    settings.update(args.kafka_option)
+    return settings
+
+
+def java_client_settings(settings):
+    """librdkafka settings in the Java client's names, for spark-sql-kafka (the names
+    that are the same in both, e.g. security.protocol, pass as they are)."""
+    java = dict(settings)
+    if "sasl.mechanisms" in java:  # librdkafka's name (it also takes sasl.mechanism)
+        java.setdefault("sasl.mechanism", java.pop("sasl.mechanisms"))
+    user, password = java.pop("sasl.username", None), java.pop("sasl.password", None)
+    if (user is None) != (password is None):
+        raise ValueError("Kafka settings: sasl.username and sasl.password go together")
+    if user is not None and "sasl.jaas.config" not in java:
+        mechanism = java.get("sasl.mechanism", "GSSAPI").upper()
+        if mechanism not in LOGIN_MODULES:
+            raise ValueError(f"Kafka settings: sasl.username/sasl.password need a sasl.mechanisms "
+                             f"of {', '.join(LOGIN_MODULES)}, not {mechanism}; give the Java "
+                             "client's sasl.jaas.config instead")
+
+        def quoted(text):  # a JAAS string: backslash escapes
+            return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        java["sasl.jaas.config"] = (f"{LOGIN_MODULES[mechanism]} required "
+                                    f"username={quoted(user)} password={quoted(password)};")
+    if "ssl.ca.location" in java:
+        ca = java.pop("ssl.ca.location")
+        if "ssl.truststore.location" not in java:
+            java["ssl.truststore.location"] = ca
+            java.setdefault("ssl.truststore.type", "PEM")
+    if java.get("ssl.endpoint.identification.algorithm", "").lower() == "none":
+        java["ssl.endpoint.identification.algorithm"] = ""
+    return java
+
+
 def read_kafka(spark, args, source_format="kafka", **options):
     reader = (spark.readStream.format(source_format).options(**options)
               .option("kafka.bootstrap.servers", args.bootstrap_servers)
@@ -165,7 +227,10 @@ def read_kafka(spark, args, source_format="kafka", **options):
                         ("maxTriggerDelay", args.max_trigger_delay)]:
         if value is not None:
             reader = reader.option(name, value)
-    for key, value in args.kafka_option:
+    settings = kafka_client_settings(args)
+    if source_format == "kafka":
+        settings = java_client_settings(settings)
+    for key, value in settings.items():
         reader = reader.option(f"kafka.{key}", value)
     return reader.load()
 

@@ -49,7 +49,7 @@ cargo build --release -q
 # sfcrime_connector in .venv, built by maturin; rebuilt only when it or a crate
 # it uses changes (the stamp lives in .venv, so a new venv rebuilds it too).
 connector_stamp=.venv/.connector.sha256
-connector_want=$(find Cargo.toml Cargo.lock rust/connector rust/kafka rust/records -type f \
+connector_want=$(find Cargo.toml Cargo.lock rust/connector rust/kafka rust/records rust/config -type f \
                    \( -name '*.rs' -o -name '*.toml' -o -name Cargo.lock \) -print0 |
                  sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 if [[ ! -f $connector_stamp || $(cat "$connector_stamp") != "$connector_want" ]]; then

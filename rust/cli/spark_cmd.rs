@@ -9,6 +9,9 @@ use sfcrime_spark::{new_run_dir, table_header, table_row, RunEvent, SparkRun, Sp
 use std::path::Path;
 use std::time::Duration;
 
+/// How data_stream.py receives the Kafka client settings: a JSON object.
+const KAFKA_SETTINGS_ENV: &str = "SFCRIME_KAFKA_CLIENT_SETTINGS";
+
 #[derive(Args)]
 pub struct SparkArgs {
     #[command(subcommand)]
@@ -27,6 +30,12 @@ enum SparkAction {
     after_help = "The run directory (runs/<UTC time>/) holds spark.log, progress.jsonl \
 (one StreamingQueryProgress per line), summary.json, and unless given elsewhere the \
 checkpoint/ and output/ (updates/ per batch, final/*.jsonl exact results).\n\n\
+-X / -F take librdkafka client settings, as for produce and consume (e.g. -F a file with \
+security.protocol=SASL_SSL, sasl.mechanisms, sasl.username, sasl.password, ssl.ca.location). \
+Both sources get them; for spark-sql-kafka's Java client, data_stream.py turns \
+sasl.mechanisms, sasl.username + sasl.password and ssl.ca.location into sasl.mechanism, \
+sasl.jaas.config and a PEM ssl.truststore. They reach the job through its environment, never \
+its command line or the run directory.\n\n\
 Ctrl-C stops the query after the running batch and still writes the final results; a \
 second Ctrl-C kills it."
 )]
@@ -115,7 +124,7 @@ pub fn run(args: SparkArgs, settings: &Settings) -> Result<()> {
     for (key, value) in &args.confs {
         job = job.conf(key, value);
     }
-    let mut app = vec![
+    let app = vec![
         ("--source", Some(args.source.clone())),
         ("--bootstrap-servers", Some(kafka.bootstrap_servers.clone())),
         ("--topic", Some(settings.string("topic")?)),
@@ -150,11 +159,6 @@ pub fn run(args: SparkArgs, settings: &Settings) -> Result<()> {
         ("--output-dir", Some(output_dir.display().to_string())),
         ("--trigger-interval", args.trigger_interval.clone()),
     ];
-    // librdkafka-style client settings (SASL, TLS) are Kafka client settings
-    // for Spark's connector too: pass them as kafka.* source options.
-    for (key, value) in &kafka.overrides {
-        app.push(("--kafka-option", Some(format!("{key}={value}"))));
-    }
     for (flag, value) in app {
         if let Some(value) = value {
             job = job.app_arg(flag).app_arg(value);
@@ -162,6 +166,18 @@ pub fn run(args: SparkArgs, settings: &Settings) -> Result<()> {
     }
     if args.available_now {
         job = job.app_arg("--available-now");
+    }
+    // The -X / -F client settings (SASL, TLS) go to both Spark sources as
+    // kafka.* options; data_stream.py renames them for spark-sql-kafka's Java
+    // client. Through the environment: a password on the job's command line
+    // could be read by any local user (ps).
+    if !kafka.overrides.is_empty() {
+        let settings: serde_json::Map<String, serde_json::Value> = kafka
+            .overrides
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect();
+        job = job.env(KAFKA_SETTINGS_ENV, serde_json::to_string(&settings)?);
     }
     if let Some(seconds) = args.stop_after {
         job = job.stop_after(Duration::from_secs_f64(seconds));

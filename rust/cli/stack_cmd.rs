@@ -35,6 +35,12 @@ pub struct StackArgs {
     /// Directory for the broker's pid file, log and data [setting stack.dir].
     #[arg(long, global = true)]
     stack_dir: Option<String>,
+    /// Security of the client listener: plaintext, or sasl_ssl (TLS with a
+    /// generated CA in kafka.tls.dir, SCRAM-SHA-512 user kafka.admin.user
+    /// whose password comes from SFCRIME_KAFKA_ADMIN_PASSWORD or the config
+    /// file) [setting kafka.security, default plaintext].
+    #[arg(long, global = true, value_name = "plaintext|sasl_ssl")]
+    security: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -67,6 +73,7 @@ impl StackArgs {
         settings.set_flag("topic", self.topic.as_ref());
         settings.set_flag("topic.partitions", self.partitions);
         settings.set_flag("stack.dir", self.stack_dir.as_ref());
+        settings.set_flag("kafka.security", self.security.as_ref());
     }
 }
 

@@ -41,6 +41,8 @@ pub struct Broker {
     /// Used only by a broker started with `--mode zookeeper`.
     pub zookeeper_port: u16,
     pub dir: tempfile::TempDir,
+    /// Environment of every `stack` command (e.g. the admin password).
+    env: Vec<(String, String)>,
 }
 
 impl Broker {
@@ -50,6 +52,15 @@ impl Broker {
 
     /// Starts a broker; `extra` flags go to `stack up` (e.g. a topic name).
     pub fn start_with(extra: &[&str]) -> Broker {
+        Self::start_configured(extra, &[]).0
+    }
+
+    /// Starts a broker with `extra` flags for `stack up` and `env` for
+    /// every `stack` command run on it; also returns what `stack up` printed.
+    pub fn start_configured(
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Broker, std::process::Output) {
         let dir = tempfile::Builder::new()
             .prefix("sfcrime-broker-")
             .tempdir()
@@ -59,6 +70,10 @@ impl Broker {
             controller_port: free_port(),
             zookeeper_port: free_port(),
             dir,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         let out = broker.stack(&["up"]).args(extra).output().unwrap();
         assert!(
@@ -67,7 +82,7 @@ impl Broker {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        broker
+        (broker, out)
     }
 
     pub fn bootstrap(&self) -> String {
@@ -90,7 +105,8 @@ impl Broker {
             .arg("--zookeeper-port")
             .arg(self.zookeeper_port.to_string())
             .arg("--stack-dir")
-            .arg(self.dir.path());
+            .arg(self.dir.path())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

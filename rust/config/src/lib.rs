@@ -41,6 +41,15 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("stack.dir", ".stack/broker"),
     ("cache.dir", ".stack/cache"),
     ("java", ""),
+    // Security of the local broker's client listener: plaintext or sasl_ssl.
+    ("kafka.security", "plaintext"),
+    // With sasl_ssl: where the CA and broker certificates live (empty:
+    // <stack.dir>/tls), and the SCRAM user the broker, `stack` and the
+    // generated client.properties use. The password has no default and,
+    // being a secret, no flag: a properties file or the environment.
+    ("kafka.tls.dir", ""),
+    ("kafka.admin.user", "sfcrime-admin"),
+    ("kafka.admin.password", ""),
     (
         "data.file",
         "data/police-department-calls-for-service.json.gz",
@@ -205,6 +214,8 @@ pub fn is_secret(key: &str) -> bool {
         "jaas",
         "token",
         "key.pem",
+        // Java's PEM private key given inline (ssl.keystore.key).
+        "keystore.key",
         "credentials",
     ]
     .iter()
@@ -315,9 +326,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
         s.set("sasl.password", "hunter2", Layer::Flag);
+        s.set("kafka.admin.password", "hunter3", Layer::Env);
         let dump = s.dump();
-        assert!(!dump.contains("hunter2"));
+        assert!(!dump.contains("hunter2") && !dump.contains("hunter3"));
         assert!(dump.contains("sasl.password = [redacted]  (flag)"));
+        assert!(dump.contains("kafka.admin.password = [redacted]  (env)"));
+        for key in ["sasl.jaas.config", "ssl.keystore.key", "ssl.key.password"] {
+            assert!(is_secret(key), "{key}");
+        }
+        assert!(!is_secret("ssl.ca.location") && !is_secret("sasl.username"));
         assert_eq!(
             parse_key_value("a=b=c").unwrap(),
             ("a".into(), "b=c".into())

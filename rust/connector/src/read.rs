@@ -6,11 +6,11 @@
 use crate::batch::{BatchBuilder, Header, Mode, Record};
 use anyhow::{bail, Context, Result};
 use arrow::record_batch::RecordBatch;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
-use sfcrime_kafka::client::KafkaSettings;
+use sfcrime_kafka::client::{KafkaSettings, LoggedConsumer};
 use std::time::{Duration, Instant};
 
 /// How to read a range.
@@ -26,14 +26,14 @@ pub struct ReadOptions {
     pub timeout: Duration,
 }
 
-fn client(settings: &KafkaSettings, extra: &[(&str, &str)]) -> Result<BaseConsumer> {
+fn client(settings: &KafkaSettings, extra: &[(&str, &str)]) -> Result<LoggedConsumer> {
     // Quiet librdkafka: its warnings have no reader in a Spark worker, and
-    // every failure that matters comes back as an error below.
+    // every failure that matters comes back as an error below (a refused
+    // login or TLS handshake too: it is logged at error level).
     let mut defaults = vec![("log_level", "3"), ("allow.auto.create.topics", "false")];
     defaults.extend_from_slice(extra);
     settings
-        .client_config(&defaults)
-        .create()
+        .logged_consumer(&defaults)
         .context("cannot create a Kafka consumer (check the kafka.* options)")
 }
 
@@ -135,7 +135,7 @@ pub fn read_range(
     Ok(builder.finish())
 }
 
-fn position(consumer: &BaseConsumer, topic: &str, partition: i32) -> Result<i64> {
+fn position(consumer: &LoggedConsumer, topic: &str, partition: i32) -> Result<i64> {
     let list = consumer.position()?;
     Ok(
         match list.find_partition(topic, partition).map(|p| p.offset()) {

@@ -2,12 +2,13 @@
 //! metadata request, create the project's topic, describe partitions and the
 //! offsets they hold.
 
-use crate::client::KafkaSettings;
+use crate::client::{fetch_metadata, KafkaSettings, LoggedConsumer, Refused};
 use anyhow::{bail, Context, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::metadata::Metadata;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -20,16 +21,19 @@ pub struct ClusterInfo {
 
 /// Asks for cluster metadata once, waiting at most `timeout`.
 pub fn metadata(settings: &KafkaSettings, timeout: Duration) -> Result<ClusterInfo> {
-    let consumer: BaseConsumer = settings
-        .client_config(&[("log_level", "3")])
-        .create()
-        .context("cannot create a Kafka client")?;
-    let metadata = consumer.fetch_metadata(None, timeout).with_context(|| {
-        format!(
-            "no Kafka broker answered at {} within {:.0?}",
-            settings.bootstrap_servers, timeout
-        )
-    })?;
+    let client = settings.logged_consumer(&[("log_level", "4")])?;
+    let metadata = match fetch_metadata(&client, &settings.bootstrap_servers, None, timeout) {
+        Ok(metadata) => metadata,
+        Err(err) if err.is::<Refused>() => return Err(err),
+        Err(err) => {
+            return Err(err).with_context(|| {
+                format!(
+                    "no Kafka broker answered at {} within {:.0?}",
+                    settings.bootstrap_servers, timeout
+                )
+            })
+        }
+    };
     Ok(ClusterInfo {
         brokers: metadata
             .brokers()
@@ -46,7 +50,8 @@ pub fn metadata(settings: &KafkaSettings, timeout: Duration) -> Result<ClusterIn
 }
 
 /// Polls for metadata until a broker answers, `alive()` turns false (the
-/// broker process died, so waiting longer is pointless) or `timeout` passes.
+/// broker process died, so waiting longer is pointless), it refuses us
+/// ([`Refused`]: waiting cannot fix credentials) or `timeout` passes.
 pub fn wait_ready(
     settings: &KafkaSettings,
     timeout: Duration,
@@ -57,6 +62,7 @@ pub fn wait_ready(
         let remaining = deadline.saturating_duration_since(Instant::now());
         match metadata(settings, remaining.min(Duration::from_secs(2))) {
             Ok(info) if !info.brokers.is_empty() => return Ok(info),
+            Err(err) if err.is::<Refused>() => return Err(err),
             Ok(_) | Err(_) if !alive() => bail!("the broker process exited while starting"),
             Ok(_) | Err(_) if Instant::now() >= deadline => bail!(
                 "the broker at {} did not answer within {:.0?}",
@@ -123,14 +129,28 @@ pub fn ensure_topic(
     }
 }
 
-/// A client for metadata and offsets only. librdkafka is quiet (log level
-/// 3): every failure that matters comes back as an error to the caller, and
-/// a Spark worker has no reader for its warnings.
-fn quiet_consumer(settings: &KafkaSettings) -> Result<BaseConsumer> {
-    settings
-        .client_config(&[("log_level", "3"), ("allow.auto.create.topics", "false")])
-        .create()
-        .context("cannot create a Kafka client (check the client settings)")
+/// A client for metadata and offsets only. librdkafka logs nothing (the
+/// context keeps its last warning, so a refused login says why): every
+/// failure that matters comes back as an error to the caller, and a Spark
+/// worker has no reader for librdkafka's warnings.
+fn quiet_consumer(settings: &KafkaSettings) -> Result<LoggedConsumer> {
+    settings.logged_consumer(&[("log_level", "4"), ("allow.auto.create.topics", "false")])
+}
+
+/// Metadata of `topic` as [`fetch_metadata`] gets it, with the context of
+/// which topic and brokers it was.
+fn topic_metadata(
+    consumer: &LoggedConsumer,
+    settings: &KafkaSettings,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Metadata> {
+    fetch_metadata(consumer, &settings.bootstrap_servers, Some(topic), timeout).with_context(|| {
+        format!(
+            "cannot read metadata of topic '{topic}' from {}",
+            settings.bootstrap_servers
+        )
+    })
 }
 
 /// `{partition: (low, high)}`: the first offset still held and the offset
@@ -141,14 +161,7 @@ pub fn partition_offsets(
     timeout: Duration,
 ) -> Result<BTreeMap<i32, (i64, i64)>> {
     let consumer = quiet_consumer(settings)?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .with_context(|| {
-            format!(
-                "cannot read metadata of topic '{topic}' from {}",
-                settings.bootstrap_servers
-            )
-        })?;
+    let metadata = topic_metadata(&consumer, settings, topic, timeout)?;
     let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
         bail!("topic '{topic}' does not exist");
     };
@@ -186,14 +199,7 @@ pub fn partition_count(
     timeout: Duration,
 ) -> Result<Option<usize>> {
     let consumer = quiet_consumer(settings)?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .with_context(|| {
-            format!(
-                "cannot read metadata of topic '{topic}' from {}",
-                settings.bootstrap_servers
-            )
-        })?;
+    let metadata = topic_metadata(&consumer, settings, topic, timeout)?;
     Ok(metadata
         .topics()
         .iter()

@@ -16,6 +16,7 @@ pub enum FailureKind {
     SparkNotFound,
     KafkaConnectorMissing,
     VersionMismatch,
+    KafkaRefused,
     BrokerDown,
     TopicMissing,
     BadConf,
@@ -47,6 +48,11 @@ impl FailureKind {
                 "version mismatch between Java, Scala, Spark and the jars (or Python driver \
                  and worker): jars must be built for pyspark's Spark and Scala version, and \
                  Spark 4 needs Java 17+"
+            }
+            FailureKind::KafkaRefused => {
+                "the Kafka broker refused the client: wrong SASL user, password or \
+                 mechanism, or a TLS handshake that failed (is the broker's certificate \
+                 signed by ssl.ca.location?); check the -X / -F settings"
             }
             FailureKind::BrokerDown => {
                 "the Kafka broker is unreachable: start it (`sfcrime stack up`) and check \
@@ -140,6 +146,18 @@ const SIGNATURES: &[(FailureKind, &[&[&str]])] = &[
             // spark/submit.sh's own checks.
             &["needs Java 17 or newer"],
             &["Kafka connector", "does not match pyspark"],
+        ],
+    ),
+    (
+        // Before BrokerDown: a refused client also sees its connection closed.
+        FailureKind::KafkaRefused,
+        &[
+            // The Java client (spark-sql-kafka): wrong credentials, failed TLS.
+            &["SaslAuthenticationException"],
+            &["SslAuthenticationException"],
+            // sfcrime's connector (sfcrime_kafka::client::Refused).
+            &["the Kafka broker refused the SASL login"],
+            &["the TLS handshake with the Kafka broker failed"],
         ],
     ),
     (
@@ -259,7 +277,7 @@ pub fn diagnose(log: &str) -> Diagnosis {
                 .any(|all| all.iter().all(|needle| matches(line, needle)))
                 && !findings
                     .iter()
-                    .any(|f| f.lines.iter().any(|shown| shown == line.trim()))
+                    .any(|f| f.lines.iter().any(|shown| *shown == clip(line.trim())))
         });
         let evidence = last_distinct(matching, EVIDENCE_LINES);
         if !evidence.is_empty() {
@@ -431,6 +449,19 @@ fn clip(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_line_is_evidence_of_one_failure_only() {
+        // Evidence is clipped; the clipped line must still count as quoted.
+        let line = format!(
+            "error: [STREAM_FAILED] terminated with exception: \
+             org.apache.kafka.common.errors.SaslAuthenticationException: {}",
+            "x".repeat(MAX_LINE_CHARS)
+        );
+        let d = diagnose(&line);
+        assert_eq!(d.primary(), Some(FailureKind::KafkaRefused));
+        assert_eq!(d.findings.len(), 1, "{d}");
+    }
 
     #[test]
     fn ui_address_from_each_announcement() {

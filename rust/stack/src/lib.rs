@@ -1,22 +1,25 @@
 //! The local Apache Kafka broker (KRaft, broker and controller in one JVM;
 //! or, in ZooKeeper mode, a Kafka 3.9 broker beside a ZooKeeper server):
 //! resolving its jars from Maven Central once, formatting storage, starting
-//! it in the background, waiting until it answers, creating the project's
-//! topic, and stopping it by its recorded pid.
+//! it in the background (its client listener PLAINTEXT or SASL_SSL), waiting
+//! until it answers, creating the project's topic, and stopping it by its
+//! recorded pid.
 
 mod jars;
 pub mod java;
 mod mode;
 mod process;
+pub mod security;
 mod zookeeper;
 
 pub use mode::Mode;
 pub use zookeeper::ZookeeperStatus;
 
 use anyhow::{bail, Context, Result};
+use security::{write_private, Credentials, Security, Tls};
 use sfcrime_config::Settings;
 use sfcrime_kafka::admin::{self, TopicState};
-use sfcrime_kafka::client::KafkaSettings;
+use sfcrime_kafka::client::{KafkaSettings, Refused};
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,12 @@ pub struct Stack {
     pub replication: i32,
     /// Delete and recreate the topic on `up`, for a run from a clean slate.
     pub recreate_topic: bool,
+    /// The client listener's security (`kafka.security`).
+    pub security: Security,
+    /// CA and broker certificate for SASL_SSL (`kafka.tls.dir`).
+    pub tls: Tls,
+    /// The SCRAM user, or why there is none (only needed for SASL_SSL).
+    admin: Result<Credentials, String>,
     java_setting: String,
 }
 
@@ -66,9 +75,17 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Stack {
     pub fn from_settings(settings: &Settings) -> Result<Self> {
+        let stack_dir = settings.path("stack.dir")?;
+        let tls_dir = match settings.string("kafka.tls.dir")?.trim() {
+            "" => stack_dir.join("tls"),
+            _ => settings.path("kafka.tls.dir")?,
+        };
         Ok(Stack {
             home: settings.home().to_path_buf(),
-            stack_dir: settings.path("stack.dir")?,
+            security: settings.parse("kafka.security")?,
+            tls: Tls { dir: tls_dir },
+            admin: Credentials::from_settings(settings).map_err(|e| format!("{e:#}")),
+            stack_dir,
             cache_dir: settings.path("cache.dir")?,
             mode: settings.parse("kafka.mode")?,
             port: settings.parse("kafka.port")?,
@@ -90,7 +107,45 @@ impl Stack {
         self.stack_dir.join("kafka.log")
     }
 
-    /// The broker process; its pid file records `<pid> <port> <mode>`.
+    /// librdkafka settings for the admin user, written by `up` when the
+    /// listener is SASL_SSL: `sfcrime produce -F <this file>` etc.
+    pub fn client_properties(&self) -> PathBuf {
+        self.stack_dir.join("client.properties")
+    }
+
+    fn credentials(&self) -> Result<&Credentials> {
+        self.admin.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The librdkafka settings that reach a broker run with `security` as
+    /// the admin user.
+    fn client_overrides(&self, security: Security) -> Result<Vec<(String, String)>> {
+        Ok(match security {
+            Security::Plaintext => Vec::new(),
+            Security::SaslSsl => {
+                let admin = self.credentials()?;
+                [
+                    ("security.protocol", "SASL_SSL"),
+                    ("sasl.mechanisms", security::MECHANISM),
+                    ("sasl.username", &admin.user),
+                    ("sasl.password", admin.password()),
+                    ("ssl.ca.location", &self.tls.ca().display().to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+            }
+        })
+    }
+
+    /// A client of the broker on `port` run with `security`.
+    fn client(&self, port: u16, security: Security) -> Result<KafkaSettings> {
+        let mut kafka = KafkaSettings::new(format!("127.0.0.1:{port}"));
+        kafka.overrides = self.client_overrides(security)?;
+        Ok(kafka)
+    }
+
+    /// The broker process; its pid file records `<pid> <port> <mode> <security>`.
     fn broker(&self) -> process::Daemon {
         process::Daemon {
             name: "Kafka broker",
@@ -114,13 +169,15 @@ impl Stack {
     /// human-readable account of what it did.
     pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<String> {
         if let Some(pid) = self.running_pid()? {
-            let recorded_port = self.recorded_port().unwrap_or(self.port);
-            if recorded_port != self.port {
+            let (recorded_port, recorded_security) = self.recorded();
+            if (recorded_port, recorded_security) != (self.port, self.security) {
                 bail!(
-                    "a broker from {} already runs on port {recorded_port} (pid {pid}), not {}; \
-                     run `sfcrime stack down` first",
+                    "a broker from {} already runs on port {recorded_port} with \
+                     {recorded_security} (pid {pid}), not on {} with {}; run `sfcrime stack \
+                     down` first",
                     self.stack_dir.display(),
-                    self.port
+                    self.port,
+                    self.security
                 );
             }
             let running_mode = self.recorded_mode();
@@ -134,9 +191,16 @@ impl Stack {
             }
             let topic = self.ensure_topic()?;
             return Ok(format!(
-                "Kafka broker already running at {} (pid {pid}); {topic}",
-                self.bootstrap()
+                "Kafka broker already running at {} (pid {pid}); {topic}{}",
+                self.bootstrap(),
+                self.write_client_properties()?
             ));
+        }
+        if self.security == Security::SaslSsl && self.mode == Mode::Zookeeper {
+            bail!(
+                "SASL_SSL is offered for the KRaft broker only (its SCRAM user is made when the \
+                 KRaft storage is formatted); use --mode kraft or --security plaintext"
+            );
         }
         let java = java::find(&self.java_setting)?;
         ensure_port_free("broker", self.port, "--port", "kafka.port")?;
@@ -148,9 +212,14 @@ impl Stack {
                 "kafka.controller.port",
             )?;
         }
+        // Fails early when SASL_SSL has no admin password.
+        self.client(self.port, self.security)?;
         let lib = self.install(progress)?;
         fs::create_dir_all(&self.stack_dir)
             .with_context(|| format!("cannot create {}", self.stack_dir.display()))?;
+        if self.security == Security::SaslSsl {
+            self.tls.ensure(progress)?;
+        }
         let classpath = format!("{}/*", lib.display());
         // In ZooKeeper mode the broker registers in ZooKeeper, so that starts first.
         let zookeeper = self.zookeeper_up(&java, &classpath, progress)?;
@@ -159,11 +228,59 @@ impl Stack {
             .inspect_err(|_| self.zookeeper_abandon(&zookeeper))?;
         let topic = self.ensure_topic()?;
         Ok(format!(
-            "{}Kafka {} broker up at {} (pid {pid}, log {}); {topic}",
+            "{}Kafka {} broker up at {} (pid {pid}, log {}); {topic}{}",
             zookeeper.map(|z| z.summary + "\n").unwrap_or_default(),
             jars::kafka_version(&self.home.join(self.mode.pom()))?,
             self.bootstrap(),
-            self.log_file().display()
+            self.log_file().display(),
+            self.write_client_properties()?
+        ))
+    }
+
+    /// With SASL_SSL, (re)writes the clients' settings and says where they
+    /// are; nothing to say for a plaintext listener.
+    fn write_client_properties(&self) -> Result<String> {
+        if self.security == Security::Plaintext {
+            return Ok(String::new());
+        }
+        let text: String = self
+            .client_overrides(self.security)?
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        write_private(
+            &self.client_properties(),
+            &format!(
+                "# librdkafka settings for the local SASL_SSL broker, written by \
+                 `sfcrime stack up`.\n{text}"
+            ),
+        )?;
+        Ok(format!(
+            "\nclients: SASL_SSL ({}) as '{}', CA {}; settings in {} (-F)",
+            security::MECHANISM,
+            self.credentials()?.user,
+            self.tls.ca().display(),
+            self.client_properties().display()
+        ))
+    }
+
+    /// A refused login while waiting for our own broker means the SCRAM user
+    /// in its storage is not the configured one: say how that happens.
+    fn explain_refusal(&self, err: anyhow::Error) -> anyhow::Error {
+        if !err.is::<Refused>() {
+            return err;
+        }
+        let user = self
+            .credentials()
+            .map(|c| c.user.clone())
+            .unwrap_or_default();
+        err.context(format!(
+            "The SCRAM user '{user}' is created when the storage is formatted: by the first \
+             `stack up --security sasl_ssl` on an empty stack dir, with the password of that \
+             moment. If {} was formatted before, or with another password, delete {} to format \
+             it anew (its topics are lost).",
+            self.stack_dir.display(),
+            self.data_dir().display()
         ))
     }
 
@@ -194,18 +311,18 @@ impl Stack {
             &jvm_args,
             classpath,
             &server_properties,
-            &format!("{} {}", self.port, self.mode),
+            &format!("{} {} {}", self.port, self.mode, self.security),
         )?;
         progress("waiting for the broker to answer");
-        let kafka = KafkaSettings::new(self.bootstrap());
+        let kafka = self.client(self.port, self.security)?;
         broker.await_ready(&mut child, STOP_TIMEOUT, |alive| {
-            admin::wait_ready(&kafka, READY_TIMEOUT, alive)
+            admin::wait_ready(&kafka, READY_TIMEOUT, alive).map_err(|e| self.explain_refusal(e))
         })?;
         Ok(child.id())
     }
 
     fn ensure_topic(&self) -> Result<String> {
-        let kafka = KafkaSettings::new(self.bootstrap());
+        let kafka = self.client(self.port, self.security)?;
         if self.recreate_topic {
             admin::delete_topic(&kafka, &self.topic, Duration::from_secs(30))?;
             admin::wait_deleted(&kafka, &self.topic, Duration::from_secs(30))?;
@@ -253,8 +370,8 @@ impl Stack {
         let Some(pid) = self.running_pid()? else {
             return Ok(Status::Stopped);
         };
-        let port = self.recorded_port().unwrap_or(self.port);
-        let kafka = KafkaSettings::new(format!("127.0.0.1:{port}"));
+        let (port, security) = self.recorded();
+        let kafka = self.client(port, security)?;
         Ok(match admin::metadata(&kafka, Duration::from_secs(5)) {
             Ok(info) => Status::Running {
                 pid,
@@ -270,8 +387,20 @@ impl Stack {
         self.broker().running_pid()
     }
 
-    fn recorded_port(&self) -> Option<u16> {
-        self.broker().recorded(0)?.parse().ok()
+    /// The port and security the running broker was started with (the pid
+    /// file's first and third words after the pid), else the configured ones.
+    fn recorded(&self) -> (u16, Security) {
+        let broker = self.broker();
+        (
+            broker
+                .recorded(0)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(self.port),
+            broker
+                .recorded(2)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(self.security),
+        )
     }
 
     /// The mode the running broker was started in (pid files written before
@@ -283,14 +412,19 @@ impl Stack {
             .unwrap_or(Mode::Kraft)
     }
 
-    /// The mode's server config template with the sfcrime-owned keys filled in.
+    /// The mode's server config template with the sfcrime-owned keys filled
+    /// in. With SASL_SSL it holds the admin user's password (the broker's own
+    /// login on its inter-broker listener), so it is written with mode 0600.
     fn write_server_properties(&self) -> Result<PathBuf> {
         let (port, cport) = (self.port, self.controller_port);
+        // The client listener is named after its protocol.
+        let name = match self.security {
+            Security::Plaintext => "PLAINTEXT",
+            Security::SaslSsl => "SASL_SSL",
+        };
         let mut owned = vec![
-            (
-                "advertised.listeners",
-                format!("PLAINTEXT://127.0.0.1:{port}"),
-            ),
+            ("advertised.listeners", format!("{name}://127.0.0.1:{port}")),
+            ("inter.broker.listener.name", name.to_string()),
             ("log.dirs", self.data_dir().display().to_string()),
         ];
         owned.extend(match self.mode {
@@ -298,7 +432,11 @@ impl Stack {
                 ("controller.quorum.voters", format!("1@127.0.0.1:{cport}")),
                 (
                     "listeners",
-                    format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
+                    format!("{name}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
+                ),
+                (
+                    "listener.security.protocol.map",
+                    format!("{name}:{name},CONTROLLER:PLAINTEXT"),
                 ),
             ],
             Mode::Zookeeper => [
@@ -306,9 +444,34 @@ impl Stack {
                     "zookeeper.connect",
                     format!("127.0.0.1:{}", self.zookeeper_port),
                 ),
-                ("listeners", format!("PLAINTEXT://127.0.0.1:{port}")),
+                ("listeners", format!("{name}://127.0.0.1:{port}")),
+                ("listener.security.protocol.map", format!("{name}:{name}")),
             ],
         });
+        if self.security == Security::SaslSsl {
+            let mechanism = security::MECHANISM;
+            owned.extend([
+                ("sasl.enabled.mechanisms", mechanism.to_string()),
+                (
+                    "sasl.mechanism.inter.broker.protocol",
+                    mechanism.to_string(),
+                ),
+                (
+                    "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+                    self.credentials()?.jaas(),
+                ),
+                ("ssl.keystore.type", "PEM".to_string()),
+                (
+                    "ssl.keystore.location",
+                    self.tls.key_store().display().to_string(),
+                ),
+                ("ssl.truststore.type", "PEM".to_string()),
+                (
+                    "ssl.truststore.location",
+                    self.tls.ca().display().to_string(),
+                ),
+            ]);
+        }
         write_generated(
             &self.home.join(self.mode.server_template()),
             &owned,
@@ -316,35 +479,73 @@ impl Stack {
         )
     }
 
+    /// Formats the storage with a new cluster id; with SASL_SSL, also adds
+    /// the SCRAM user, whose password reaches StorageTool in a 0600 Java
+    /// argument file (`java @file`), not on its command line, which any
+    /// local user can read in `ps`.
     fn format_storage(&self, java: &java::Java, classpath: &str, config: &Path) -> Result<()> {
-        let run = |args: &[&str]| -> Result<String> {
-            let out = Command::new(&java.path)
-                .args(["-cp", classpath, "kafka.tools.StorageTool"])
-                .args(args)
-                .output()
-                .context("cannot run Kafka's StorageTool")?;
+        let scram = match self.security {
+            Security::Plaintext => None,
+            Security::SaslSsl => Some(self.credentials()?),
+        };
+        let argfile = self.stack_dir.join("storage-tool.args");
+        let run = |args: &[&str], scram: Option<&Credentials>| -> Result<String> {
+            let mut command = Command::new(&java.path);
+            command.args(["-cp", classpath]);
+            let mut main = vec!["kafka.tools.StorageTool".to_string()];
+            main.extend(args.iter().map(|a| a.to_string()));
+            match scram {
+                Some(admin) => {
+                    main.extend(["--add-scram".to_string(), admin.scram_spec()]);
+                    write_private(&argfile, &java_argfile(&main))?;
+                    command.arg(format!("@{}", argfile.display()));
+                }
+                None => {
+                    command.args(&main);
+                }
+            }
+            let out = command.output();
+            let _ = fs::remove_file(&argfile);
+            let out = out.context("cannot run Kafka's StorageTool")?;
+            let text = |bytes: &[u8]| {
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                match scram {
+                    Some(admin) => text.replace(admin.password(), "[redacted]"),
+                    None => text,
+                }
+            };
             if !out.status.success() {
                 bail!(
                     "Kafka's StorageTool {} failed:\n{}{}",
                     args[0],
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
+                    text(&out.stdout),
+                    text(&out.stderr)
                 );
             }
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            Ok(text(&out.stdout).trim().to_string())
         };
-        let cluster_id = run(&["random-uuid"])?;
+        let cluster_id = run(&["random-uuid"], None)?;
         let config = config.display().to_string();
-        run(&[
-            "format",
-            "-t",
-            &cluster_id,
-            "-c",
-            &config,
-            "--ignore-formatted",
-        ])?;
+        run(
+            &[
+                "format",
+                "-t",
+                &cluster_id,
+                "-c",
+                &config,
+                "--ignore-formatted",
+            ],
+            scram,
+        )?;
         Ok(())
     }
+}
+
+/// A Java launcher argument file: one double-quoted argument per line.
+fn java_argfile(args: &[String]) -> String {
+    args.iter()
+        .map(|a| format!("\"{}\"\n", a.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect()
 }
 
 /// Copies `template` into `dir` under its own file name, with the `owned`
@@ -367,7 +568,7 @@ fn write_generated(template: &Path, owned: &[(&str, String)], dir: &Path) -> Res
         out.push_str(&format!("{key}={value}\n"));
     }
     let path = dir.join(template.file_name().context("a template is a file")?);
-    fs::write(&path, out).with_context(|| format!("cannot write {}", path.display()))?;
+    write_private(&path, &out)?;
     Ok(path)
 }
 

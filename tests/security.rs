@@ -1,0 +1,341 @@
+//! SASL_SSL end to end: a broker started by `stack up --security sasl_ssl`
+//! (generated CA and certificate, SCRAM-SHA-512 user), then the producer,
+//! `consume --verify` and `spark run` over both sources, all connecting with
+//! the `-F` file that `stack up` wrote. A wrong password fails each of them
+//! at once with one clear error. Then the password is looked for everywhere
+//! it must not be: every command's stdout and stderr, every process's
+//! command line while the test runs, the run directories, and the stack
+//! directory, where only the broker's config and the client settings may
+//! hold it, both mode 0600.
+
+mod common;
+
+use common::{announced_run_dir, data_file, home, Aggregates, Broker};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A slice of the dataset: enough for every crime type's top rows, small
+/// enough that each Spark run is one short batch.
+const RECORDS: usize = 5_000;
+
+/// Scans every process's command line until stopped; returns the pids and
+/// programs whose command line held the secret.
+struct CommandLineWatch {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Vec<String>>,
+}
+
+impl CommandLineWatch {
+    fn start(secret: &str) -> CommandLineWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (secret, flag) = (secret.as_bytes().to_vec(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut hits = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                for entry in fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+                        continue;
+                    };
+                    if contains(&cmdline, &secret) {
+                        let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+                        hits.push(format!(
+                            "pid {:?} ({})",
+                            entry.file_name(),
+                            String::from_utf8_lossy(program)
+                        ));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            hits
+        });
+        CommandLineWatch { stop, thread }
+    }
+
+    fn finish(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every regular file under `dir` that contains `secret`.
+fn files_containing(dir: &Path, secret: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_file() && contains(&fs::read(&path).unwrap(), secret.as_bytes()) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The outputs of every command the test ran, to search for the password.
+#[derive(Default)]
+struct Outputs(Vec<(String, Vec<u8>)>);
+
+impl Outputs {
+    fn run(&mut self, what: &str, command: &mut assert_cmd::Command) -> (Output, Duration) {
+        let started = Instant::now();
+        let out = command.output().unwrap();
+        let took = started.elapsed();
+        self.0.push((format!("{what} stdout"), out.stdout.clone()));
+        self.0.push((format!("{what} stderr"), out.stderr.clone()));
+        (out, took)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The first `RECORDS` calls as JSON lines.
+fn write_slice(dir: &Path) -> PathBuf {
+    let lines: Vec<String> = sfcrime_records::RecordReader::open(data_file())
+        .unwrap()
+        .records()
+        .take(RECORDS)
+        .map(|r| serde_json::to_string(&r.unwrap()).unwrap())
+        .collect();
+    let path = dir.join("slice.jsonl");
+    fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+/// Asks the connector's Python module for the topic's offsets with the
+/// librdkafka settings in a properties file.
+const CONNECTOR_CHECK: &str = r##"
+import sys, sfcrime_connector
+bootstrap, topic, path = sys.argv[1:]
+lines = open(path).read().splitlines()
+options = dict(l.split("=", 1) for l in lines if l.strip() and not l.startswith("#"))
+try:
+    sfcrime_connector.partition_offsets(bootstrap, topic, options, timeout_ms=30000)
+except RuntimeError as e:
+    sys.exit(f"error: {e}")
+"##;
+
+#[test]
+fn sasl_ssl_round_trip_with_the_password_in_no_output() {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    // Unique, so that finding it means it leaked; with the characters that
+    // need care in a JAAS line, a Java @argfile, StorageTool's SCRAM spec,
+    // .properties files and JSON.
+    let password = format!("Sfc-{}-{nanos:x}!#=[]'$&;:", std::process::id());
+    let watch = CommandLineWatch::start(&password);
+    let mut outputs = Outputs::default();
+
+    // As a user would keep it: in the environment of every `stack` command.
+    let (broker, first_up) = Broker::start_configured(
+        &[],
+        &[
+            ("SFCRIME_KAFKA_SECURITY", "sasl_ssl"),
+            ("SFCRIME_KAFKA_ADMIN_PASSWORD", &password),
+        ],
+    );
+    outputs.0.push(("stack up stdout".into(), first_up.stdout));
+    outputs.0.push(("stack up stderr".into(), first_up.stderr));
+    let stack_dir = broker.stack_dir().to_path_buf();
+    let (out, _) = outputs.run("stack up (running)", &mut broker.stack(&["up"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("clients: SASL_SSL (SCRAM-SHA-512)"),
+        "{shown}"
+    );
+    // -v dumps the settings: the password only as [redacted].
+    let (out, _) = outputs.run("stack status -v", &mut broker.stack(&["status", "-v"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("kafka.admin.password = [redacted]  (env)"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let good = stack_dir.join("client.properties");
+    let scratch = tempfile::tempdir().unwrap();
+    let bad = scratch.path().join("wrong-password.properties");
+    let wrong: String = fs::read_to_string(&good)
+        .unwrap()
+        .lines()
+        .map(|l| match l.starts_with("sasl.password=") {
+            true => "sasl.password=not-the-password\n".to_string(),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    fs::write(&bad, wrong).unwrap();
+    let slice = write_slice(scratch.path());
+
+    // Producer and consumer with the -F file.
+    let (out, took) = outputs.run(
+        "produce",
+        broker
+            .sfcrime()
+            .args(["produce", "--json", "-F"])
+            .arg(&good)
+            .arg("-f")
+            .arg(&slice),
+    );
+    assert!(out.status.success(), "produce: {}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["delivered"], RECORDS as u64, "{summary}");
+    eprintln!("security: produce {RECORDS} records over SASL_SSL in {took:.1?}");
+    let (out, _) = outputs.run(
+        "consume --verify",
+        broker
+            .sfcrime()
+            .args(["consume", "-F"])
+            .arg(&good)
+            .arg("--verify")
+            .arg(&slice),
+    );
+    let verdict = text(&out.stdout);
+    assert!(out.status.success(), "{verdict}{}", text(&out.stderr));
+    let expected = format!(
+        "verify OK: {RECORDS} expected, {RECORDS} present, 0 missing, 0 duplicated, 0 corrupted"
+    );
+    assert!(verdict.contains(&expected), "{verdict}");
+
+    // A wrong password: one clear error, at once (not after --timeout).
+    for (what, args) in [
+        ("produce", vec!["produce", "--limit", "10"]),
+        ("consume", vec!["consume", "--format", "none"]),
+    ] {
+        let (out, took) = outputs.run(
+            &format!("{what} (wrong password)"),
+            broker
+                .sfcrime()
+                .args(&args)
+                .args(["--timeout", "60", "-F"])
+                .arg(&bad),
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+        assert!(
+            stderr.starts_with("sfcrime: error: the Kafka broker refused the SASL login")
+                && stderr.contains("invalid credentials"),
+            "{what}: {stderr}"
+        );
+        assert!(took < Duration::from_secs(30), "{what} took {took:?}");
+        eprintln!("security: {what} with a wrong password failed after {took:.1?}");
+    }
+    let python = home().join(".venv/bin/python");
+    let (out, took) = outputs.run(
+        "connector (wrong password)",
+        assert_cmd::Command::new(&python)
+            .args(["-c", CONNECTOR_CHECK, &broker.bootstrap(), common::TOPIC])
+            .arg(&bad),
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the Kafka broker refused the SASL login"),
+        "{stderr}"
+    );
+    eprintln!("security: the connector with a wrong password failed after {took:.1?}");
+
+    // spark run over each source, results equal to the slice's ground truth.
+    let truth = Aggregates::ground_truth(&slice);
+    let mut run_dirs = Vec::new();
+    for source in ["kafka", "sfcrime"] {
+        let (out, took) = outputs.run(
+            &format!("spark run --source {source}"),
+            broker
+                .sfcrime()
+                .args(["spark", "run", "--available-now", "--source", source])
+                // 5,000 rows: 2 state stores do, and cost less than 8.
+                .args(["-c", "spark.sql.shuffle.partitions=2", "-F"])
+                .arg(&good),
+        );
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "spark run --source {source}:\n{stdout}\n{}",
+            text(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("summary: {RECORDS} input rows")),
+            "{stdout}"
+        );
+        let run_dir = announced_run_dir(&out.stderr);
+        Aggregates::from_job_output(&run_dir.join("output")).assert_equal(&truth);
+        eprintln!("security: spark run --source {source} over SASL_SSL: {RECORDS} rows, exact, {took:.1?}");
+        run_dirs.push(run_dir);
+    }
+    let (out, took) = outputs.run(
+        "spark run (wrong password)",
+        broker
+            .sfcrime()
+            .args(["spark", "run", "--available-now", "-F"])
+            .arg(&bad),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the Kafka broker refused the client")
+            && stderr.contains("SaslAuthenticationException"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("sfcrime: error:").count(), 1, "{stderr}");
+    eprintln!("security: spark run with a wrong password failed after {took:.1?}");
+    run_dirs.push(announced_run_dir(&out.stderr));
+
+    // Where the password is, and where it is not.
+    let on_command_lines = watch.finish();
+    assert!(
+        on_command_lines.is_empty(),
+        "the password was on a command line: {on_command_lines:?}"
+    );
+    for (what, bytes) in &outputs.0 {
+        assert!(
+            !contains(bytes, password.as_bytes()),
+            "the password is in the {what}"
+        );
+    }
+    eprintln!(
+        "security: the password is in none of {} outputs, no command line, no file of {} run dirs",
+        outputs.0.len(),
+        run_dirs.len()
+    );
+    for dir in &run_dirs {
+        let found = files_containing(dir, &password);
+        assert!(found.is_empty(), "the password is in {found:?}");
+    }
+    let holders = files_containing(&stack_dir, &password);
+    assert_eq!(
+        holders,
+        [
+            stack_dir.join("client.properties"),
+            stack_dir.join("server.properties")
+        ],
+        "files of the stack dir holding the password"
+    );
+    for file in holders.iter().chain([&stack_dir.join("tls/broker.pem")]) {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+}
