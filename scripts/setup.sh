@@ -15,6 +15,8 @@ command -v mvn >/dev/null || need+=(maven)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
 command -v g++ >/dev/null || need+=(g++)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+# `stack up --security sasl_ssl` makes its CA and broker certificate with it.
+command -v openssl >/dev/null || need+=(openssl)
 # `sfcrime report` draws chart text with DejaVu Sans.
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || need+=(fonts-dejavu-core)
 for header in openssl/ssl.h:libssl-dev curl/curl.h:libcurl4-openssl-dev \
