@@ -47,7 +47,8 @@ fn a_small_sweep_resumes_and_reports() {
         .assert()
         .success();
     let results = tempfile::tempdir().unwrap();
-    // Two points, one run each; 4 vs 2 shuffle partitions keeps both short.
+    // Two points, one run each: the source as the dimension (as `bench
+    // connector` runs it), 2 shuffle partitions keeping both short.
     let sweep = || {
         let mut cmd = broker.sfcrime();
         cmd.args([
@@ -55,9 +56,11 @@ fn a_small_sweep_resumes_and_reports() {
             "--name",
             "it",
             "--base",
-            "spark.sql.shuffle.partitions=4",
-            "--param",
             "spark.sql.shuffle.partitions=2",
+            "--base",
+            "source=kafka",
+            "--param",
+            "source=sfcrime",
             "--repeat",
             "1",
             "-t",
@@ -106,7 +109,7 @@ fn a_small_sweep_resumes_and_reports() {
         .map(|r| r["label"].as_str().unwrap())
         .collect();
     assert!(labels.contains(&"baseline"));
-    assert!(labels.contains(&"spark.sql.shuffle.partitions=2"));
+    assert!(labels.contains(&"source=sfcrime"));
     let csv = std::fs::read_to_string(results.path().join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
 
@@ -140,13 +143,10 @@ fn a_small_sweep_resumes_and_reports() {
     );
     assert_links_resolve(&report, results.path());
     for (chart, labels) in [
-        (
-            "throughput",
-            &["baseline", "sql.shuffle.partitions=2", "rows/s"][..],
-        ),
+        ("throughput", &["baseline", "source=sfcrime", "rows/s"][..]),
         ("latency", &["seconds per micro-batch"][..]),
         ("memory", &["MiB"][..]),
-        ("effects", &["sql.shuffle.partitions: 4 -&gt; 2"][..]),
+        ("effects", &["source: kafka -&gt; sfcrime"][..]),
         (
             "batches",
             &["input rows/s", "processed rows/s", "batch duration (ms)"][..],
