@@ -1,18 +1,24 @@
-//! `sfcrime stack up|down|status`: flags for the local broker.
+//! `sfcrime stack up|down|status`: flags for the local brokers.
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_config::Settings;
-use sfcrime_stack::{Stack, Status};
+use sfcrime_stack::{NodeState, Stack};
 
 #[derive(Args)]
 pub struct StackArgs {
     #[command(subcommand)]
     action: StackAction,
-    /// Broker port on 127.0.0.1 [setting kafka.port, default 9092].
+    /// Number of brokers, each also a KRaft controller, so 3 make a 3-voter
+    /// quorum [setting kafka.brokers, default 1].
+    #[arg(long, global = true, value_name = "N")]
+    brokers: Option<u16>,
+    /// Broker port on 127.0.0.1; broker n of several uses PORT + 2(n-1)
+    /// [setting kafka.port, default 9092].
     #[arg(long, global = true)]
     port: Option<u16>,
-    /// KRaft controller port [setting kafka.controller.port, default 9093].
+    /// KRaft controller port; controller n of several uses PORT + 2(n-1)
+    /// [setting kafka.controller.port, default 9093].
     #[arg(long, global = true)]
     controller_port: Option<u16>,
     /// Topic to create [setting topic].
@@ -21,24 +27,26 @@ pub struct StackArgs {
     /// Partitions of a newly created topic [setting topic.partitions, default 3].
     #[arg(long, global = true)]
     partitions: Option<u32>,
-    /// Directory for the broker's pid file, log and data [setting stack.dir].
+    /// Directory for the brokers' pid files, logs and data, broker n in
+    /// node-<n>/ [setting stack.dir].
     #[arg(long, global = true)]
     stack_dir: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum StackAction {
-    /// Download Kafka's jars (once), format storage (once), start the broker
-    /// in the background, wait until it answers and create the topic.
+    /// Download Kafka's jars (once), format storage (once), start the brokers
+    /// that are not running in the background, wait until they answer and
+    /// create the topic (replicated over up to 3 brokers).
     Up {
         /// Delete the topic (and everything in it) and create it anew.
         #[arg(long)]
         recreate_topic: bool,
     },
-    /// Stop the broker started by `up` and wait for it to exit.
+    /// Stop every broker started by `up` from the stack dir and wait for them to exit.
     Down,
-    /// Say whether the broker runs, where, and which topics it has.
-    /// Exits 0 when it answers, 3 when it is stopped or not answering.
+    /// Say whether each broker runs, where, and which topics the cluster has.
+    /// Exits 0 when every broker answers, 3 when any is stopped or not answering.
     Status,
     /// Only download Kafka's jars into the cache (for offline use later).
     Install,
@@ -46,6 +54,7 @@ enum StackAction {
 
 impl StackArgs {
     pub fn apply(&self, settings: &mut Settings) {
+        settings.set_flag("kafka.brokers", self.brokers);
         settings.set_flag("kafka.port", self.port);
         settings.set_flag("kafka.controller.port", self.controller_port);
         settings.set_flag("topic", self.topic.as_ref());
@@ -67,36 +76,54 @@ pub fn run(args: StackArgs, settings: &Settings) -> Result<()> {
             let lib = stack.install(&mut progress)?;
             println!("Kafka jars cached in {}", lib.display());
         }
-        StackAction::Status => match stack.status()? {
-            Status::Running {
-                pid,
-                port,
-                brokers,
-                topics,
-            } => {
-                println!("Kafka broker running: pid {pid}, bootstrap 127.0.0.1:{port}");
-                println!("  brokers: {}", brokers.join(", "));
-                for (topic, partitions) in topics {
-                    println!("  topic {topic}: {partitions} partitions");
-                }
-                println!("  log: {}", stack.log_file().display());
-            }
-            Status::Unresponsive { pid, port } => {
-                println!(
-                    "Kafka broker process {pid} exists but does not answer on 127.0.0.1:{port}; \
-                     see {}",
-                    stack.log_file().display()
-                );
-                std::process::exit(3);
-            }
-            Status::Stopped => {
+        StackAction::Status => {
+            let status = stack.status()?;
+            if !status.any_process() {
                 println!(
                     "no Kafka broker running (stack dir {})",
                     stack.stack_dir.display()
                 );
                 std::process::exit(3);
             }
-        },
+            for (node, state) in &status.nodes {
+                let log = node.log_file();
+                match state {
+                    NodeState::Running { pid, port } => println!(
+                        "node {}: Kafka broker running: pid {pid}, bootstrap 127.0.0.1:{port}, \
+                         log {}",
+                        node.id,
+                        log.display()
+                    ),
+                    NodeState::Unresponsive { pid, port } => println!(
+                        "node {}: Kafka broker process {pid} exists but does not answer on \
+                         127.0.0.1:{port}; see {}",
+                        node.id,
+                        log.display()
+                    ),
+                    NodeState::Stopped => {
+                        println!("node {}: stopped (log {})", node.id, log.display())
+                    }
+                }
+            }
+            if let Some(cluster) = &status.cluster {
+                println!("  brokers: {}", cluster.brokers.join(", "));
+                for topic in &cluster.topics {
+                    println!(
+                        "  topic {}: {} partitions, {} replicas, {}",
+                        topic.name,
+                        topic.partitions,
+                        topic.replicas,
+                        match topic.under_replicated {
+                            0 => "all in sync".to_string(),
+                            n => format!("{n} under-replicated"),
+                        }
+                    );
+                }
+            }
+            if !status.all_running() {
+                std::process::exit(3);
+            }
+        }
     }
     Ok(())
 }

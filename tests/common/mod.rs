@@ -1,6 +1,7 @@
-//! Integration-test harness: a real Kafka broker on free ports in a private
-//! stack directory, started with `sfcrime stack up` and stopped on drop, so
-//! no test leaves a java process behind even when it fails.
+//! Integration-test harness: a real Kafka broker (or a cluster of them) on
+//! free ports in a private stack directory, started with `sfcrime stack up`
+//! and stopped on drop, so no test leaves a java process behind even when it
+//! fails.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
@@ -35,9 +36,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The first of `len` consecutive ports that nobody listens on right now.
+pub fn free_port_run(len: u16) -> u16 {
+    loop {
+        let first = free_port();
+        let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if first.checked_add(len).is_some() && (first..first + len).all(free) {
+            return first;
+        }
+    }
+}
+
+/// A local stack of `brokers` nodes (usually one); node n listens on
+/// `port + 2(n-1)` and `controller_port + 2(n-1)`, as `stack up` assigns.
 pub struct Broker {
     pub port: u16,
     pub controller_port: u16,
+    pub brokers: u16,
     pub dir: tempfile::TempDir,
 }
 
@@ -48,13 +63,25 @@ impl Broker {
 
     /// Starts a broker; `extra` flags go to `stack up` (e.g. a topic name).
     pub fn start_with(extra: &[&str]) -> Broker {
+        Self::start_stack(1, free_port(), free_port(), extra)
+    }
+
+    /// Starts `brokers` nodes (a KRaft quorum of them) on consecutive free
+    /// ports: brokers on the even offsets, controllers on the odd ones.
+    pub fn start_cluster(brokers: u16) -> Broker {
+        let first = free_port_run(2 * brokers);
+        Self::start_stack(brokers, first, first + 1, &[])
+    }
+
+    fn start_stack(brokers: u16, port: u16, controller_port: u16, extra: &[&str]) -> Broker {
         let dir = tempfile::Builder::new()
             .prefix("sfcrime-broker-")
             .tempdir()
             .unwrap();
         let broker = Broker {
-            port: free_port(),
-            controller_port: free_port(),
+            port,
+            controller_port,
+            brokers,
             dir,
         };
         let out = broker.stack(&["up"]).args(extra).output().unwrap();
@@ -67,8 +94,17 @@ impl Broker {
         broker
     }
 
+    /// Every broker, comma-separated.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        (1..=self.brokers)
+            .map(|n| format!("127.0.0.1:{}", self.node_port(n)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The broker port of node `n` (1-based).
+    pub fn node_port(&self, n: u16) -> u16 {
+        self.port + 2 * (n - 1)
     }
 
     pub fn stack_dir(&self) -> &Path {
@@ -80,6 +116,8 @@ impl Broker {
         let mut cmd = sfcrime();
         cmd.arg("stack")
             .args(args)
+            .arg("--brokers")
+            .arg(self.brokers.to_string())
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--controller-port")
@@ -96,9 +134,14 @@ impl Broker {
         cmd
     }
 
-    /// The pid recorded by `stack up`, if any.
+    /// The pid of the (first) broker recorded by `stack up`, if any.
     pub fn pid(&self) -> Option<u32> {
-        std::fs::read_to_string(self.dir.path().join("kafka.pid"))
+        self.node_pid(1)
+    }
+
+    /// The pid of node `n` (1-based) recorded by `stack up`, if any.
+    pub fn node_pid(&self, n: u16) -> Option<u32> {
+        std::fs::read_to_string(self.dir.path().join(format!("node-{n}/kafka.pid")))
             .ok()?
             .split_whitespace()
             .next()?

@@ -1,48 +1,66 @@
-//! The local Apache Kafka broker (KRaft, broker and controller in one JVM):
-//! resolving its jars from Maven Central once, formatting storage, starting
-//! it in the background, waiting until it answers, creating the project's
-//! topic, and stopping it by its recorded pid.
+//! The local services that sfcrime starts and stops. Mainly the Apache
+//! Kafka stack (KRaft): `kafka.brokers` nodes on this machine, each one JVM
+//! that is both broker and controller, so N nodes make an N-voter quorum
+//! (see [`node`] for one node's files and ports). It resolves the jars from
+//! Maven Central once, formats every node's storage for one cluster id,
+//! starts the nodes in the background, waits until each answers, creates the
+//! project's topic replicated over them, and stops them by their recorded
+//! pids. [`standalone`] runs a Spark standalone master and worker the same
+//! way.
 
 mod jars;
 pub mod java;
+pub mod node;
 mod process;
+pub mod standalone;
+
+pub use node::Node;
 
 use anyhow::{bail, Context, Result};
 use sfcrime_config::Settings;
-use sfcrime_kafka::admin::{self, TopicState};
+use sfcrime_kafka::admin::{self, ClusterInfo, TopicState};
 use sfcrime_kafka::client::KafkaSettings;
 use std::fs;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Everything needed to run the local broker, resolved from [`Settings`].
+/// Everything needed to run the local stack, resolved from [`Settings`].
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub home: PathBuf,
-    /// Runtime directory: pid file, log, generated config, data.
+    /// Runtime directory: one `node-<id>/` per node.
     pub stack_dir: PathBuf,
     /// Jar cache shared by every stack dir.
     pub cache_dir: PathBuf,
-    pub port: u16,
-    pub controller_port: u16,
+    /// How many nodes `up` runs (`kafka.brokers`): the first of `nodes`.
+    pub brokers: usize,
+    /// The configured nodes, then any more that the stack dir holds from a
+    /// stack started with more brokers (`down` and `status` see them too).
+    pub nodes: Vec<Node>,
     pub topic: String,
     pub partitions: i32,
+    /// Replicas of the topic and of Kafka's internal topics.
     pub replication: i32,
     /// Delete and recreate the topic on `up`, for a run from a clean slate.
     pub recreate_topic: bool,
     java_setting: String,
 }
 
-/// What `status` found.
+/// What `status` found: each node, and what the cluster says when any
+/// node answers.
 #[derive(Debug)]
-pub enum Status {
+pub struct StackStatus {
+    pub nodes: Vec<(Node, NodeState)>,
+    pub cluster: Option<ClusterInfo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
     Running {
         pid: u32,
         port: u16,
-        brokers: Vec<String>,
-        topics: Vec<(String, usize)>,
     },
     /// The process runs but did not answer a metadata request.
     Unresponsive {
@@ -52,39 +70,88 @@ pub enum Status {
     Stopped,
 }
 
+impl StackStatus {
+    /// Every node of the stack runs and answers.
+    pub fn all_running(&self) -> bool {
+        self.nodes
+            .iter()
+            .all(|(_, state)| matches!(state, NodeState::Running { .. }))
+    }
+
+    pub fn any_process(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|(_, state)| !matches!(state, NodeState::Stopped))
+    }
+}
+
+const KAFKA_PORT_HINT: &str = "is another Kafka running? Pick other base ports with \
+    --port / --controller-port or SFCRIME_KAFKA_PORT / SFCRIME_KAFKA_CONTROLLER_PORT";
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// A lone broker gets more heap; several must fit beside Spark on a small
+/// machine (3 x 512 MiB on the 2-core, 24 GiB development box).
+const HEAP_SINGLE: &str = "768m";
+const HEAP_CLUSTER: &str = "512m";
+/// Kafka's internal topics (and the default topic) need no more replicas
+/// than this, whatever the number of brokers.
+const MAX_AUTO_REPLICATION: usize = 3;
 
 impl Stack {
     pub fn from_settings(settings: &Settings) -> Result<Self> {
+        let stack_dir = settings.path("stack.dir")?;
+        let configured = settings.local_nodes()?;
+        let brokers = configured.len();
+        let on_disk = node::ids_on_disk(&stack_dir)
+            .last()
+            .map_or(0, |id| *id as usize);
+        let known = if on_disk > brokers {
+            let count = u16::try_from(on_disk).context("too many node dirs")?;
+            settings
+                .local_nodes_of(count)
+                .with_context(|| format!("{} holds node-{on_disk}", stack_dir.display()))?
+        } else {
+            configured
+        };
+        let replication = match settings.string("topic.replication.factor")?.trim() {
+            "" => brokers.min(MAX_AUTO_REPLICATION) as i32,
+            _ => settings.parse("topic.replication.factor")?,
+        };
         Ok(Stack {
             home: settings.home().to_path_buf(),
-            stack_dir: settings.path("stack.dir")?,
             cache_dir: settings.path("cache.dir")?,
-            port: settings.parse("kafka.port")?,
-            controller_port: settings.parse("kafka.controller.port")?,
+            brokers,
+            nodes: known
+                .into_iter()
+                .map(|n| Node::new(&stack_dir, n))
+                .collect(),
+            stack_dir,
             topic: settings.string("topic")?,
             partitions: settings.parse("topic.partitions")?,
-            replication: settings.parse("topic.replication.factor")?,
+            replication,
             recreate_topic: false,
             java_setting: settings.string("java")?,
         })
     }
 
+    /// The nodes `up` runs.
+    pub fn configured(&self) -> &[Node] {
+        &self.nodes[..self.brokers]
+    }
+
+    /// Every configured broker, comma-separated.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.configured()
+            .iter()
+            .map(Node::bootstrap)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
-    pub fn log_file(&self) -> PathBuf {
-        self.stack_dir.join("kafka.log")
-    }
-
-    fn pid_file(&self) -> PathBuf {
-        self.stack_dir.join("kafka.pid")
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.stack_dir.join("data")
+    /// `min.insync.replicas` for the topic and the internal topics: one
+    /// replica may be lost without stopping writes (`acks=all`).
+    pub fn min_insync(&self) -> i32 {
+        (self.replication - 1).max(1)
     }
 
     /// Resolves the broker jars (downloading them once) and returns the
@@ -97,88 +164,238 @@ impl Stack {
         )
     }
 
-    /// Installs if needed, starts the broker and creates the topic. Returns a
-    /// human-readable account of what it did.
+    /// Installs if needed, formats new nodes, starts every configured node
+    /// that is not running (so it also restarts a node that died), and
+    /// creates the topic. Returns a human-readable account of what it did.
     pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<String> {
-        if let Some(pid) = self.running_pid()? {
-            let recorded_port = self.recorded_port().unwrap_or(self.port);
-            if recorded_port != self.port {
-                bail!(
-                    "a broker from {} already runs on port {recorded_port} (pid {pid}), not {}; \
-                     run `sfcrime stack down` first",
-                    self.stack_dir.display(),
-                    self.port
-                );
-            }
-            let topic = self.ensure_topic()?;
-            return Ok(format!(
-                "Kafka broker already running at {} (pid {pid}); {topic}",
-                self.bootstrap()
-            ));
-        }
-        let java = java::find(&self.java_setting)?;
-        for (what, port) in [("broker", self.port), ("controller", self.controller_port)] {
-            ensure_port_free(what, port)?;
-        }
-        let lib = self.install(progress)?;
-        fs::create_dir_all(&self.stack_dir)
-            .with_context(|| format!("cannot create {}", self.stack_dir.display()))?;
-        let server_properties = self.write_server_properties()?;
-        let classpath = format!("{}/*", lib.display());
-        if !self.data_dir().join("meta.properties").exists() {
-            progress("formatting broker storage");
-            self.format_storage(&java, &classpath, &server_properties)?;
-        }
-        progress("starting the broker");
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_file())
-            .with_context(|| format!("cannot open {}", self.log_file().display()))?;
-        let mut child = process::spawn_detached(
-            Command::new(&java.path)
-                .args([
-                    "-Xms256m",
-                    "-Xmx768m",
-                    "-XX:+UseG1GC",
-                    "-Djava.awt.headless=true",
-                ])
-                .arg(format!(
-                    "-Dlog4j2.configurationFile={}",
-                    self.home.join("config/broker-log4j2.properties").display()
-                ))
-                .args(["-cp", &classpath, "kafka.Kafka"])
-                .arg(&server_properties)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log),
-        )
-        .with_context(|| format!("cannot start {}", java.path.display()))?;
-        let pid = child.id();
-        fs::write(self.pid_file(), format!("{pid} {}\n", self.port))
-            .with_context(|| format!("cannot write {}", self.pid_file().display()))?;
-        progress("waiting for the broker to answer");
-        let kafka = KafkaSettings::new(self.bootstrap());
-        let ready = admin::wait_ready(&kafka, READY_TIMEOUT, || {
-            matches!(child.try_wait(), Ok(None))
-        });
-        if let Err(err) = ready {
-            let _ = process::stop(pid, STOP_TIMEOUT);
-            let _ = child.wait();
-            let _ = fs::remove_file(self.pid_file());
+        self.adopt_single_broker_layout(false)?;
+        self.check_shape()?;
+        if self.replication < 1 || self.replication as usize > self.brokers {
             bail!(
-                "{err:#}\nlast lines of {}:\n{}",
-                self.log_file().display(),
-                process::tail_interesting(&self.log_file(), 15)
+                "topic.replication.factor {} needs 1 to {} brokers, and the stack runs {} \
+                 (kafka.brokers / --brokers)",
+                self.replication,
+                self.brokers,
+                self.brokers
             );
+        }
+        let mut report = Vec::new();
+        let mut to_start = Vec::new();
+        for node in self.configured() {
+            match node.running_pid()? {
+                Some(pid) => {
+                    let recorded = node.recorded_port().unwrap_or(node.port);
+                    if recorded != node.port {
+                        bail!(
+                            "node {} of {} already runs on port {recorded} (pid {pid}), not {}; \
+                             run `sfcrime stack down` first",
+                            node.id,
+                            self.stack_dir.display(),
+                            node.port
+                        );
+                    }
+                    report.push(format!(
+                        "node {}: Kafka broker already running at {} (pid {pid})",
+                        node.id,
+                        node.bootstrap()
+                    ));
+                }
+                None => to_start.push(node),
+            }
+        }
+        if !to_start.is_empty() {
+            report.extend(self.start(&to_start, progress)?);
         }
         let topic = self.ensure_topic()?;
         Ok(format!(
-            "Kafka {} broker up at {} (pid {pid}, log {}); {topic}",
+            "{}
+Kafka {}, {} broker{} at {}; {topic}",
+            report.join("\n"),
             jars::kafka_version(&self.home.join("config/kafka-pom.xml"))?,
-            self.bootstrap(),
-            self.log_file().display()
+            self.brokers,
+            if self.brokers == 1 { "" } else { "s" },
+            self.bootstrap()
         ))
+    }
+
+    /// Formats and starts `nodes` together (a quorum forms only once a
+    /// majority runs), then waits until each answers.
+    fn start(&self, nodes: &[&Node], progress: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
+        let java = java::find(&self.java_setting)?;
+        for node in nodes {
+            ensure_port_free("broker", node.port, KAFKA_PORT_HINT)?;
+            ensure_port_free("controller", node.controller_port, KAFKA_PORT_HINT)?;
+        }
+        let lib = self.install(progress)?;
+        let classpath = format!("{}/*", lib.display());
+        let template_path = self.home.join("config/server.properties");
+        let template = fs::read_to_string(&template_path)
+            .with_context(|| format!("cannot read {}", template_path.display()))?;
+        let shared = self.shared_server_settings();
+        let mut configs = Vec::new();
+        for node in nodes {
+            configs.push(node.write_config(&template, &template_path, &shared)?);
+        }
+        let unformatted: Vec<_> = nodes
+            .iter()
+            .zip(&configs)
+            .filter(|(node, _)| !node.is_formatted())
+            .collect();
+        if !unformatted.is_empty() {
+            let ids: Vec<String> = unformatted.iter().map(|(n, _)| n.id.to_string()).collect();
+            progress(&format!(
+                "formatting the storage of node {}",
+                ids.join(", ")
+            ));
+            let cluster_id = match self.configured().iter().find_map(Node::cluster_id) {
+                Some(id) => id,
+                None => random_cluster_id()?,
+            };
+            // One StorageTool JVM per node, side by side: each takes seconds
+            // to start on a busy machine.
+            let formats: Vec<_> = unformatted
+                .iter()
+                .map(|(node, config)| {
+                    let child = Command::new(&java.path)
+                        .args(["-cp", &classpath, "kafka.tools.StorageTool", "format"])
+                        .args(["-t", &cluster_id, "-c"])
+                        .arg(config)
+                        .arg("--ignore-formatted")
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .context("cannot run Kafka's StorageTool");
+                    (node.id, child)
+                })
+                .collect();
+            for (id, child) in formats {
+                let out = child?.wait_with_output()?;
+                if !out.status.success() {
+                    bail!(
+                        "Kafka's StorageTool format failed for node {id}:\n{}{}",
+                        String::from_utf8_lossy(&out.stdout),
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            }
+        }
+        let heap = if self.brokers == 1 {
+            HEAP_SINGLE
+        } else {
+            HEAP_CLUSTER
+        };
+        let log4j = self.home.join("config/broker-log4j2.properties");
+        progress(&format!(
+            "starting {} node{}",
+            nodes.len(),
+            if nodes.len() == 1 { "" } else { "s" }
+        ));
+        let mut started: Vec<(&Node, Child)> = Vec::new();
+        for (node, config) in nodes.iter().zip(&configs) {
+            match node.spawn(&java, &classpath, heap, &log4j, config) {
+                Ok(child) => started.push((node, child)),
+                Err(err) => {
+                    stop_started(&mut started);
+                    return Err(err);
+                }
+            }
+        }
+        progress("waiting for the brokers to answer");
+        let mut report = Vec::new();
+        for i in 0..started.len() {
+            let (node, child) = &mut started[i];
+            let node = *node;
+            let ready =
+                admin::wait_ready(&KafkaSettings::new(node.bootstrap()), READY_TIMEOUT, || {
+                    matches!(child.try_wait(), Ok(None))
+                });
+            if let Err(err) = ready {
+                stop_started(&mut started);
+                bail!(
+                    "node {}: {err:#}\nlast lines of {}:\n{}",
+                    node.id,
+                    node.log_file().display(),
+                    process::tail_interesting(&node.log_file(), 15)
+                );
+            }
+            report.push(format!(
+                "node {}: Kafka broker up at {} (pid {}, log {})",
+                node.id,
+                node.bootstrap(),
+                child.id(),
+                node.log_file().display()
+            ));
+        }
+        Ok(report)
+    }
+
+    /// The server.properties keys that are the same on every node: the
+    /// quorum and how many replicas Kafka's internal topics get.
+    fn shared_server_settings(&self) -> Vec<(&'static str, String)> {
+        let voters = self
+            .configured()
+            .iter()
+            .map(|n| format!("{}@127.0.0.1:{}", n.id, n.controller_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let internal = self.brokers.min(MAX_AUTO_REPLICATION);
+        let internal_min_isr = internal.saturating_sub(1).max(1);
+        vec![
+            ("controller.quorum.voters", voters),
+            ("offsets.topic.replication.factor", internal.to_string()),
+            (
+                "transaction.state.log.replication.factor",
+                internal.to_string(),
+            ),
+            (
+                "transaction.state.log.min.isr",
+                internal_min_isr.to_string(),
+            ),
+            (
+                "share.coordinator.state.topic.replication.factor",
+                internal.to_string(),
+            ),
+            (
+                "share.coordinator.state.topic.min.isr",
+                internal_min_isr.to_string(),
+            ),
+            ("default.replication.factor", internal.to_string()),
+            ("min.insync.replicas", internal_min_isr.to_string()),
+        ]
+    }
+
+    /// Refuses to run a stack dir formatted for another set of nodes: the
+    /// voters of a KRaft quorum are fixed when its storage is formatted.
+    fn check_shape(&self) -> Result<()> {
+        let want: Vec<u32> = self.configured().iter().map(|n| n.id).collect();
+        for node in self.nodes.iter().filter(|n| n.is_formatted()) {
+            let voters = node.formatted_voters();
+            if node.id as usize <= self.brokers && voters.as_ref().is_none_or(|v| *v == want) {
+                continue;
+            }
+            let held = voters.unwrap_or_else(|| {
+                self.nodes
+                    .iter()
+                    .filter(|n| n.is_formatted())
+                    .map(|n| n.id)
+                    .collect()
+            });
+            bail!(
+                "{} holds a {}-broker stack (quorum of nodes {}), not {}: a KRaft quorum's \
+                 voters are fixed when its storage is formatted; start it with --brokers {}, \
+                 or stop it and remove the directory to make a new one",
+                self.stack_dir.display(),
+                held.len(),
+                held.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.brokers,
+                held.len()
+            );
+        }
+        Ok(())
     }
 
     fn ensure_topic(&self) -> Result<String> {
@@ -187,21 +404,23 @@ impl Stack {
             admin::delete_topic(&kafka, &self.topic, Duration::from_secs(30))?;
             admin::wait_deleted(&kafka, &self.topic, Duration::from_secs(30))?;
         }
+        let min_insync = self.min_insync().to_string();
         let state = admin::ensure_topic(
             &kafka,
             &self.topic,
             self.partitions,
             self.replication,
-            &[],
+            &[("min.insync.replicas", &min_insync)],
             Duration::from_secs(30),
         )?;
         Ok(match state {
-            TopicState::Created { partitions } => {
-                format!(
-                    "topic '{}' created with {partitions} partitions",
-                    self.topic
-                )
-            }
+            TopicState::Created { partitions } => format!(
+                "topic '{}' created with {partitions} partitions, {} replica{}, \
+                 min.insync.replicas {min_insync}",
+                self.topic,
+                self.replication,
+                if self.replication == 1 { "" } else { "s" }
+            ),
             TopicState::Existed { partitions } if partitions as i32 != self.partitions => format!(
                 "topic '{}' exists with {partitions} partitions (config asks for {}; \
                  delete the stack dir to recreate)",
@@ -213,132 +432,165 @@ impl Stack {
         })
     }
 
-    /// Stops the broker recorded in the pid file, waiting for it to exit.
+    /// Stops every node that runs from the stack dir, waiting for them to exit.
     pub fn down(&self) -> Result<String> {
-        let Some(pid) = self.running_pid()? else {
-            let _ = fs::remove_file(self.pid_file());
-            return Ok("no Kafka broker is running".to_string());
-        };
-        process::stop(pid, STOP_TIMEOUT)?;
-        fs::remove_file(self.pid_file()).ok();
-        Ok(format!("Kafka broker stopped (pid {pid})"))
-    }
-
-    pub fn status(&self) -> Result<Status> {
-        let Some(pid) = self.running_pid()? else {
-            return Ok(Status::Stopped);
-        };
-        let port = self.recorded_port().unwrap_or(self.port);
-        let kafka = KafkaSettings::new(format!("127.0.0.1:{port}"));
-        Ok(match admin::metadata(&kafka, Duration::from_secs(5)) {
-            Ok(info) => Status::Running {
-                pid,
-                port,
-                brokers: info.brokers,
-                topics: info.topics,
-            },
-            Err(_) => Status::Unresponsive { pid, port },
+        let legacy = self.adopt_single_broker_layout(true)?;
+        let mut running = Vec::new();
+        for node in &self.nodes {
+            if let Some(pid) = node.running_pid()? {
+                running.push((node, pid));
+            }
+        }
+        let pids: Vec<u32> = running.iter().map(|(_, pid)| *pid).collect();
+        process::stop_all(&pids, STOP_TIMEOUT)?;
+        for node in &self.nodes {
+            fs::remove_file(node.pid_file()).ok();
+        }
+        let stopped: Vec<String> = legacy
+            .map(|pid| format!("the broker of an older sfcrime (pid {pid})"))
+            .into_iter()
+            .chain(
+                running
+                    .iter()
+                    .map(|(node, pid)| format!("node {} (pid {pid})", node.id)),
+            )
+            .collect();
+        Ok(if stopped.is_empty() {
+            "no Kafka broker is running".to_string()
+        } else {
+            format!("Kafka broker stopped: {}", stopped.join(", "))
         })
     }
 
-    /// The pid in the pid file if that process is alive and is a Kafka broker
-    /// (a pid can be reused by an unrelated process after a reboot).
-    fn running_pid(&self) -> Result<Option<u32>> {
-        let Ok(text) = fs::read_to_string(self.pid_file()) else {
-            return Ok(None);
-        };
-        let pid: u32 = text
-            .split_whitespace()
-            .next()
-            .and_then(|p| p.parse().ok())
-            .with_context(|| format!("corrupt pid file {}", self.pid_file().display()))?;
-        Ok(process::is_kafka_broker(pid).then_some(pid))
-    }
-
-    fn recorded_port(&self) -> Option<u16> {
-        fs::read_to_string(self.pid_file())
-            .ok()?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    }
-
-    /// config/server.properties with the sfcrime-owned keys filled in.
-    fn write_server_properties(&self) -> Result<PathBuf> {
-        let template_path = self.home.join("config/server.properties");
-        let template = fs::read_to_string(&template_path)
-            .with_context(|| format!("cannot read {}", template_path.display()))?;
-        let (port, cport) = (self.port, self.controller_port);
-        let owned = [
-            ("controller.quorum.voters", format!("1@127.0.0.1:{cport}")),
-            (
-                "listeners",
-                format!("PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
-            ),
-            (
-                "advertised.listeners",
-                format!("PLAINTEXT://127.0.0.1:{port}"),
-            ),
-            ("log.dirs", self.data_dir().display().to_string()),
-        ];
-        let mut text = format!(
-            "# Generated by sfcrime from {}; edit that file, not this one.\n",
-            template_path.display()
-        );
-        for line in template.lines() {
-            let key = line.split('=').next().unwrap_or("").trim();
-            if !owned.iter().any(|(k, _)| *k == key) {
-                text.push_str(line);
-                text.push('\n');
+    pub fn status(&self) -> Result<StackStatus> {
+        self.adopt_single_broker_layout(false)?;
+        let on_disk = node::ids_on_disk(&self.stack_dir);
+        let mut nodes = Vec::new();
+        let mut cluster = None;
+        for node in &self.nodes {
+            if node.id as usize > self.brokers && !on_disk.contains(&node.id) {
+                continue;
             }
+            let state = match node.running_pid()? {
+                None => NodeState::Stopped,
+                Some(pid) => {
+                    let port = node.recorded_port().unwrap_or(node.port);
+                    let kafka = KafkaSettings::new(format!("127.0.0.1:{port}"));
+                    match admin::metadata(&kafka, Duration::from_secs(5)) {
+                        Ok(info) => {
+                            cluster.get_or_insert(info);
+                            NodeState::Running { pid, port }
+                        }
+                        Err(_) => NodeState::Unresponsive { pid, port },
+                    }
+                }
+            };
+            nodes.push((node.clone(), state));
         }
-        for (key, value) in owned {
-            text.push_str(&format!("{key}={value}\n"));
-        }
-        let path = self.stack_dir.join("server.properties");
-        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(path)
+        Ok(StackStatus { nodes, cluster })
     }
 
-    fn format_storage(&self, java: &java::Java, classpath: &str, config: &Path) -> Result<()> {
-        let run = |args: &[&str]| -> Result<String> {
-            let out = Command::new(&java.path)
-                .args(["-cp", classpath, "kafka.tools.StorageTool"])
-                .args(args)
-                .output()
-                .context("cannot run Kafka's StorageTool")?;
-            if !out.status.success() {
+    /// Stack dirs made before sfcrime ran clusters held their one broker
+    /// directly (`kafka.pid`, `kafka.log`, `data/`): move those into
+    /// `node-1/` so the broker keeps its data. One still running from there
+    /// is stopped first when `stop_running` (its pid is returned); otherwise
+    /// that is an error.
+    fn adopt_single_broker_layout(&self, stop_running: bool) -> Result<Option<u32>> {
+        let legacy_pid = self.stack_dir.join("kafka.pid");
+        let running = node::read_running_pid(&legacy_pid)?;
+        if let Some(pid) = running {
+            if !stop_running {
                 bail!(
-                    "Kafka's StorageTool {} failed:\n{}{}",
-                    args[0],
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
+                    "a broker started by an older sfcrime runs from {} (pid {pid}); stop it \
+                     with `sfcrime stack down`",
+                    self.stack_dir.display()
                 );
             }
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        };
-        let cluster_id = run(&["random-uuid"])?;
-        let config = config.display().to_string();
-        run(&[
-            "format",
-            "-t",
-            &cluster_id,
-            "-c",
-            &config,
-            "--ignore-formatted",
-        ])?;
-        Ok(())
+            process::stop(pid, STOP_TIMEOUT)?;
+        }
+        let _ = fs::remove_file(&legacy_pid);
+        let legacy_data = self.stack_dir.join("data");
+        let first = node::node_dir(&self.stack_dir, 1);
+        if legacy_data.join("meta.properties").is_file() && !first.exists() {
+            fs::create_dir_all(&first)
+                .with_context(|| format!("cannot create {}", first.display()))?;
+            for name in ["data", "kafka.log", "server.properties"] {
+                let from = self.stack_dir.join(name);
+                if from.exists() {
+                    fs::rename(&from, first.join(name)).with_context(|| {
+                        format!("cannot move {} into {}", from.display(), first.display())
+                    })?;
+                }
+            }
+        }
+        Ok(running)
     }
 }
 
-fn ensure_port_free(what: &str, port: u16) -> Result<()> {
+/// Stops the nodes a failed `start` had launched, so none is left behind.
+fn stop_started(started: &mut [(&Node, Child)]) {
+    let pids: Vec<u32> = started.iter().map(|(_, child)| child.id()).collect();
+    let _ = process::stop_all(&pids, STOP_TIMEOUT);
+    for (node, child) in started.iter_mut() {
+        let _ = child.wait();
+        let _ = fs::remove_file(node.pid_file());
+    }
+}
+
+/// A new cluster id as Kafka makes them (`Uuid.randomUuid()`), without
+/// starting a JVM for it: 16 random bytes, never one that prints with a
+/// leading '-'.
+fn random_cluster_id() -> Result<String> {
+    let mut urandom = fs::File::open("/dev/urandom").context("cannot open /dev/urandom")?;
+    loop {
+        let mut bytes = [0u8; 16];
+        std::io::Read::read_exact(&mut urandom, &mut bytes).context("cannot read /dev/urandom")?;
+        let id = kafka_uuid_string(&bytes);
+        if !id.starts_with('-') && bytes.iter().any(|b| *b != 0) {
+            return Ok(id);
+        }
+    }
+}
+
+/// Kafka's `Uuid.toString()`: URL-safe base64 of the 16 bytes, no padding.
+fn kafka_uuid_string(bytes: &[u8; 16]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(22);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .chain(std::iter::repeat(&0))
+            .take(3)
+            .fold(0u32, |n, b| n << 8 | u32::from(*b));
+        // Without padding, n bytes make n + 1 characters.
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+        }
+    }
+    out
+}
+
+/// Fails with `hint` when something listens on `port` of 127.0.0.1.
+fn ensure_port_free(what: &str, port: u16, hint: &str) -> Result<()> {
     match TcpListener::bind(("127.0.0.1", port)) {
         Ok(_) => Ok(()),
-        Err(err) => bail!(
-            "the {what} port {port} on 127.0.0.1 is already in use ({err}); \
-             is another Kafka running? Pick another port with --port / --controller-port \
-             or SFCRIME_KAFKA_PORT / SFCRIME_KAFKA_CONTROLLER_PORT"
-        ),
+        Err(err) => bail!("the {what} port {port} on 127.0.0.1 is already in use ({err}); {hint}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_print_like_kafka_uuids() {
+        // Uuid.METADATA_TOPIC_ID (0, 1) and a random-looking one, as Kafka prints them.
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        assert_eq!(kafka_uuid_string(&one), "AAAAAAAAAAAAAAAAAAAAAQ");
+        assert_eq!(kafka_uuid_string(&[0xff; 16]), "_____________________w");
+        let id = random_cluster_id().unwrap();
+        assert_eq!(id.len(), 22);
+        assert!(!id.starts_with('-'));
     }
 }
