@@ -3,6 +3,7 @@
 //! order so a later setting overrides an earlier one.
 
 use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 /// librdkafka settings for one client: bootstrap servers and overrides.
 #[derive(Debug, Clone, Default)]
@@ -31,5 +32,24 @@ impl KafkaSettings {
             config.set(key, value);
         }
         config
+    }
+}
+
+/// The code of a consumer error that librdkafka recovers from by itself
+/// (it reconnects and refetches metadata): one broker of several gone, a
+/// partition leader moving. Readers note it and keep polling; their own
+/// idle timeout ends a wait that leads nowhere.
+pub fn transient_consumer_error(err: &KafkaError) -> Option<RDKafkaErrorCode> {
+    match err {
+        KafkaError::MessageConsumption(
+            code @ (RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::NetworkException
+            | RDKafkaErrorCode::NotLeaderForPartition
+            | RDKafkaErrorCode::LeaderNotAvailable),
+        ) => Some(*code),
+        _ => None,
     }
 }
