@@ -194,10 +194,13 @@ impl Stack {
                             node.port
                         );
                     }
-                    report.push(format!(
-                        "node {}: Kafka broker already running at {} (pid {pid})",
+                    report.push((
                         node.id,
-                        node.bootstrap()
+                        format!(
+                            "node {}: Kafka broker already running at {} (pid {pid})",
+                            node.id,
+                            node.bootstrap()
+                        ),
                     ));
                 }
                 None => to_start.push(node),
@@ -206,11 +209,12 @@ impl Stack {
         if !to_start.is_empty() {
             report.extend(self.start(&to_start, progress)?);
         }
+        report.sort();
         let topic = self.ensure_topic()?;
+        let lines: Vec<String> = report.into_iter().map(|(_, line)| line).collect();
         Ok(format!(
-            "{}
-Kafka {}, {} broker{} at {}; {topic}",
-            report.join("\n"),
+            "{}\nKafka {}, {} broker{} at {}; {topic}",
+            lines.join("\n"),
             jars::kafka_version(&self.home.join("config/kafka-pom.xml"))?,
             self.brokers,
             if self.brokers == 1 { "" } else { "s" },
@@ -220,7 +224,7 @@ Kafka {}, {} broker{} at {}; {topic}",
 
     /// Formats and starts `nodes` together (a quorum forms only once a
     /// majority runs), then waits until each answers.
-    fn start(&self, nodes: &[&Node], progress: &mut dyn FnMut(&str)) -> Result<Vec<String>> {
+    fn start(&self, nodes: &[&Node], progress: &mut dyn FnMut(&str)) -> Result<Vec<(u32, String)>> {
         let java = java::find(&self.java_setting)?;
         for node in nodes {
             ensure_port_free("broker", node.port, KAFKA_PORT_HINT)?;
@@ -319,12 +323,15 @@ Kafka {}, {} broker{} at {}; {topic}",
                     process::tail_interesting(&node.log_file(), 15)
                 );
             }
-            report.push(format!(
-                "node {}: Kafka broker up at {} (pid {}, log {})",
+            report.push((
                 node.id,
-                node.bootstrap(),
-                child.id(),
-                node.log_file().display()
+                format!(
+                    "node {}: Kafka broker up at {} (pid {}, log {})",
+                    node.id,
+                    node.bootstrap(),
+                    child.id(),
+                    node.log_file().display()
+                ),
             ));
         }
         Ok(report)

@@ -261,6 +261,12 @@ impl Standalone {
                 .env("SPARK_DAEMON_MEMORY", DAEMON_MEMORY)
                 // Bind to loopback only, like the brokers.
                 .env("SPARK_LOCAL_IP", "127.0.0.1")
+                // Marks the JVM as ours in `ps` (and for scripts/test.sh's
+                // check that no test left one behind).
+                .env(
+                    "SPARK_DAEMON_JAVA_OPTS",
+                    format!("-Dsfcrime.standalone.dir={}", self.dir.display()),
+                )
                 // The REST submission server wants the fixed port 6066,
                 // which two masters on one machine cannot share; sfcrime
                 // submits in client mode and needs none.
