@@ -600,4 +600,88 @@ mod tests {
         assert_eq!(id.len(), 22);
         assert!(!id.starts_with('-'));
     }
+
+    /// A stack over `dir` with `brokers` configured, as `stack up` would see it.
+    fn stack(dir: &std::path::Path, brokers: u16) -> Stack {
+        let mut settings = Settings::load_with_env(dir, None, Vec::new()).unwrap();
+        settings.set_flag("stack.dir", Some(dir.join("stack").display()));
+        settings.set_flag("kafka.brokers", Some(brokers));
+        Stack::from_settings(&settings).unwrap()
+    }
+
+    /// Fakes node `id` of a stack formatted for a quorum of `voters`.
+    fn formatted_node(dir: &std::path::Path, id: u32, voters: &str) {
+        let node = node::node_dir(&dir.join("stack"), id);
+        fs::create_dir_all(node.join("data")).unwrap();
+        fs::write(node.join("data/meta.properties"), "cluster.id=abc\n").unwrap();
+        fs::write(
+            node.join("server.properties"),
+            format!("node.id={id}\ncontroller.quorum.voters={voters}\n"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_stack_dir_runs_only_with_the_quorum_it_was_formatted_for() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(stack(dir.path(), 3).check_shape().is_ok(), "a new dir");
+        let voters = "1@127.0.0.1:9093,2@127.0.0.1:9095,3@127.0.0.1:9097";
+        for id in 1..=3 {
+            formatted_node(dir.path(), id, voters);
+        }
+        let three = stack(dir.path(), 3);
+        assert!(three.check_shape().is_ok());
+        assert_eq!(
+            three.bootstrap(),
+            "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096"
+        );
+        assert_eq!((three.replication, three.min_insync()), (3, 2));
+
+        // Without --brokers: down and status still see all three nodes,
+        // up refuses.
+        let one = stack(dir.path(), 1);
+        assert_eq!(one.nodes.len(), 3);
+        assert_eq!(one.configured().len(), 1);
+        let err = one.check_shape().unwrap_err().to_string();
+        assert!(
+            err.contains("holds a 3-broker stack (quorum of nodes 1, 2, 3), not 1")
+                && err.contains("--brokers 3"),
+            "{err}"
+        );
+
+        let single = tempfile::tempdir().unwrap();
+        formatted_node(single.path(), 1, "1@127.0.0.1:9093");
+        let err = stack(single.path(), 3)
+            .check_shape()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("holds a 1-broker stack"), "{err}");
+        let one = stack(single.path(), 1);
+        assert!(one.check_shape().is_ok());
+        assert_eq!((one.replication, one.min_insync()), (1, 1));
+    }
+
+    #[test]
+    fn a_single_broker_stack_dir_of_old_moves_into_node_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("stack");
+        fs::create_dir_all(old.join("data")).unwrap();
+        fs::write(old.join("data/meta.properties"), "cluster.id=abc\n").unwrap();
+        fs::write(old.join("kafka.log"), "log\n").unwrap();
+        fs::write(
+            old.join("server.properties"),
+            "controller.quorum.voters=1@x:1\n",
+        )
+        .unwrap();
+        // A stale pid file: no broker runs with this pid.
+        fs::write(old.join("kafka.pid"), format!("{} 9092\n", u32::MAX)).unwrap();
+        let stack = stack(dir.path(), 1);
+        assert_eq!(stack.adopt_single_broker_layout(false).unwrap(), None);
+        let node = &stack.nodes[0];
+        assert!(node.is_formatted() && node.log_file().is_file());
+        assert_eq!(node.cluster_id().as_deref(), Some("abc"));
+        assert_eq!(node.formatted_voters(), Some(vec![1]));
+        assert!(!old.join("kafka.pid").exists() && !old.join("data").exists());
+        assert!(stack.check_shape().is_ok());
+    }
 }
