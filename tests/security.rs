@@ -331,7 +331,7 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
         holders,
         [
             stack_dir.join("client.properties"),
-            stack_dir.join("server.properties")
+            stack_dir.join("node-1/server.properties")
         ],
         "files of the stack dir holding the password"
     );

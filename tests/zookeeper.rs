@@ -29,7 +29,7 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
             "ZooKeeper 3.8.4 running: pid {zookeeper_pid}, 127.0.0.1:{}",
             broker.zookeeper_port
         ),
-        format!("Kafka broker running (zookeeper mode): pid {broker_pid}"),
+        format!("node 1: Kafka broker running (zookeeper mode): pid {broker_pid}"),
         format!("topic {TOPIC}: 3 partitions"),
     ] {
         assert!(status.contains(&line), "no '{line}' in:\n{status}");
@@ -99,7 +99,9 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
         .stack(&["down"])
         .assert()
         .success()
-        .stdout(contains(format!("Kafka broker stopped (pid {broker_pid})")))
+        .stdout(contains(format!(
+            "Kafka broker stopped: node 1 (pid {broker_pid})"
+        )))
         .stdout(contains(format!("ZooKeeper stopped (pid {zookeeper_pid})")));
     let down_s = stopped.elapsed().as_secs_f64();
     for pid in [broker_pid, zookeeper_pid] {
