@@ -81,7 +81,7 @@ fn broker_and_executor_lost_mid_stream_lose_nothing() {
     let (broker, spark, truth) = std::thread::scope(|s| {
         let spark = s.spawn(SparkCluster::start);
         let truth = s.spawn(|| Aggregates::ground_truth(&slice));
-        let broker = Broker::start_cluster(3);
+        let broker = Broker::start_cluster(3, &[]);
         (broker, spark.join().unwrap(), truth.join().unwrap())
     });
     let clusters_up = started.elapsed();

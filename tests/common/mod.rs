@@ -84,10 +84,11 @@ impl Broker {
     }
 
     /// Starts `brokers` nodes (a KRaft quorum of them) on consecutive free
-    /// ports: brokers on the even offsets, controllers on the odd ones.
-    pub fn start_cluster(brokers: u16) -> Broker {
+    /// ports: brokers on the even offsets, controllers on the odd ones; `env`
+    /// goes to every `stack` command run on them.
+    pub fn start_cluster(brokers: u16, env: &[(&str, &str)]) -> Broker {
         let first = free_port_run(2 * brokers);
-        Self::start_stack(brokers, first, first + 1, &[], &[]).0
+        Self::start_stack(brokers, first, first + 1, &[], env).0
     }
 
     fn start_stack(
