@@ -88,9 +88,9 @@ pub fn run(args: ClusterArgs, settings: &Settings) -> Result<()> {
                 println!(
                     "  master {} ({}), web UI {}: {} live worker(s), {} cores ({} used), \
                      {} MiB ({} used)",
-                    cluster.master_url(),
+                    status.master_url,
                     json["status"].as_str().unwrap_or("?"),
-                    cluster.master_ui(),
+                    status.master_ui,
                     json["aliveworkers"],
                     json["cores"],
                     json["coresused"],
@@ -108,7 +108,7 @@ pub fn run(args: ClusterArgs, settings: &Settings) -> Result<()> {
             } else if status.master_pid.is_some() {
                 println!(
                     "  the master does not answer on {}; see {}",
-                    cluster.master_ui(),
+                    status.master_ui,
                     cluster.log_file(Daemon::Master).display()
                 );
             }

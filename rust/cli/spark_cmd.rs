@@ -46,7 +46,8 @@ second Ctrl-C kills it."
 pub struct RunArgs {
     #[command(flatten)]
     kafka: KafkaArgs,
-    /// Spark master: local[*], local[2], spark://host:7077, yarn, ...
+    /// Spark master: local[*], local[2], spark://host:7077, yarn, ... (a
+    /// local standalone one: `sfcrime spark cluster up`).
     #[arg(long, default_value = "local[*]")]
     master: String,
     /// A Spark setting, as spark-submit's --conf (repeatable).

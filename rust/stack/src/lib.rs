@@ -252,8 +252,8 @@ impl Stack {
         self.check_shape()?;
         if self.replication < 1 || self.replication as usize > self.brokers {
             bail!(
-                "topic.replication.factor {} needs 1 to {} brokers, and the stack runs {} \
-                 (kafka.brokers / --brokers)",
+                "topic.replication.factor {} does not fit a stack of {} broker(s) \
+                 (kafka.brokers / --brokers): it must be 1 to {}",
                 self.replication,
                 self.brokers,
                 self.brokers

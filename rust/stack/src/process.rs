@@ -146,17 +146,28 @@ fn spawn_detached(command: &mut Command) -> std::io::Result<Child> {
     command.process_group(0).spawn()
 }
 
-/// Alive and not a zombie (a broker whose parent has not reaped it yet is
-/// dead for our purposes).
+/// Some thread of the process still runs. A JVM's main thread can end
+/// before its last threads do: the process then shows as a zombie while it
+/// still holds its ports, so a zombie only counts as gone (waiting to be
+/// reaped) once no other thread is left.
 fn is_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state is the first field after the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
+    match stat_fields(pid) {
+        Some((state, _)) if state == 'Z' || state == 'X' => {
+            fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|threads| threads.count() > 1)
+        }
+        Some(_) => true,
+        None => false,
     }
+}
+
+/// (state, process group) from /proc/<pid>/stat.
+fn stat_fields(pid: u32) -> Option<(char, u32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the parenthesised command name: state, ppid, pgrp.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let group = fields.nth(1)?.parse().ok()?;
+    Some((state, group))
 }
 
 /// Alive, and a JVM with `main_class` among its arguments.
@@ -178,17 +189,7 @@ fn group_alive(pgid: u32) -> bool {
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .any(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-                    let state = fields.next()?;
-                    let group: u32 = fields.nth(1)?.parse().ok()?;
-                    Some(group == pgid && state != "Z" && state != "X")
-                })
-                .unwrap_or(false)
-        })
+        .any(|pid| stat_fields(pid).is_some_and(|(_, group)| group == pgid) && is_alive(pid))
 }
 
 /// [`stop`] for the whole process group led by `pgid` (a process started by

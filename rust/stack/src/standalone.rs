@@ -66,6 +66,9 @@ impl Daemon {
 pub struct StandaloneStatus {
     pub master_pid: Option<u32>,
     pub worker_pid: Option<u32>,
+    /// Where the running master listens (else the configured address).
+    pub master_url: String,
+    pub master_ui: String,
     /// The master's `/json/` page, when it answered.
     pub master: Option<Value>,
 }
@@ -94,7 +97,7 @@ impl Standalone {
             master_ui_port: settings.parse("standalone.master.ui.port")?,
             worker_ui_port: settings.parse("standalone.worker.ui.port")?,
             worker_cores: settings.parse("standalone.worker.cores")?,
-            worker_memory: settings.string("standalone.worker.memory")?,
+            worker_memory: memory_size(settings, "standalone.worker.memory")?,
         })
     }
 
@@ -110,8 +113,8 @@ impl Standalone {
         self.dir.join(format!("{}.log", daemon.name()))
     }
 
-    /// The daemon's process; its pid file records `<pid> <master port>`
-    /// (the port the master listens on, or the worker joined).
+    /// The daemon's process; its pid file records `<pid> <master port>
+    /// <master web UI port>`.
     fn process(&self, daemon: Daemon) -> process::Daemon {
         process::Daemon {
             name: daemon.title(),
@@ -127,24 +130,30 @@ impl Standalone {
         self.process(daemon).running_pid()
     }
 
-    /// The master port the running master was started with.
-    fn recorded_master_port(&self) -> Option<u16> {
-        self.process(Daemon::Master)
-            .recorded(0)
-            .and_then(|port| port.parse().ok())
+    /// The (master, master web UI) ports the running master was started
+    /// with, which may not be the configured ones.
+    fn recorded_ports(&self) -> Option<(u16, u16)> {
+        let master = self.process(Daemon::Master);
+        Some((
+            master.recorded(0)?.parse().ok()?,
+            master.recorded(1)?.parse().ok()?,
+        ))
     }
 
     /// Starts whichever daemon is not running and waits until the master
     /// counts a live worker.
     pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<String> {
         let master_pid = self.running_pid(Daemon::Master)?;
-        if let (Some(pid), Some(port)) = (master_pid, self.recorded_master_port()) {
-            if port != self.master_port {
+        if let (Some(pid), Some(ports)) = (master_pid, self.recorded_ports()) {
+            if ports != (self.master_port, self.master_ui_port) {
                 bail!(
-                    "a Spark master from {} already runs on port {port} (pid {pid}), not {}; \
-                     run `sfcrime spark cluster down` first",
+                    "a Spark master from {} already runs on port {} with its web UI on {} \
+                     (pid {pid}), not {} and {}; run `sfcrime spark cluster down` first",
                     self.dir.display(),
-                    self.master_port
+                    ports.0,
+                    ports.1,
+                    self.master_port,
+                    self.master_ui_port
                 );
             }
         }
@@ -161,6 +170,7 @@ impl Standalone {
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let mut report = Vec::new();
+        let mut started_master = false;
         if master_pid.is_none() {
             for (what, port) in [
                 ("Spark master", self.master_port),
@@ -184,6 +194,7 @@ impl Standalone {
                 ],
             )?;
             self.wait(&mut child, Daemon::Master, |json| json["status"] == "ALIVE")?;
+            started_master = true;
             report.push(format!(
                 "Spark master at {} (pid {}, web UI {}, log {})",
                 self.master_url(),
@@ -193,39 +204,53 @@ impl Standalone {
             ));
         }
         if worker_pid.is_none() {
-            ensure_port_free("Spark worker web UI", self.worker_ui_port, PORT_HINT)?;
             progress("starting the Spark worker");
-            let work_dir = self.dir.join("work");
-            let cores = self.worker_cores.to_string();
-            let ui_port = self.worker_ui_port.to_string();
-            let work = work_dir.display().to_string();
-            let mut child = self.spawn(
-                &spark_class,
-                Daemon::Worker,
-                &[
-                    &self.master_url(),
-                    "--host",
-                    "127.0.0.1",
-                    "--cores",
-                    &cores,
-                    "--memory",
-                    &self.worker_memory,
-                    "--work-dir",
-                    &work,
-                    "--webui-port",
-                    &ui_port,
-                ],
-            )?;
-            self.wait(&mut child, Daemon::Worker, has_live_worker)?;
-            report.push(format!(
-                "Spark worker with {} cores, {} (pid {}, log {})",
-                self.worker_cores,
-                self.worker_memory,
-                child.id(),
-                self.log_file(Daemon::Worker).display()
-            ));
+            match self.start_worker(&spark_class) {
+                Ok(line) => report.push(line),
+                Err(err) => {
+                    // Leave nothing half up: a master this call started goes too.
+                    if started_master {
+                        let _ = self.process(Daemon::Master).stop(STOP_TIMEOUT);
+                    }
+                    return Err(err);
+                }
+            }
         }
         Ok(report.join("\n"))
+    }
+
+    /// Starts the worker and waits until the master counts it.
+    fn start_worker(&self, spark_class: &Path) -> Result<String> {
+        ensure_port_free("Spark worker web UI", self.worker_ui_port, PORT_HINT)?;
+        let work_dir = self.dir.join("work");
+        let cores = self.worker_cores.to_string();
+        let ui_port = self.worker_ui_port.to_string();
+        let work = work_dir.display().to_string();
+        let mut child = self.spawn(
+            spark_class,
+            Daemon::Worker,
+            &[
+                &self.master_url(),
+                "--host",
+                "127.0.0.1",
+                "--cores",
+                &cores,
+                "--memory",
+                &self.worker_memory,
+                "--work-dir",
+                &work,
+                "--webui-port",
+                &ui_port,
+            ],
+        )?;
+        self.wait(&mut child, Daemon::Worker, has_live_worker)?;
+        Ok(format!(
+            "Spark worker with {} cores, {} (pid {}, log {})",
+            self.worker_cores,
+            self.worker_memory,
+            child.id(),
+            self.log_file(Daemon::Worker).display()
+        ))
     }
 
     /// `spark-class` of the pyspark in the project's .venv.
@@ -272,7 +297,8 @@ impl Standalone {
                 // submits in client mode and needs none.
                 .env("SPARK_MASTER_OPTS", "-Dspark.master.rest.enabled=false")
                 .current_dir(&self.dir),
-            &self.master_port.to_string(),
+            // The master's ports: those it listens on, or that the worker joined.
+            &format!("{} {}", self.master_port, self.master_ui_port),
         )
     }
 
@@ -288,7 +314,7 @@ impl Standalone {
             .await_ready(child, STOP_TIMEOUT, |alive| {
                 let deadline = Instant::now() + READY_TIMEOUT;
                 loop {
-                    if self.master_json().is_ok_and(|json| ready(&json)) {
+                    if master_json(self.master_ui_port).is_ok_and(|json| ready(&json)) {
                         return Ok(());
                     }
                     if !alive() {
@@ -303,25 +329,6 @@ impl Standalone {
                     std::thread::sleep(Duration::from_millis(500));
                 }
             })
-    }
-
-    /// The master's `/json/` status page (workers, cores, applications).
-    pub fn master_json(&self) -> Result<Value> {
-        let address = format!("127.0.0.1:{}", self.master_ui_port);
-        let mut stream = TcpStream::connect_timeout(
-            &address.parse().expect("a literal socket address"),
-            Duration::from_secs(2),
-        )
-        .with_context(|| format!("the Spark master's web UI does not answer on {address}"))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(b"GET /json/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body)
-            .with_context(|| format!("no HTTP response from {address}"))?;
-        serde_json::from_str(body).with_context(|| format!("bad JSON from {address}/json/"))
     }
 
     /// Stops the worker (with its executors), then the master.
@@ -341,14 +348,88 @@ impl Standalone {
 
     pub fn status(&self) -> Result<StandaloneStatus> {
         let master_pid = self.running_pid(Daemon::Master)?;
+        let (port, ui_port) = self
+            .recorded_ports()
+            .unwrap_or((self.master_port, self.master_ui_port));
         Ok(StandaloneStatus {
             master_pid,
             worker_pid: self.running_pid(Daemon::Worker)?,
-            master: master_pid.and_then(|_| self.master_json().ok()),
+            master_url: format!("spark://127.0.0.1:{port}"),
+            master_ui: format!("http://127.0.0.1:{ui_port}"),
+            master: master_pid.and_then(|_| master_json(ui_port).ok()),
         })
     }
 }
 
+/// The master's `/json/` status page (workers, cores, applications).
+fn master_json(ui_port: u16) -> Result<Value> {
+    let address = format!("127.0.0.1:{ui_port}");
+    let mut stream = TcpStream::connect_timeout(
+        &address.parse().expect("a literal socket address"),
+        Duration::from_secs(2),
+    )
+    .with_context(|| format!("the Spark master's web UI does not answer on {address}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(b"GET /json/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .with_context(|| format!("no HTTP response from {address}"))?;
+    serde_json::from_str(body).with_context(|| format!("bad JSON from {address}/json/"))
+}
+
+/// A memory size as Spark reads one (512m, 2g, 1024mb, ...); Spark's own
+/// complaint about a bad one is a usage text about the master URL.
+fn memory_size(settings: &Settings, key: &str) -> Result<String> {
+    let raw = settings.string(key)?.trim().to_string();
+    let digits = raw.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = raw[digits.len()..].to_ascii_lowercase();
+    let units = ["", "b", "k", "kb", "m", "mb", "g", "gb", "t", "tb"];
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !units.contains(&unit.as_str())
+    {
+        bail!(
+            "setting '{key}' = '{raw}' (from {}) is invalid: expected a size like 512m or 2g",
+            settings
+                .layer(key)
+                .unwrap_or(sfcrime_config::Layer::Default)
+        );
+    }
+    Ok(raw)
+}
+
 fn has_live_worker(json: &Value) -> bool {
     json["aliveworkers"].as_u64().unwrap_or(0) > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_memory_must_be_a_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
+        assert_eq!(
+            Standalone::from_settings(&settings).unwrap().worker_memory,
+            "2g"
+        );
+        for good in ["512m", "2G", "1024mb", "3"] {
+            settings.set_flag("standalone.worker.memory", Some(good));
+            assert!(Standalone::from_settings(&settings).is_ok(), "{good}");
+        }
+        for bad in ["lots", "2 g", "g", "-1g", "1.5g"] {
+            settings.set_flag("standalone.worker.memory", Some(bad));
+            let err = Standalone::from_settings(&settings)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("standalone.worker.memory") && err.contains("(from flag)"),
+                "{err}"
+            );
+        }
+    }
 }
