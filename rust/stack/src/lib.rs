@@ -1045,4 +1045,28 @@ mod tests {
         assert!(!old.join("kafka.pid").exists() && !old.join("data").exists());
         assert!(stack.check_shape().is_ok());
     }
+
+    #[test]
+    fn a_zookeeper_mode_stack_dir_of_old_moves_into_node_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("stack");
+        fs::create_dir_all(old.join("data-zk")).unwrap();
+        fs::write(old.join("data-zk/meta.properties"), "broker.id=0\n").unwrap();
+        fs::write(old.join("server-zookeeper.properties"), "broker.id=0\n").unwrap();
+        fs::write(
+            old.join("kafka.pid"),
+            format!("{} 9092 zookeeper\n", u32::MAX),
+        )
+        .unwrap();
+        let mut settings = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
+        settings.set_flag("stack.dir", Some(old.display()));
+        settings.set_flag("kafka.mode", Some("zookeeper"));
+        let stack = Stack::from_settings(&settings).unwrap();
+        assert_eq!(stack.adopt_single_broker_layout(false).unwrap(), None);
+        let node = &stack.nodes[0];
+        assert_eq!(node.data_dir(), old.join("node-1/data-zk"));
+        assert!(node.is_formatted());
+        assert!(old.join("node-1/server-zookeeper.properties").is_file());
+        assert!(!old.join("kafka.pid").exists() && !old.join("data-zk").exists());
+    }
 }
