@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check sfcrime has: formatting, lints, unit tests and the
-# integration tests against real Kafka brokers (each test starts its own on
-# free ports and stops it). Fails if any java process of ours is left behind.
+# integration tests against real Kafka brokers and Spark (each test starts its
+# own on free ports and stops them). Fails if any java process of ours (a
+# broker, a Spark master or worker) is left behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,5 +29,10 @@ cargo test --release --workspace
 leftover=$(pgrep -f "(kafka.Kafka|QuorumPeerMain) .*sfcrime-broker-" || true)
 if [[ -n $leftover ]]; then
   echo "test: FAILED: broker or ZooKeeper processes left behind by the tests: $leftover" >&2
+  exit 1
+fi
+leftover=$(pgrep -f "sfcrime.standalone.dir=.*sfcrime-spark-" || true)
+if [[ -n $leftover ]]; then
+  echo "test: FAILED: Spark master/worker processes left behind by the tests: $leftover" >&2
   exit 1
 fi

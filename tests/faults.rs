@@ -20,14 +20,12 @@
 
 mod common;
 
-use common::{data_file, Aggregates, Broker, TOPIC};
+use common::background::{
+    group_alive, kill, own_pgid, processes_with_arg, spawn, KillGroupsWith, Running,
+};
+use common::{batches_with_rows, count, data_file, json, verify, Aggregates, Broker, TOPIC};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Mutex;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const RECORDS: u64 = 199_999;
@@ -40,170 +38,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 // ---------------------------------------------------------------------------
-// Background processes
-
-/// `sfcrime` running in the background with its output collected; killed
-/// if the test ends before it does.
-struct Running {
-    child: Child,
-    stdout: Option<JoinHandle<String>>,
-    stderr: Option<JoinHandle<String>>,
-    /// stderr as it comes, line by line.
-    stderr_lines: Receiver<String>,
-}
-
-/// Starts `sfcrime ARGS` against `broker`, like `Broker::sfcrime()` does
-/// for foreground runs.
-fn spawn(broker: &Broker, args: &[&str]) -> Running {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sfcrime"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SFCRIME_") {
-            cmd.env_remove(key);
-        }
-    }
-    let mut child = cmd
-        .env("SFCRIME_HOME", common::home())
-        .env("SFCRIME_BOOTSTRAP_SERVERS", broker.bootstrap())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sfcrime starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, stderr_lines) = mpsc::channel();
-    Running {
-        child,
-        stdout: Some(std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stdout.read_to_string(&mut text);
-            text
-        })),
-        stderr: Some(std::thread::spawn(move || {
-            let mut text = String::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line.clone());
-                text.push_str(&line);
-                text.push('\n');
-            }
-            text
-        })),
-        stderr_lines,
-    }
-}
-
-impl Running {
-    /// Waits for the exit, at most `timeout`; returns status, stdout, stderr.
-    fn finish(mut self, timeout: Duration) -> (ExitStatus, String, String) {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "sfcrime (pid {}) still runs after {timeout:?}",
-                self.child.id()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let stdout = self.stdout.take().unwrap().join().unwrap();
-        let stderr = self.stderr.take().unwrap().join().unwrap();
-        (status, stdout, stderr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn kill(pid: i32, signal: libc::c_int) {
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    let rc = unsafe { libc::kill(pid, signal) };
-    assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
-}
-
-/// (state, process group) of a live process, from /proc/<pid>/stat.
-fn stat(pid: u32) -> Option<(char, i32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = text.rsplit_once(')')?.1.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let pgid = fields.nth(1)?.parse().ok()?;
-    Some((state, pgid))
-}
-
-fn pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-/// Live (not zombie) processes whose command line has `needle` as an
-/// argument, with their process groups.
-fn processes_with_arg(needle: &str) -> Vec<(u32, i32)> {
-    pids()
-        .into_iter()
-        .filter(|pid| *pid != std::process::id())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()))
-        })
-        .filter_map(|pid| match stat(pid)? {
-            ('Z' | 'X', _) => None,
-            (_, pgid) => Some((pid, pgid)),
-        })
-        .collect()
-}
-
-fn group_alive(pgid: i32) -> bool {
-    pids().into_iter().any(
-        |pid| matches!(stat(pid), Some((state, g)) if g == pgid && state != 'Z' && state != 'X'),
-    )
-}
-
-/// Kills every process group running with `needle` in its arguments when
-/// dropped, so a failed Spark test leaves no JVM behind.
-struct KillGroupsWith(String);
-
-impl Drop for KillGroupsWith {
-    fn drop(&mut self) {
-        for (_, pgid) in processes_with_arg(&self.0) {
-            if pgid > 1 && pgid != own_pgid() {
-                // SAFETY: as in kill(); failure means the group is gone.
-                unsafe {
-                    libc::kill(-pgid, libc::SIGKILL);
-                }
-            }
-        }
-    }
-}
-
-fn own_pgid() -> i32 {
-    // SAFETY: getpgrp(2) cannot fail and touches no memory.
-    unsafe { libc::getpgrp() }
-}
-
-// ---------------------------------------------------------------------------
 // Kafka helpers
-
-/// Kills the broker outright, as a crash or OOM killer would, and waits
-/// until the process is gone (its ports are then free again).
-fn crash(broker: &Broker) {
-    let pid = broker.pid().expect("the broker has a pid file");
-    kill(pid as i32, libc::SIGKILL);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while matches!(stat(pid), Some((s, _)) if s != 'Z' && s != 'X') {
-        assert!(Instant::now() < deadline, "broker {pid} survived SIGKILL");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// `stack up` on the same stack dir and ports: restarts on the same data.
 /// Returns how long it took until the broker answered.
@@ -217,39 +52,6 @@ fn restart(broker: &Broker) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     started.elapsed()
-}
-
-/// The first JSON document on `stdout` (the `--json` summary; `consume
-/// --verify` prints its verdict line after it).
-fn json(stdout: &str) -> Value {
-    serde_json::Deserializer::from_str(stdout)
-        .into_iter::<Value>()
-        .next()
-        .unwrap_or_else(|| panic!("no JSON in:\n{stdout}"))
-        .unwrap_or_else(|e| panic!("bad JSON ({e}) in:\n{stdout}"))
-}
-
-/// `consume --verify FILE --json` on `topic`; its `verify` report.
-fn verify(broker: &Broker, topic: &str, file: &Path) -> Value {
-    let out = broker
-        .sfcrime()
-        .args(["consume", "-t", topic, "--json", "--verify"])
-        .arg(file)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        matches!(out.status.code(), Some(0 | 2)),
-        "verify failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json(&stdout)["verify"].clone()
-}
-
-fn count(report: &Value, key: &str) -> u64 {
-    report[key]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no {key} in {report}"))
 }
 
 /// The index in "resume with --start-at N".
@@ -278,7 +80,7 @@ fn produce_and_crash_the_broker(broker: &Broker, message_timeout_ms: u64) -> (Ru
         ],
     );
     std::thread::sleep(Duration::from_secs(3));
-    crash(broker);
+    broker.crash_node(1);
     (producer, Instant::now())
 }
 
@@ -426,22 +228,6 @@ fn spark_args<'a>(checkpoint: &'a str, output: &'a str) -> Vec<&'a str> {
     ]
 }
 
-/// Batches with input in a progress file.
-fn batches_with_rows(progress: &Path) -> Vec<(u64, u64)> {
-    std::fs::read_to_string(progress)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|p| p["numInputRows"].as_u64().unwrap_or(0) > 0)
-        .map(|p| {
-            (
-                p["batchId"].as_u64().unwrap(),
-                p["numInputRows"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn spark_job_killed_mid_stream_reruns_to_exact_results() {
     let _serial = serial();
@@ -458,15 +244,7 @@ fn spark_job_killed_mid_stream_reruns_to_exact_results() {
     let _cleanup = KillGroupsWith(checkpoint.clone());
 
     let first = spawn(&broker, &spark_args(&checkpoint, &output_arg));
-    let run_dir: PathBuf = loop {
-        let line = first
-            .stderr_lines
-            .recv_timeout(Duration::from_secs(120))
-            .expect("spark run announces its run dir");
-        if let Some(dir) = line.strip_prefix("spark: run dir ") {
-            break PathBuf::from(dir.trim());
-        }
-    };
+    let run_dir = first.run_dir(Duration::from_secs(120));
     let progress = run_dir.join("progress.jsonl");
     let deadline = Instant::now() + Duration::from_secs(900);
     while batches_with_rows(&progress).len() < 3 {

@@ -6,11 +6,12 @@
 //! it must not be: every command's stdout and stderr, every process's
 //! command line while the test runs, the run directories, and the stack
 //! directory, where only the broker's config and the client settings may
-//! hold it, both mode 0600.
+//! hold it, both mode 0600. A 3-broker SASL_SSL cluster replicates (its
+//! brokers log in to each other as the admin user) and loses nothing.
 
 mod common;
 
-use common::{announced_run_dir, data_file, home, Aggregates, Broker};
+use common::{announced_run_dir, data_file, data_slice, home, Aggregates, Broker, TOPIC};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -331,11 +332,79 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
         holders,
         [
             stack_dir.join("client.properties"),
-            stack_dir.join("server.properties")
+            stack_dir.join("node-1/server.properties")
         ],
         "files of the stack dir holding the password"
     );
     for file in holders.iter().chain([&stack_dir.join("tls/broker.pem")]) {
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
+}
+
+#[test]
+fn sasl_ssl_on_three_brokers_replicates_every_record() {
+    const SLICE: usize = 2_000;
+    let password = format!("Sfc3-{}-=;:'$", std::process::id());
+    let broker = Broker::start_cluster(
+        3,
+        &[
+            ("SFCRIME_KAFKA_SECURITY", "sasl_ssl"),
+            ("SFCRIME_KAFKA_ADMIN_PASSWORD", &password),
+        ],
+    );
+    let settings = broker.stack_dir().join("client.properties");
+    let (_dir, slice) = data_slice(SLICE);
+    let out = broker
+        .sfcrime()
+        .args(["produce", "-t", TOPIC, "-F"])
+        .arg(&settings)
+        .arg("-f")
+        .arg(&slice)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Every replica in sync: the followers fetched over SASL_SSL, logged in
+    // as the admin user.
+    let out = broker.stack(&["status"]).output().unwrap();
+    let status = text(&out.stdout);
+    assert!(out.status.success(), "{status}{}", text(&out.stderr));
+    assert!(
+        status.contains(&format!(
+            "topic {TOPIC}: 3 partitions, 3 replicas, all in sync"
+        )),
+        "{status}"
+    );
+    let verify_out = broker
+        .sfcrime()
+        .args(["consume", "-t", TOPIC, "--verify"])
+        .arg(&slice)
+        .arg("-F")
+        .arg(&settings)
+        .output()
+        .unwrap();
+    let verdict = text(&verify_out.stdout);
+    assert!(
+        verdict.contains(&format!(
+            "verify OK: {SLICE} expected, {SLICE} present, 0 missing, 0 duplicated"
+        )),
+        "{verdict}{}",
+        text(&verify_out.stderr)
+    );
+    for n in 1..=3 {
+        let config = broker
+            .stack_dir()
+            .join(format!("node-{n}/server.properties"));
+        let text = fs::read_to_string(&config).unwrap();
+        assert!(
+            text.contains(&format!(
+                "listeners=SASL_SSL://127.0.0.1:{},CONTROLLER://",
+                broker.node_port(n)
+            )) && text.contains("inter.broker.listener.name=SASL_SSL"),
+            "{text}"
+        );
+        assert_eq!(mode(&config), 0o600, "{}", config.display());
+    }
+    eprintln!(
+        "security: 3 SASL_SSL brokers, {SLICE} records produced and verified, 3 replicas in sync"
+    );
 }

@@ -2,7 +2,8 @@
 //! ZooKeeper and a real Kafka 3.9 broker on free ports; a slice of the calls
 //! goes through them and through the Spark job (spark-sql-kafka 4.2 against
 //! the 3.9 broker) with nothing lost or duplicated and aggregates equal to
-//! ground truth; `stack down` stops both.
+//! ground truth; `stack down` stops both. A cluster of brokers is KRaft's
+//! alone: asking ZooKeeper mode for one is refused.
 
 mod common;
 
@@ -29,7 +30,7 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
             "ZooKeeper 3.8.4 running: pid {zookeeper_pid}, 127.0.0.1:{}",
             broker.zookeeper_port
         ),
-        format!("Kafka broker running (zookeeper mode): pid {broker_pid}"),
+        format!("node 1: Kafka broker running (zookeeper mode): pid {broker_pid}"),
         format!("topic {TOPIC}: 3 partitions"),
     ] {
         assert!(status.contains(&line), "no '{line}' in:\n{status}");
@@ -99,7 +100,9 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
         .stack(&["down"])
         .assert()
         .success()
-        .stdout(contains(format!("Kafka broker stopped (pid {broker_pid})")))
+        .stdout(contains(format!(
+            "Kafka broker stopped: node 1 (pid {broker_pid})"
+        )))
         .stdout(contains(format!("ZooKeeper stopped (pid {zookeeper_pid})")));
     let down_s = stopped.elapsed().as_secs_f64();
     for pid in [broker_pid, zookeeper_pid] {
@@ -157,4 +160,22 @@ fn an_unknown_mode_is_a_clear_error() {
         .assert()
         .failure()
         .stderr(contains("'ZooKeeper' (from env) is invalid"));
+}
+
+#[test]
+fn zookeeper_mode_refuses_a_cluster_of_brokers() {
+    let dir = tempfile::tempdir().unwrap();
+    sfcrime()
+        .args(["stack", "up", "--mode", "zookeeper", "--brokers", "3"])
+        .arg("--stack-dir")
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(contains(
+            "ZooKeeper mode runs one broker, not 3 (kafka.brokers / --brokers)",
+        ));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "the refused `up` left something in the stack dir"
+    );
 }

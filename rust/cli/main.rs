@@ -5,6 +5,7 @@ mod bench_cmd;
 mod consume_cmd;
 mod kafka_args;
 mod produce_cmd;
+mod spark_cluster_cmd;
 mod spark_cmd;
 mod stack_cmd;
 mod sweep_cmd;
@@ -45,7 +46,8 @@ enum Command {
     Consume(consume_cmd::ConsumeArgs),
     /// Benchmarks side by side with the reference tools (e.g. `bench kafka`).
     Bench(bench_cmd::BenchArgs),
-    /// Run the PySpark job with live progress (`spark run`).
+    /// Run the PySpark job with live progress (`spark run`), or a local
+    /// Spark standalone cluster to run it on (`spark cluster up`).
     Spark(spark_cmd::SparkArgs),
     /// Sweep Spark settings over the job, repeated, and record what they do.
     Sweep(sweep_cmd::SweepArgs),

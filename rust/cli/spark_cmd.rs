@@ -1,7 +1,9 @@
 //! `sfcrime spark run`: flags for spark-submit and the job, the live
-//! progress table, and the end-of-run summary and results.
+//! progress table, and the end-of-run summary and results; `spark cluster`
+//! is in spark_cluster_cmd.rs.
 
 use crate::kafka_args::KafkaArgs;
+use crate::spark_cluster_cmd::{self, ClusterArgs};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use sfcrime_config::{parse_key_value, Settings};
@@ -23,6 +25,8 @@ enum SparkAction {
     /// Run python/data_stream.py through spark/submit.sh, show each
     /// micro-batch live, and write progress.jsonl + summary.json in a run dir.
     Run(Box<RunArgs>),
+    /// Start, stop or inspect a local Spark standalone master and worker.
+    Cluster(ClusterArgs),
 }
 
 #[derive(Args)]
@@ -42,7 +46,8 @@ second Ctrl-C kills it."
 pub struct RunArgs {
     #[command(flatten)]
     kafka: KafkaArgs,
-    /// Spark master: local[*], local[2], spark://host:7077, yarn, ...
+    /// Spark master: local[*], local[2], spark://host:7077, yarn, ... (a
+    /// local standalone one: `sfcrime spark cluster up`).
     #[arg(long, default_value = "local[*]")]
     master: String,
     /// A Spark setting, as spark-submit's --conf (repeatable).
@@ -99,13 +104,21 @@ pub struct RunArgs {
 
 impl SparkArgs {
     pub fn apply(&self, settings: &mut Settings) {
-        let SparkAction::Run(run) = &self.action;
-        run.kafka.apply(settings);
+        match &self.action {
+            SparkAction::Run(run) => run.kafka.apply(settings),
+            SparkAction::Cluster(cluster) => cluster.apply(settings),
+        }
     }
 }
 
 pub fn run(args: SparkArgs, settings: &Settings) -> Result<()> {
-    let SparkAction::Run(args) = args.action;
+    match args.action {
+        SparkAction::Run(run) => run_job(*run, settings),
+        SparkAction::Cluster(cluster) => spark_cluster_cmd::run(cluster, settings),
+    }
+}
+
+fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
     if args.available_now && args.stop_after.is_some() {
         bail!("--stop-after is for processing-time triggers; --available-now stops by itself");
     }

@@ -1,25 +1,31 @@
-//! `sfcrime stack up|down|status`: flags for the local broker (and, in
+//! `sfcrime stack up|down|status`: flags for the local brokers (and, in
 //! ZooKeeper mode, its ZooKeeper).
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_config::Settings;
-use sfcrime_stack::{Stack, Status, ZookeeperStatus};
+use sfcrime_stack::{NodeState, Stack, ZookeeperStatus};
 
 #[derive(Args)]
 pub struct StackArgs {
     #[command(subcommand)]
     action: StackAction,
-    /// `kraft`: Kafka 4, one JVM that is broker and controller. `zookeeper`:
-    /// the original exercise's set-up, a ZooKeeper server and a Kafka 3.9
+    /// `kraft`: Kafka 4, each broker also a controller. `zookeeper`: the
+    /// original exercise's set-up, a ZooKeeper server and one Kafka 3.9
     /// broker [setting kafka.mode, default kraft]. `down` and `status` act
     /// on whatever runs in the stack dir.
     #[arg(long, global = true, value_name = "kraft|zookeeper")]
     mode: Option<String>,
-    /// Broker port on 127.0.0.1 [setting kafka.port, default 9092].
+    /// Number of brokers, each also a KRaft controller, so 3 make a 3-voter
+    /// quorum; KRaft mode only [setting kafka.brokers, default 1].
+    #[arg(long, global = true, value_name = "N")]
+    brokers: Option<u16>,
+    /// Broker port on 127.0.0.1; broker n of several uses PORT + 2(n-1)
+    /// [setting kafka.port, default 9092].
     #[arg(long, global = true)]
     port: Option<u16>,
-    /// KRaft controller port [setting kafka.controller.port, default 9093].
+    /// KRaft controller port; controller n of several uses PORT + 2(n-1)
+    /// [setting kafka.controller.port, default 9093].
     #[arg(long, global = true)]
     controller_port: Option<u16>,
     /// ZooKeeper's client port in ZooKeeper mode [setting zookeeper.port,
@@ -32,7 +38,8 @@ pub struct StackArgs {
     /// Partitions of a newly created topic [setting topic.partitions, default 3].
     #[arg(long, global = true)]
     partitions: Option<u32>,
-    /// Directory for the broker's pid file, log and data [setting stack.dir].
+    /// Directory for the brokers' pid files, logs and data, broker n in
+    /// node-<n>/ [setting stack.dir].
     #[arg(long, global = true)]
     stack_dir: Option<String>,
     /// Security of the client listener: plaintext, or sasl_ssl (TLS with a
@@ -45,19 +52,21 @@ pub struct StackArgs {
 
 #[derive(Subcommand)]
 enum StackAction {
-    /// Download Kafka's jars (once), format storage (once), start the broker
-    /// in the background (after ZooKeeper, in ZooKeeper mode), wait until it
-    /// answers and create the topic.
+    /// Download Kafka's jars (once), format storage (once), start the brokers
+    /// that are not running in the background (after ZooKeeper, in ZooKeeper
+    /// mode), wait until they answer and create the topic (replicated over
+    /// up to 3 brokers).
     Up {
         /// Delete the topic (and everything in it) and create it anew.
         #[arg(long)]
         recreate_topic: bool,
     },
-    /// Stop the broker started by `up` and wait for it to exit, then
-    /// ZooKeeper if it runs.
+    /// Stop every broker started by `up` from the stack dir and wait for
+    /// them to exit, then ZooKeeper if it runs.
     Down,
-    /// Say whether the broker (and ZooKeeper) runs, where, and which topics
-    /// it has. Exits 0 when it answers, 3 when it is stopped or not answering.
+    /// Say whether each broker (and ZooKeeper) runs, where, and which topics
+    /// the cluster has. Exits 0 when every one answers, 3 when any is
+    /// stopped or not answering.
     Status,
     /// Only download the mode's Kafka jars into the cache (for offline use
     /// later).
@@ -67,6 +76,7 @@ enum StackAction {
 impl StackArgs {
     pub fn apply(&self, settings: &mut Settings) {
         settings.set_flag("kafka.mode", self.mode.as_ref());
+        settings.set_flag("kafka.brokers", self.brokers);
         settings.set_flag("kafka.port", self.port);
         settings.set_flag("kafka.controller.port", self.controller_port);
         settings.set_flag("zookeeper.port", self.zookeeper_port);
@@ -138,40 +148,50 @@ fn zookeeper_status(stack: &Stack) -> Result<bool> {
     })
 }
 
-/// Prints the broker's state; false when it is stopped or does not answer.
+/// Prints each broker's state and the cluster's topics; false when any
+/// broker is stopped or does not answer.
 fn broker_status(stack: &Stack) -> Result<bool> {
-    Ok(match stack.status()? {
-        Status::Running {
-            pid,
-            port,
-            brokers,
-            topics,
-        } => {
-            println!(
-                "Kafka broker running ({} mode): pid {pid}, bootstrap 127.0.0.1:{port}",
-                stack.recorded_mode()
-            );
-            println!("  brokers: {}", brokers.join(", "));
-            for (topic, partitions) in topics {
-                println!("  topic {topic}: {partitions} partitions");
-            }
-            println!("  log: {}", stack.log_file().display());
-            true
+    let status = stack.status()?;
+    if !status.any_process() {
+        println!(
+            "no Kafka broker running (stack dir {})",
+            stack.stack_dir.display()
+        );
+        return Ok(false);
+    }
+    for (node, state) in &status.nodes {
+        let log = node.log_file();
+        match state {
+            NodeState::Running { pid, port } => println!(
+                "node {}: Kafka broker running ({} mode): pid {pid}, bootstrap \
+                 127.0.0.1:{port}, log {}",
+                node.id,
+                node.recorded_mode(),
+                log.display()
+            ),
+            NodeState::Unresponsive { pid, port } => println!(
+                "node {}: Kafka broker process {pid} exists but does not answer on \
+                 127.0.0.1:{port}; see {}",
+                node.id,
+                log.display()
+            ),
+            NodeState::Stopped => println!("node {}: stopped (log {})", node.id, log.display()),
         }
-        Status::Unresponsive { pid, port } => {
+    }
+    if let Some(cluster) = &status.cluster {
+        println!("  brokers: {}", cluster.brokers.join(", "));
+        for topic in &cluster.topics {
             println!(
-                "Kafka broker process {pid} exists but does not answer on 127.0.0.1:{port}; \
-                 see {}",
-                stack.log_file().display()
+                "  topic {}: {} partitions, {} replicas, {}",
+                topic.name,
+                topic.partitions,
+                topic.replicas,
+                match topic.under_replicated {
+                    0 => "all in sync".to_string(),
+                    n => format!("{n} under-replicated"),
+                }
             );
-            false
         }
-        Status::Stopped => {
-            println!(
-                "no Kafka broker running (stack dir {})",
-                stack.stack_dir.display()
-            );
-            false
-        }
-    })
+    }
+    Ok(status.all_running())
 }

@@ -1,12 +1,17 @@
-//! Integration-test harness: a real Kafka broker on free ports in a private
-//! stack directory, started with `sfcrime stack up` and stopped on drop, so
-//! no test leaves a java process behind even when it fails.
+//! Integration-test harness: a real Kafka broker (or a cluster of them) on
+//! free ports in a private stack directory, started with `sfcrime stack up`
+//! and stopped on drop, so no test leaves a java process behind even when it
+//! fails.
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod background;
+
 use assert_cmd::Command;
+use serde_json::Value;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub const TOPIC: &str = "sf.police.calls";
 
@@ -35,11 +40,25 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The first of `len` consecutive ports that nobody listens on right now.
+pub fn free_port_run(len: u16) -> u16 {
+    loop {
+        let first = free_port();
+        let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if first.checked_add(len).is_some() && (first..first + len).all(free) {
+            return first;
+        }
+    }
+}
+
+/// A local stack of `brokers` nodes (usually one); node n listens on
+/// `port + 2(n-1)` and `controller_port + 2(n-1)`, as `stack up` assigns.
 pub struct Broker {
     pub port: u16,
     pub controller_port: u16,
     /// Used only by a broker started with `--mode zookeeper`.
     pub zookeeper_port: u16,
+    pub brokers: u16,
     pub dir: tempfile::TempDir,
     /// Environment of every `stack` command (e.g. the admin password).
     env: Vec<(String, String)>,
@@ -61,14 +80,33 @@ impl Broker {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> (Broker, std::process::Output) {
+        Self::start_stack(1, free_port(), free_port(), extra, env)
+    }
+
+    /// Starts `brokers` nodes (a KRaft quorum of them) on consecutive free
+    /// ports: brokers on the even offsets, controllers on the odd ones; `env`
+    /// goes to every `stack` command run on them.
+    pub fn start_cluster(brokers: u16, env: &[(&str, &str)]) -> Broker {
+        let first = free_port_run(2 * brokers);
+        Self::start_stack(brokers, first, first + 1, &[], env).0
+    }
+
+    fn start_stack(
+        brokers: u16,
+        port: u16,
+        controller_port: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Broker, std::process::Output) {
         let dir = tempfile::Builder::new()
             .prefix("sfcrime-broker-")
             .tempdir()
             .unwrap();
         let broker = Broker {
-            port: free_port(),
-            controller_port: free_port(),
+            port,
+            controller_port,
             zookeeper_port: free_port(),
+            brokers,
             dir,
             env: env
                 .iter()
@@ -85,8 +123,17 @@ impl Broker {
         (broker, out)
     }
 
+    /// Every broker, comma-separated.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        (1..=self.brokers)
+            .map(|n| format!("127.0.0.1:{}", self.node_port(n)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The broker port of node `n` (1-based).
+    pub fn node_port(&self, n: u16) -> u16 {
+        self.port + 2 * (n - 1)
     }
 
     pub fn stack_dir(&self) -> &Path {
@@ -98,6 +145,8 @@ impl Broker {
         let mut cmd = sfcrime();
         cmd.arg("stack")
             .args(args)
+            .arg("--brokers")
+            .arg(self.brokers.to_string())
             .arg("--port")
             .arg(self.port.to_string())
             .arg("--controller-port")
@@ -117,12 +166,31 @@ impl Broker {
         cmd
     }
 
-    /// The broker's pid recorded by `stack up`, if any.
-    pub fn pid(&self) -> Option<u32> {
-        self.recorded_pid("kafka.pid")
+    /// Kills node `n` (1-based) outright, as a crash or the OOM killer
+    /// would, and waits until the process is gone (its ports are then free
+    /// again). Returns its pid.
+    pub fn crash_node(&self, n: u16) -> u32 {
+        let pid = self.node_pid(n).expect("the broker has a pid file");
+        background::kill(pid as i32, libc::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(background::stat(pid), Some((s, _)) if s != 'Z' && s != 'X') {
+            assert!(Instant::now() < deadline, "broker {pid} survived SIGKILL");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pid
     }
 
-    /// The pid in the stack dir's `pid_file` (`zookeeper.pid` in ZooKeeper mode).
+    /// The pid of the (first) broker recorded by `stack up`, if any.
+    pub fn pid(&self) -> Option<u32> {
+        self.node_pid(1)
+    }
+
+    /// The pid of node `n` (1-based) recorded by `stack up`, if any.
+    pub fn node_pid(&self, n: u16) -> Option<u32> {
+        self.recorded_pid(&format!("node-{n}/kafka.pid"))
+    }
+
+    /// The pid in the stack dir's `pid_file` (`zookeeper.pid` for ZooKeeper).
     pub fn recorded_pid(&self, pid_file: &str) -> Option<u32> {
         std::fs::read_to_string(self.dir.path().join(pid_file))
             .ok()?
@@ -158,6 +226,99 @@ pub fn shared_broker() -> &'static Broker {
     })
 }
 
+/// A Spark standalone master and worker on free ports in a private dir,
+/// started with `sfcrime spark cluster up` and stopped on drop (the worker
+/// with its process group, so executors go too).
+pub struct SparkCluster {
+    pub master_port: u16,
+    master_ui_port: u16,
+    worker_ui_port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl SparkCluster {
+    pub fn start() -> SparkCluster {
+        let cluster = SparkCluster {
+            master_port: free_port(),
+            master_ui_port: free_port(),
+            worker_ui_port: free_port(),
+            dir: tempfile::Builder::new()
+                .prefix("sfcrime-spark-")
+                .tempdir()
+                .unwrap(),
+        };
+        let out = cluster.command(&["up"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "spark cluster up failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster
+    }
+
+    /// `sfcrime spark cluster <args>` pointed at this cluster.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = sfcrime();
+        cmd.args(["spark", "cluster"])
+            .args(args)
+            .arg("--master-port")
+            .arg(self.master_port.to_string())
+            .arg("--master-ui-port")
+            .arg(self.master_ui_port.to_string())
+            .arg("--worker-ui-port")
+            .arg(self.worker_ui_port.to_string())
+            .arg("--dir")
+            .arg(self.dir.path());
+        cmd
+    }
+
+    pub fn master_url(&self) -> String {
+        format!("spark://127.0.0.1:{}", self.master_port)
+    }
+
+    /// The worker's pid (also its process group, which its executors share).
+    pub fn worker_pid(&self) -> u32 {
+        std::fs::read_to_string(self.dir.path().join("worker.pid"))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// The executor directories the worker made, per application:
+    /// `work/<app id>/<executor id>`.
+    pub fn executor_dirs(&self) -> Vec<(String, Vec<String>)> {
+        let names = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            names
+        };
+        let work = self.dir.path().join("work");
+        names(&work)
+            .into_iter()
+            .map(|app| {
+                let executors = names(&work.join(&app));
+                (app, executors)
+            })
+            .collect()
+    }
+}
+
+impl Drop for SparkCluster {
+    fn drop(&mut self) {
+        let _ = self.command(&["down"]).output();
+    }
+}
+
 /// Creates `topic` (3 partitions) on `broker` through `stack up`.
 pub fn create_topic(broker: &Broker, topic: &str) {
     let out = broker.stack(&["up", "--topic", topic]).output().unwrap();
@@ -166,6 +327,40 @@ pub fn create_topic(broker: &Broker, topic: &str) {
         "creating topic {topic} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The first JSON document on `stdout` (the `--json` summary; `consume
+/// --verify` prints its verdict line after it).
+pub fn json(stdout: &str) -> Value {
+    serde_json::Deserializer::from_str(stdout)
+        .into_iter::<Value>()
+        .next()
+        .unwrap_or_else(|| panic!("no JSON in:\n{stdout}"))
+        .unwrap_or_else(|e| panic!("bad JSON ({e}) in:\n{stdout}"))
+}
+
+/// `consume --verify FILE --json` on `topic`; its `verify` report.
+pub fn verify(broker: &Broker, topic: &str, file: &Path) -> Value {
+    let out = broker
+        .sfcrime()
+        .args(["consume", "-t", topic, "--json", "--verify"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "verify failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&stdout)["verify"].clone()
+}
+
+/// The number `key` of a JSON report, or a panic naming it.
+pub fn count(report: &Value, key: &str) -> u64 {
+    report[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no {key} in {report}"))
 }
 
 /// Writes `contents` to a file named `name` in a new temp dir.
@@ -350,6 +545,29 @@ impl Aggregates {
         );
         assert_eq!(self.windows.len(), truth.windows.len());
     }
+}
+
+/// The progress events (StreamingQueryProgress) in a progress file so far.
+pub fn progress_events(progress: &Path) -> Vec<Value> {
+    std::fs::read_to_string(progress)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
+}
+
+/// (batch id, input rows) of the batches with input in a progress file.
+pub fn batches_with_rows(progress: &Path) -> Vec<(u64, u64)> {
+    progress_events(progress)
+        .into_iter()
+        .filter(|p| p["numInputRows"].as_u64().unwrap_or(0) > 0)
+        .map(|p| {
+            (
+                p["batchId"].as_u64().unwrap(),
+                p["numInputRows"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 /// The run directory that `sfcrime spark run` announced on stderr.

@@ -33,8 +33,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("bootstrap.servers", ""),
     ("topic", "sf.police.calls"),
     ("topic.partitions", "3"),
-    ("topic.replication.factor", "1"),
+    ("topic.replication.factor", ""),
     ("kafka.mode", "kraft"),
+    ("kafka.brokers", "1"),
     ("kafka.port", "9092"),
     ("kafka.controller.port", "9093"),
     ("zookeeper.port", "2181"),
@@ -50,12 +51,30 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("kafka.tls.dir", ""),
     ("kafka.admin.user", "sfcrime-admin"),
     ("kafka.admin.password", ""),
+    ("standalone.dir", ".stack/spark-standalone"),
+    ("standalone.master.port", "7077"),
+    ("standalone.master.ui.port", "8080"),
+    ("standalone.worker.ui.port", "8081"),
+    ("standalone.worker.cores", "2"),
+    ("standalone.worker.memory", "2g"),
     (
         "data.file",
         "data/police-department-calls-for-service.json.gz",
     ),
     ("radio.codes", "data/radio_code.json"),
 ];
+
+/// Most brokers `stack up` starts on one machine.
+pub const MAX_LOCAL_BROKERS: u16 = 9;
+
+/// One node (broker and controller in one JVM) of the local stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalNode {
+    /// KRaft `node.id`, 1..N.
+    pub id: u32,
+    pub port: u16,
+    pub controller_port: u16,
+}
 
 /// The project's settings: an ordered map of key -> (value, layer).
 #[derive(Debug, Clone)]
@@ -180,15 +199,74 @@ impl Settings {
         &self.home
     }
 
-    /// The brokers clients connect to: the configured list, or the local
-    /// broker that `stack up` runs.
+    /// The brokers clients connect to: the configured list, or every broker
+    /// of the local stack that `stack up` runs.
     pub fn bootstrap_servers(&self) -> Result<String> {
         let configured = self.string("bootstrap.servers")?;
         if configured.trim().is_empty() {
-            Ok(format!("127.0.0.1:{}", self.parse::<u16>("kafka.port")?))
+            Ok(self
+                .local_nodes()?
+                .iter()
+                .map(|node| format!("127.0.0.1:{}", node.port))
+                .collect::<Vec<_>>()
+                .join(","))
         } else {
             Ok(configured.trim().to_string())
         }
+    }
+
+    /// The ports of the local stack's `kafka.brokers` nodes. Node n (1..N)
+    /// listens on `kafka.port + 2(n-1)` and `kafka.controller.port + 2(n-1)`:
+    /// a stride of 2 keeps the default pairs 9092/9093, 9094/9095, 9096/9097
+    /// apart, where a stride of 1 would put broker 2 on controller 1's port.
+    pub fn local_nodes(&self) -> Result<Vec<LocalNode>> {
+        let count: u16 = self.parse("kafka.brokers")?;
+        if !(1..=MAX_LOCAL_BROKERS).contains(&count) {
+            bail!(
+                "setting 'kafka.brokers' = {count} (from {}) is invalid: the local stack runs \
+                 1 to {MAX_LOCAL_BROKERS} brokers",
+                self.layer("kafka.brokers").unwrap_or(Layer::Default)
+            );
+        }
+        self.local_nodes_of(count)
+    }
+
+    /// As [`Settings::local_nodes`] for `count` nodes, whatever
+    /// `kafka.brokers` says (for a stack dir that holds another number).
+    pub fn local_nodes_of(&self, count: u16) -> Result<Vec<LocalNode>> {
+        let port: u16 = self.parse("kafka.port")?;
+        let controller_port: u16 = self.parse("kafka.controller.port")?;
+        let span = 2 * count.saturating_sub(1);
+        for (key, base) in [
+            ("kafka.port", port),
+            ("kafka.controller.port", controller_port),
+        ] {
+            if base.checked_add(span).is_none() {
+                bail!(
+                    "setting '{key}' = {base} leaves no room for {count} brokers (ports {base}+2n)"
+                );
+            }
+        }
+        let nodes: Vec<LocalNode> = (0..count)
+            .map(|n| LocalNode {
+                id: u32::from(n) + 1,
+                port: port + 2 * n,
+                controller_port: controller_port + 2 * n,
+            })
+            .collect();
+        if let Some(clash) = nodes
+            .iter()
+            .find(|a| nodes.iter().any(|b| a.port == b.controller_port))
+        {
+            bail!(
+                "kafka.port {port} and kafka.controller.port {controller_port} clash for {count} \
+                 brokers (port {} would be both a broker and a controller port): node n uses \
+                 kafka.port + 2(n-1) and kafka.controller.port + 2(n-1), so pick bases that \
+                 differ by an odd number, or by more than {span}",
+                clash.port
+            );
+        }
+        Ok(nodes)
     }
 
     /// All settings as `key = value  (layer)` lines, secrets redacted.
@@ -300,6 +378,39 @@ mod tests {
         s.set("kafka.port", "1", Layer::File);
         assert_eq!(s.get("kafka.port"), Some("39092"));
         assert_eq!(s.get("topic.partitions"), Some("3"));
+    }
+
+    #[test]
+    fn local_nodes_take_every_second_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
+        assert_eq!(s.bootstrap_servers().unwrap(), "127.0.0.1:9092");
+        s.set_flag("kafka.brokers", Some(3));
+        let ports: Vec<_> = s
+            .local_nodes()
+            .unwrap()
+            .iter()
+            .map(|n| (n.id, n.port, n.controller_port))
+            .collect();
+        assert_eq!(ports, [(1, 9092, 9093), (2, 9094, 9095), (3, 9096, 9097)]);
+        assert_eq!(
+            s.bootstrap_servers().unwrap(),
+            "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096"
+        );
+        s.set_flag("kafka.controller.port", Some(9094));
+        let err = s.local_nodes().unwrap_err().to_string();
+        assert!(err.contains("clash") && err.contains("9094"), "{err}");
+        s.set_flag("kafka.controller.port", Some(9098));
+        assert!(s.local_nodes().is_ok());
+        s.set_flag("kafka.brokers", Some(0));
+        let err = s.local_nodes().unwrap_err().to_string();
+        assert!(
+            err.contains("kafka.brokers") && err.contains("flag"),
+            "{err}"
+        );
+        s.set_flag("kafka.brokers", Some(2));
+        s.set_flag("kafka.port", Some(65535));
+        assert!(s.local_nodes().is_err());
     }
 
     #[test]

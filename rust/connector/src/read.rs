@@ -10,7 +10,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
-use sfcrime_kafka::client::{KafkaSettings, LoggedConsumer};
+use sfcrime_kafka::client::{transient_consumer_error, KafkaSettings, LoggedConsumer};
 use std::time::{Duration, Instant};
 
 /// How to read a range.
@@ -93,6 +93,7 @@ pub fn read_range(
         }
     );
     let mut progress = Instant::now();
+    let mut last_error = None;
     loop {
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => {
@@ -116,6 +117,9 @@ pub fn read_range(
                     break;
                 }
             }
+            Some(Err(e)) if transient_consumer_error(&e).is_some() => {
+                last_error = transient_consumer_error(&e);
+            }
             Some(Err(e)) => {
                 return Err(e).with_context(|| {
                     format!("reading '{topic}' partition {partition} at {from}..{until} failed")
@@ -125,10 +129,13 @@ pub fn read_range(
         if progress.elapsed() >= options.timeout {
             bail!(
                 "no record of '{topic}' partition {partition} for {:.0?} while reading \
-                 {from}..{until} (at {}); is the broker at {} up?",
+                 {from}..{until} (at {}); is the broker at {} up?{}",
                 options.timeout,
                 position(&consumer, topic, partition)?,
-                settings.bootstrap_servers
+                settings.bootstrap_servers,
+                last_error
+                    .map(|code| format!(" (last error: {code})"))
+                    .unwrap_or_default()
             );
         }
     }

@@ -16,7 +16,18 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct ClusterInfo {
     pub brokers: Vec<String>,
-    pub topics: Vec<(String, usize)>,
+    pub topics: Vec<TopicInfo>,
+}
+
+/// A topic's shape, with how many of its replicas are in sync right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: usize,
+    /// Replicas per partition (the most of any partition).
+    pub replicas: usize,
+    /// Partitions with fewer in-sync replicas than replicas.
+    pub under_replicated: usize,
 }
 
 /// Asks for cluster metadata once, waiting at most `timeout`.
@@ -44,7 +55,21 @@ pub fn metadata(settings: &KafkaSettings, timeout: Duration) -> Result<ClusterIn
             .topics()
             .iter()
             .filter(|t| t.error().is_none())
-            .map(|t| (t.name().to_string(), t.partitions().len()))
+            .map(|t| TopicInfo {
+                name: t.name().to_string(),
+                partitions: t.partitions().len(),
+                replicas: t
+                    .partitions()
+                    .iter()
+                    .map(|p| p.replicas().len())
+                    .max()
+                    .unwrap_or(0),
+                under_replicated: t
+                    .partitions()
+                    .iter()
+                    .filter(|p| p.isr().len() < p.replicas().len())
+                    .count(),
+            })
             .collect(),
     })
 }

@@ -179,6 +179,25 @@ pub fn fetch_metadata(
     }
 }
 
+/// The code of a consumer error that librdkafka recovers from by itself
+/// (it reconnects and refetches metadata): one broker of several gone, a
+/// partition leader moving. Readers note it and keep polling; their own
+/// idle timeout ends a wait that leads nowhere.
+pub fn transient_consumer_error(err: &KafkaError) -> Option<RDKafkaErrorCode> {
+    match err {
+        KafkaError::MessageConsumption(
+            code @ (RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::NetworkException
+            | RDKafkaErrorCode::NotLeaderForPartition
+            | RDKafkaErrorCode::LeaderNotAvailable),
+        ) => Some(*code),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! verify that the topic holds every record of a file exactly once, intact.
 
 use crate::admin;
-use crate::client::KafkaSettings;
+use crate::client::{transient_consumer_error, KafkaSettings};
 use crate::wire::{compact_json, fingerprint, parse_index, INDEX_HEADER};
 use anyhow::{bail, Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -162,6 +162,7 @@ pub fn consume(
     let (mut messages, mut bytes) = (0u64, 0u64);
     let mut latencies = Vec::new();
     let mut last_message = Instant::now();
+    let mut last_error = None;
     loop {
         if options.max_messages.is_some_and(|max| messages >= max) {
             break;
@@ -173,10 +174,13 @@ pub fn consume(
             if options.start == Start::Beginning {
                 bail!(
                     "no message for {:.0?} while {} partition(s) of '{}' still had data \
-                     (broker gone?); read {messages} messages",
+                     (broker gone?{}); read {messages} messages",
                     options.timeout,
                     remaining.len(),
-                    options.topic
+                    options.topic,
+                    last_error
+                        .map(|code| format!(" last error: {code}"))
+                        .unwrap_or_default()
                 );
             }
             break;
@@ -184,7 +188,17 @@ pub fn consume(
         let Some(message) = consumer.poll(Duration::from_millis(200)) else {
             continue;
         };
-        let message = message.with_context(|| format!("reading '{}' failed", options.topic))?;
+        let message = match message {
+            Ok(message) => message,
+            Err(err) if transient_consumer_error(&err).is_some() => {
+                // (the idle timeout above names it if nothing follows)
+                last_error = transient_consumer_error(&err);
+                continue;
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("reading '{}' failed", options.topic))
+            }
+        };
         last_message = Instant::now();
         if let Some(end) = remaining.get(&message.partition()) {
             if message.offset() + 1 >= *end {

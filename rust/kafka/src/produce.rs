@@ -405,11 +405,14 @@ impl Run<'_> {
     fn dead_letter(&mut self, raw: &[u8], index: u64, err: &ReadError) -> Result<()> {
         let dlq = format!("{}.dlq", self.options.topic);
         if !self.dlq_ready {
+            // Replication -1: the cluster's default.replication.factor
+            // (which `stack up` sets to its topic's), so on a cluster the
+            // dead letters survive losing a broker, like the records do.
             admin::ensure_topic(
                 &self.options.kafka,
                 &dlq,
                 1,
-                1,
+                -1,
                 &[],
                 self.options.connect_timeout,
             )

@@ -1,46 +1,60 @@
-//! The local Apache Kafka broker (KRaft, broker and controller in one JVM;
-//! or, in ZooKeeper mode, a Kafka 3.9 broker beside a ZooKeeper server):
-//! resolving its jars from Maven Central once, formatting storage, starting
-//! it in the background (its client listener PLAINTEXT or SASL_SSL), waiting
-//! until it answers, creating the project's topic, and stopping it by its
-//! recorded pid.
+//! The local services that sfcrime starts and stops. Mainly the Apache
+//! Kafka stack: in KRaft mode (the default) `kafka.brokers` nodes on this
+//! machine, each one JVM that is both broker and controller, so N nodes make
+//! an N-voter quorum; in ZooKeeper mode one Kafka 3.9 broker beside a
+//! ZooKeeper server ([`zookeeper`]). Every broker is a [`node`] with its own
+//! files and ports, and its client listener is PLAINTEXT or SASL_SSL
+//! ([`security`]). This module resolves the jars from Maven Central once,
+//! writes each node's server properties, formats KRaft storage for one
+//! cluster id, starts the nodes in the background, waits until each
+//! answers, creates the project's topic replicated over them, and stops
+//! them by their recorded pids. [`standalone`] runs a Spark standalone
+//! master and worker the same way.
 
 mod jars;
 pub mod java;
 mod mode;
+pub mod node;
 mod process;
 pub mod security;
+pub mod standalone;
 mod zookeeper;
 
 pub use mode::Mode;
+pub use node::Node;
 pub use zookeeper::ZookeeperStatus;
 
 use anyhow::{bail, Context, Result};
 use security::{write_private, Credentials, Security, Tls};
 use sfcrime_config::Settings;
-use sfcrime_kafka::admin::{self, TopicState};
+use sfcrime_kafka::admin::{self, ClusterInfo, TopicState};
 use sfcrime_kafka::client::{KafkaSettings, Refused};
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Everything needed to run the local broker, resolved from [`Settings`].
+/// Everything needed to run the local stack, resolved from [`Settings`].
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub home: PathBuf,
-    /// Runtime directory: pid file, log, generated config, data.
+    /// Runtime directory: one `node-<id>/` per node, ZooKeeper's files, the
+    /// clients' settings.
     pub stack_dir: PathBuf,
     /// Jar cache shared by every stack dir.
     pub cache_dir: PathBuf,
     pub mode: Mode,
-    pub port: u16,
-    pub controller_port: u16,
+    /// How many nodes `up` runs (`kafka.brokers`): the first of `nodes`.
+    pub brokers: usize,
+    /// The configured nodes, then any more that the stack dir holds from a
+    /// stack started with more brokers (`down` and `status` see them too).
+    pub nodes: Vec<Node>,
     /// ZooKeeper's client port (ZooKeeper mode only).
     pub zookeeper_port: u16,
     pub topic: String,
     pub partitions: i32,
+    /// Replicas of the topic and of Kafka's internal topics.
     pub replication: i32,
     /// Delete and recreate the topic on `up`, for a run from a clean slate.
     pub recreate_topic: bool,
@@ -53,14 +67,19 @@ pub struct Stack {
     java_setting: String,
 }
 
-/// What `status` found.
+/// What `status` found: each node, and what the cluster says when any
+/// node answers.
 #[derive(Debug)]
-pub enum Status {
+pub struct StackStatus {
+    pub nodes: Vec<(Node, NodeState)>,
+    pub cluster: Option<ClusterInfo>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
     Running {
         pid: u32,
         port: u16,
-        brokers: Vec<String>,
-        topics: Vec<(String, usize)>,
     },
     /// The process runs but did not answer a metadata request.
     Unresponsive {
@@ -70,41 +89,98 @@ pub enum Status {
     Stopped,
 }
 
+impl StackStatus {
+    /// Every node of the stack runs and answers.
+    pub fn all_running(&self) -> bool {
+        self.nodes
+            .iter()
+            .all(|(_, state)| matches!(state, NodeState::Running { .. }))
+    }
+
+    pub fn any_process(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|(_, state)| !matches!(state, NodeState::Stopped))
+    }
+}
+
+const KAFKA_PORT_HINT: &str = "is another Kafka running? Pick other base ports with \
+    --port / --controller-port or SFCRIME_KAFKA_PORT / SFCRIME_KAFKA_CONTROLLER_PORT";
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+/// A lone broker gets more heap; several must fit beside Spark on a small
+/// machine (3 x 512 MiB on the 2-core, 24 GiB development box).
+const HEAP_SINGLE: &str = "768m";
+const HEAP_CLUSTER: &str = "512m";
+/// Kafka's internal topics (and the default topic) need no more replicas
+/// than this, whatever the number of brokers.
+const MAX_AUTO_REPLICATION: usize = 3;
 
 impl Stack {
     pub fn from_settings(settings: &Settings) -> Result<Self> {
         let stack_dir = settings.path("stack.dir")?;
+        let mode: Mode = settings.parse("kafka.mode")?;
+        let configured = settings.local_nodes()?;
+        let brokers = configured.len();
+        let on_disk = node::ids_on_disk(&stack_dir)
+            .last()
+            .map_or(0, |id| *id as usize);
+        let known = if on_disk > brokers {
+            let count = u16::try_from(on_disk).context("too many node dirs")?;
+            settings
+                .local_nodes_of(count)
+                .with_context(|| format!("{} holds node-{on_disk}", stack_dir.display()))?
+        } else {
+            configured
+        };
+        let replication = match settings.string("topic.replication.factor")?.trim() {
+            "" => brokers.min(MAX_AUTO_REPLICATION) as i32,
+            _ => settings.parse("topic.replication.factor")?,
+        };
         let tls_dir = match settings.string("kafka.tls.dir")?.trim() {
             "" => stack_dir.join("tls"),
             _ => settings.path("kafka.tls.dir")?,
         };
         Ok(Stack {
             home: settings.home().to_path_buf(),
+            cache_dir: settings.path("cache.dir")?,
+            mode,
+            brokers,
+            nodes: known
+                .into_iter()
+                .map(|n| Node::new(&stack_dir, n, mode))
+                .collect(),
+            zookeeper_port: settings.parse("zookeeper.port")?,
+            topic: settings.string("topic")?,
+            partitions: settings.parse("topic.partitions")?,
+            replication,
+            recreate_topic: false,
             security: settings.parse("kafka.security")?,
             tls: Tls { dir: tls_dir },
             admin: Credentials::from_settings(settings).map_err(|e| format!("{e:#}")),
             stack_dir,
-            cache_dir: settings.path("cache.dir")?,
-            mode: settings.parse("kafka.mode")?,
-            port: settings.parse("kafka.port")?,
-            controller_port: settings.parse("kafka.controller.port")?,
-            zookeeper_port: settings.parse("zookeeper.port")?,
-            topic: settings.string("topic")?,
-            partitions: settings.parse("topic.partitions")?,
-            replication: settings.parse("topic.replication.factor")?,
-            recreate_topic: false,
             java_setting: settings.string("java")?,
         })
     }
 
-    pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+    /// The nodes `up` runs.
+    pub fn configured(&self) -> &[Node] {
+        &self.nodes[..self.brokers]
     }
 
-    pub fn log_file(&self) -> PathBuf {
-        self.stack_dir.join("kafka.log")
+    /// Every configured broker, comma-separated.
+    pub fn bootstrap(&self) -> String {
+        self.configured()
+            .iter()
+            .map(Node::bootstrap)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `min.insync.replicas` for the topic and the internal topics: one
+    /// replica may be lost without stopping writes (`acks=all`).
+    pub fn min_insync(&self) -> i32 {
+        (self.replication - 1).max(1)
     }
 
     /// librdkafka settings for the admin user, written by `up` when the
@@ -138,25 +214,11 @@ impl Stack {
         })
     }
 
-    /// A client of the broker on `port` run with `security`.
-    fn client(&self, port: u16, security: Security) -> Result<KafkaSettings> {
-        let mut kafka = KafkaSettings::new(format!("127.0.0.1:{port}"));
+    /// A client of the brokers at `bootstrap` run with `security`.
+    fn client(&self, bootstrap: String, security: Security) -> Result<KafkaSettings> {
+        let mut kafka = KafkaSettings::new(bootstrap);
         kafka.overrides = self.client_overrides(security)?;
         Ok(kafka)
-    }
-
-    /// The broker process; its pid file records `<pid> <port> <mode> <security>`.
-    fn broker(&self) -> process::Daemon {
-        process::Daemon {
-            name: "Kafka broker",
-            main_class: "kafka.Kafka",
-            pid_file: self.stack_dir.join("kafka.pid"),
-            log_file: self.log_file(),
-        }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.stack_dir.join(self.mode.data_dir())
     }
 
     /// Resolves the broker jars of the mode (downloading them once) and
@@ -165,55 +227,106 @@ impl Stack {
         jars::ensure_kafka_jars(&self.home.join(self.mode.pom()), &self.cache_dir, progress)
     }
 
-    /// Installs if needed, starts the broker and creates the topic. Returns a
+    /// Installs if needed, formats new nodes, starts every configured node
+    /// that is not running (so it also restarts a node that died; in
+    /// ZooKeeper mode after ZooKeeper), and creates the topic. Returns a
     /// human-readable account of what it did.
     pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<String> {
-        if let Some(pid) = self.running_pid()? {
-            let (recorded_port, recorded_security) = self.recorded();
-            if (recorded_port, recorded_security) != (self.port, self.security) {
+        self.adopt_single_broker_layout(false)?;
+        if self.mode == Mode::Zookeeper {
+            if self.brokers > 1 {
                 bail!(
-                    "a broker from {} already runs on port {recorded_port} with \
-                     {recorded_security} (pid {pid}), not on {} with {}; run `sfcrime stack \
-                     down` first",
-                    self.stack_dir.display(),
-                    self.port,
-                    self.security
+                    "ZooKeeper mode runs one broker, not {} (kafka.brokers / --brokers): a \
+                     cluster of brokers is offered in KRaft mode only; use --mode kraft or \
+                     --brokers 1",
+                    self.brokers
                 );
             }
-            let running_mode = self.recorded_mode();
-            if running_mode != self.mode {
+            if self.security == Security::SaslSsl {
                 bail!(
-                    "a {running_mode}-mode broker from {} already runs (pid {pid}); run \
-                     `sfcrime stack down` before starting one in {} mode",
-                    self.stack_dir.display(),
-                    self.mode
+                    "SASL_SSL is offered for KRaft brokers only (their SCRAM user is made when \
+                     the KRaft storage is formatted); use --mode kraft or --security plaintext"
                 );
             }
-            let topic = self.ensure_topic()?;
-            return Ok(format!(
-                "Kafka broker already running at {} (pid {pid}); {topic}{}",
-                self.bootstrap(),
-                self.write_client_properties()?
-            ));
         }
-        if self.security == Security::SaslSsl && self.mode == Mode::Zookeeper {
+        self.check_shape()?;
+        if self.replication < 1 || self.replication as usize > self.brokers {
             bail!(
-                "SASL_SSL is offered for the KRaft broker only (its SCRAM user is made when the \
-                 KRaft storage is formatted); use --mode kraft or --security plaintext"
+                "topic.replication.factor {} does not fit a stack of {} broker(s) \
+                 (kafka.brokers / --brokers): it must be 1 to {}",
+                self.replication,
+                self.brokers,
+                self.brokers
             );
         }
-        let java = java::find(&self.java_setting)?;
-        ensure_port_free("broker", self.port, "--port", "kafka.port")?;
-        if self.mode == Mode::Kraft {
-            ensure_port_free(
-                "controller",
-                self.controller_port,
-                "--controller-port",
-                "kafka.controller.port",
-            )?;
-        }
         // Fails early when SASL_SSL has no admin password.
-        self.client(self.port, self.security)?;
+        self.client_overrides(self.security)?;
+        let mut report = Vec::new();
+        let mut to_start = Vec::new();
+        for node in self.configured() {
+            match node.running_pid()? {
+                Some(pid) => {
+                    let port = node.recorded_port().unwrap_or(node.port);
+                    let security = node.recorded_security();
+                    if (port, security) != (node.port, self.security) {
+                        bail!(
+                            "node {} of {} already runs on port {port} with {security} (pid \
+                             {pid}), not on {} with {}; run `sfcrime stack down` first",
+                            node.id,
+                            self.stack_dir.display(),
+                            node.port,
+                            self.security
+                        );
+                    }
+                    let mode = node.recorded_mode();
+                    if mode != self.mode {
+                        bail!(
+                            "a {mode}-mode broker from {} already runs (pid {pid}); run \
+                             `sfcrime stack down` before starting one in {} mode",
+                            self.stack_dir.display(),
+                            self.mode
+                        );
+                    }
+                    report.push((
+                        node.id,
+                        format!(
+                            "node {}: Kafka broker already running at {} (pid {pid})",
+                            node.id,
+                            node.bootstrap()
+                        ),
+                    ));
+                }
+                None => to_start.push(node),
+            }
+        }
+        if !to_start.is_empty() {
+            report.extend(self.start(&to_start, progress)?);
+        }
+        report.sort();
+        let topic = self.ensure_topic()?;
+        let lines: Vec<String> = report.into_iter().map(|(_, line)| line).collect();
+        Ok(format!(
+            "{}\nKafka {} ({} mode), {} broker{} at {}; {topic}{}",
+            lines.join("\n"),
+            jars::kafka_version(&self.home.join(self.mode.pom()))?,
+            self.mode,
+            self.brokers,
+            if self.brokers == 1 { "" } else { "s" },
+            self.bootstrap(),
+            self.write_client_properties()?
+        ))
+    }
+
+    /// Starts `nodes` (after ZooKeeper, in ZooKeeper mode); returns a line
+    /// per process started, keyed by node id (ZooKeeper's is 0).
+    fn start(&self, nodes: &[&Node], progress: &mut dyn FnMut(&str)) -> Result<Vec<(u32, String)>> {
+        let java = java::find(&self.java_setting)?;
+        for node in nodes {
+            ensure_port_free("broker", node.port, KAFKA_PORT_HINT)?;
+            if self.mode == Mode::Kraft {
+                ensure_port_free("controller", node.controller_port, KAFKA_PORT_HINT)?;
+            }
+        }
         let lib = self.install(progress)?;
         fs::create_dir_all(&self.stack_dir)
             .with_context(|| format!("cannot create {}", self.stack_dir.display()))?;
@@ -223,18 +336,89 @@ impl Stack {
         let classpath = format!("{}/*", lib.display());
         // In ZooKeeper mode the broker registers in ZooKeeper, so that starts first.
         let zookeeper = self.zookeeper_up(&java, &classpath, progress)?;
-        let pid = self
-            .start_broker(&java, &classpath, progress)
+        let mut report = self
+            .start_nodes(nodes, &java, &classpath, progress)
             .inspect_err(|_| self.zookeeper_abandon(&zookeeper))?;
-        let topic = self.ensure_topic()?;
-        Ok(format!(
-            "{}Kafka {} broker up at {} (pid {pid}, log {}); {topic}{}",
-            zookeeper.map(|z| z.summary + "\n").unwrap_or_default(),
-            jars::kafka_version(&self.home.join(self.mode.pom()))?,
-            self.bootstrap(),
-            self.log_file().display(),
-            self.write_client_properties()?
-        ))
+        if let Some(zookeeper) = zookeeper {
+            report.push((0, zookeeper.summary));
+        }
+        Ok(report)
+    }
+
+    /// Formats (KRaft, once) and starts `nodes` together (a quorum forms
+    /// only once a majority runs), then waits until each answers.
+    fn start_nodes(
+        &self,
+        nodes: &[&Node],
+        java: &java::Java,
+        classpath: &str,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Vec<(u32, String)>> {
+        let mut configs = Vec::new();
+        for node in nodes {
+            configs.push(self.write_server_properties(node)?);
+        }
+        if self.mode == Mode::Kraft {
+            self.format_storage(nodes, &configs, java, classpath, progress)?;
+        }
+        let heap = if self.brokers == 1 {
+            HEAP_SINGLE
+        } else {
+            HEAP_CLUSTER
+        };
+        let jvm_args = [
+            "-Xms256m".to_string(),
+            format!("-Xmx{heap}"),
+            "-XX:+UseG1GC".to_string(),
+            "-Djava.awt.headless=true".to_string(),
+            self.mode.logging_flag(&self.home),
+        ];
+        progress(&format!(
+            "starting {} node{}",
+            nodes.len(),
+            if nodes.len() == 1 { "" } else { "s" }
+        ));
+        let fields = |node: &Node| format!("{} {} {}", node.port, self.mode, self.security);
+        let mut started: Vec<(&Node, Child)> = Vec::new();
+        for (node, config) in nodes.iter().zip(&configs) {
+            match node
+                .daemon()
+                .start(&java.path, &jvm_args, classpath, config, &fields(node))
+            {
+                Ok(child) => started.push((node, child)),
+                Err(err) => {
+                    stop_started(&mut started);
+                    return Err(err);
+                }
+            }
+        }
+        progress("waiting for the brokers to answer");
+        let mut report = Vec::new();
+        for i in 0..started.len() {
+            let node = started[i].0;
+            let kafka = self.client(node.bootstrap(), self.security)?;
+            let ready = node
+                .daemon()
+                .await_ready(&mut started[i].1, STOP_TIMEOUT, |alive| {
+                    admin::wait_ready(&kafka, READY_TIMEOUT, alive)
+                        .map_err(|e| self.explain_refusal(e))
+                });
+            if let Err(err) = ready {
+                stop_started(&mut started);
+                return Err(err.context(format!("node {} did not start", node.id)));
+            }
+            report.push((
+                node.id,
+                format!(
+                    "node {}: Kafka broker up at {} (pid {}, log {})",
+                    node.id,
+                    node.bootstrap(),
+                    started[i].1.id(),
+                    node.log_file().display()
+                ),
+            ));
+        }
+        Ok(report)
     }
 
     /// With SASL_SSL, (re)writes the clients' settings and says where they
@@ -251,7 +435,7 @@ impl Stack {
         write_private(
             &self.client_properties(),
             &format!(
-                "# librdkafka settings for the local SASL_SSL broker, written by \
+                "# librdkafka settings for the local SASL_SSL brokers, written by \
                  `sfcrime stack up`.\n{text}"
             ),
         )?;
@@ -277,146 +461,116 @@ impl Stack {
         err.context(format!(
             "The SCRAM user '{user}' is created when the storage is formatted: by the first \
              `stack up --security sasl_ssl` on an empty stack dir, with the password of that \
-             moment. If {} was formatted before, or with another password, delete {} to format \
-             it anew (its topics are lost).",
+             moment. If {} was formatted before, or with another password, delete the data \
+             dirs of its nodes ({}/node-*/{}) to format them anew (their topics are lost).",
             self.stack_dir.display(),
-            self.data_dir().display()
+            self.stack_dir.display(),
+            self.mode.data_dir()
         ))
     }
 
-    /// Formats storage (KRaft, once), starts the broker and waits until it
-    /// answers; returns its pid.
-    fn start_broker(
+    /// Formats the storage of the nodes that have none, for the cluster id
+    /// the others have (or a new one); with SASL_SSL, also adds the SCRAM
+    /// user, whose password reaches StorageTool in a 0600 Java argument file
+    /// (`java @file`), not on its command line, which any local user can
+    /// read in `ps`.
+    fn format_storage(
         &self,
+        nodes: &[&Node],
+        configs: &[PathBuf],
         java: &java::Java,
         classpath: &str,
         progress: &mut dyn FnMut(&str),
-    ) -> Result<u32> {
-        let server_properties = self.write_server_properties()?;
-        if self.mode == Mode::Kraft && !self.data_dir().join("meta.properties").exists() {
-            progress("formatting broker storage");
-            self.format_storage(java, classpath, &server_properties)?;
+    ) -> Result<()> {
+        let unformatted: Vec<_> = nodes
+            .iter()
+            .zip(configs)
+            .filter(|(node, _)| !node.is_formatted())
+            .collect();
+        if unformatted.is_empty() {
+            return Ok(());
         }
-        progress("starting the broker");
-        let jvm_args = [
-            "-Xms256m".to_string(),
-            "-Xmx768m".to_string(),
-            "-XX:+UseG1GC".to_string(),
-            "-Djava.awt.headless=true".to_string(),
-            self.mode.logging_flag(&self.home),
-        ];
-        let broker = self.broker();
-        let mut child = broker.start(
-            &java.path,
-            &jvm_args,
-            classpath,
-            &server_properties,
-            &format!("{} {} {}", self.port, self.mode, self.security),
-        )?;
-        progress("waiting for the broker to answer");
-        let kafka = self.client(self.port, self.security)?;
-        broker.await_ready(&mut child, STOP_TIMEOUT, |alive| {
-            admin::wait_ready(&kafka, READY_TIMEOUT, alive).map_err(|e| self.explain_refusal(e))
-        })?;
-        Ok(child.id())
-    }
-
-    fn ensure_topic(&self) -> Result<String> {
-        let kafka = self.client(self.port, self.security)?;
-        if self.recreate_topic {
-            admin::delete_topic(&kafka, &self.topic, Duration::from_secs(30))?;
-            admin::wait_deleted(&kafka, &self.topic, Duration::from_secs(30))?;
+        let ids: Vec<String> = unformatted.iter().map(|(n, _)| n.id.to_string()).collect();
+        progress(&format!(
+            "formatting the storage of node {}",
+            ids.join(", ")
+        ));
+        let cluster_id = match self.configured().iter().find_map(Node::cluster_id) {
+            Some(id) => id,
+            None => random_cluster_id()?,
+        };
+        let scram = match self.security {
+            Security::Plaintext => None,
+            Security::SaslSsl => Some(self.credentials()?),
+        };
+        let redact = |bytes: &[u8]| {
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            match scram {
+                Some(admin) => text.replace(admin.password(), "[redacted]"),
+                None => text,
+            }
+        };
+        // One StorageTool JVM per node, side by side: each takes seconds
+        // to start on a busy machine.
+        let formats: Vec<_> = unformatted
+            .iter()
+            .map(|(node, config)| {
+                let argfile = node.dir.join("storage-tool.args");
+                let mut args = vec!["kafka.tools.StorageTool".to_string()];
+                args.extend(["format", "-t", &cluster_id, "-c"].map(String::from));
+                args.push(config.display().to_string());
+                args.push("--ignore-formatted".to_string());
+                let mut command = Command::new(&java.path);
+                command.args(["-cp", classpath]);
+                let child = match scram {
+                    Some(admin) => {
+                        args.extend(["--add-scram".to_string(), admin.scram_spec()]);
+                        write_private(&argfile, &java_argfile(&args))
+                            .map(|()| command.arg(format!("@{}", argfile.display())))
+                    }
+                    None => Ok(command.args(&args)),
+                }
+                .and_then(|command| {
+                    command
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .context("cannot run Kafka's StorageTool")
+                });
+                (node.id, argfile, child)
+            })
+            .collect();
+        // Every format is waited for, so that every argument file goes.
+        let mut failure = None;
+        for (id, argfile, child) in formats {
+            let out = child.and_then(|c| Ok(c.wait_with_output()?));
+            let _ = fs::remove_file(&argfile);
+            let err = match out {
+                Ok(out) if out.status.success() => continue,
+                Ok(out) => anyhow::anyhow!(
+                    "Kafka's StorageTool format failed for node {id}:\n{}{}",
+                    redact(&out.stdout),
+                    redact(&out.stderr)
+                ),
+                Err(err) => err.context(format!("formatting node {id}")),
+            };
+            failure.get_or_insert(err);
         }
-        let state = admin::ensure_topic(
-            &kafka,
-            &self.topic,
-            self.partitions,
-            self.replication,
-            &[],
-            Duration::from_secs(30),
-        )?;
-        Ok(match state {
-            TopicState::Created { partitions } => {
-                format!(
-                    "topic '{}' created with {partitions} partitions",
-                    self.topic
-                )
-            }
-            TopicState::Existed { partitions } if partitions as i32 != self.partitions => format!(
-                "topic '{}' exists with {partitions} partitions (config asks for {}; \
-                 delete the stack dir to recreate)",
-                self.topic, self.partitions
-            ),
-            TopicState::Existed { partitions } => {
-                format!("topic '{}' exists with {partitions} partitions", self.topic)
-            }
-        })
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
-    /// Stops the broker recorded in the pid file, waiting for it to exit,
-    /// then ZooKeeper if it runs (the broker leaves it on the way down).
-    pub fn down(&self) -> Result<String> {
-        let broker = match self.broker().stop(STOP_TIMEOUT)? {
-            Some(pid) => format!("Kafka broker stopped (pid {pid})"),
-            None => "no Kafka broker is running".to_string(),
-        };
-        Ok(match self.zookeeper_down()? {
-            Some(zookeeper) => format!("{broker}\n{zookeeper}"),
-            None => broker,
-        })
-    }
-
-    pub fn status(&self) -> Result<Status> {
-        let Some(pid) = self.running_pid()? else {
-            return Ok(Status::Stopped);
-        };
-        let (port, security) = self.recorded();
-        let kafka = self.client(port, security)?;
-        Ok(match admin::metadata(&kafka, Duration::from_secs(5)) {
-            Ok(info) => Status::Running {
-                pid,
-                port,
-                brokers: info.brokers,
-                topics: info.topics,
-            },
-            Err(_) => Status::Unresponsive { pid, port },
-        })
-    }
-
-    fn running_pid(&self) -> Result<Option<u32>> {
-        self.broker().running_pid()
-    }
-
-    /// The port and security the running broker was started with (the pid
-    /// file's first and third words after the pid), else the configured ones.
-    fn recorded(&self) -> (u16, Security) {
-        let broker = self.broker();
-        (
-            broker
-                .recorded(0)
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(self.port),
-            broker
-                .recorded(2)
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(self.security),
-        )
-    }
-
-    /// The mode the running broker was started in (pid files written before
-    /// there were modes record none: those brokers are KRaft).
-    pub fn recorded_mode(&self) -> Mode {
-        self.broker()
-            .recorded(1)
-            .and_then(|mode| mode.parse().ok())
-            .unwrap_or(Mode::Kraft)
-    }
-
-    /// The mode's server config template with the sfcrime-owned keys filled
-    /// in. With SASL_SSL it holds the admin user's password (the broker's own
-    /// login on its inter-broker listener), so it is written with mode 0600.
-    fn write_server_properties(&self) -> Result<PathBuf> {
-        let (port, cport) = (self.port, self.controller_port);
+    /// The mode's server config template with the keys sfcrime owns set for
+    /// `node`: its identity, listeners and storage, the quorum and
+    /// replication settings shared by every KRaft node, and with SASL_SSL
+    /// the listener's security. Then it holds the admin user's password
+    /// (the broker's own login on its inter-broker listener), so it is
+    /// written with mode 0600.
+    fn write_server_properties(&self, node: &Node) -> Result<PathBuf> {
+        let (port, cport) = (node.port, node.controller_port);
         // The client listener is named after its protocol.
         let name = match self.security {
             Security::Plaintext => "PLAINTEXT",
@@ -425,29 +579,34 @@ impl Stack {
         let mut owned = vec![
             ("advertised.listeners", format!("{name}://127.0.0.1:{port}")),
             ("inter.broker.listener.name", name.to_string()),
-            ("log.dirs", self.data_dir().display().to_string()),
+            ("log.dirs", node.data_dir().display().to_string()),
         ];
-        owned.extend(match self.mode {
-            Mode::Kraft => [
-                ("controller.quorum.voters", format!("1@127.0.0.1:{cport}")),
-                (
-                    "listeners",
-                    format!("{name}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
-                ),
-                (
-                    "listener.security.protocol.map",
-                    format!("{name}:{name},CONTROLLER:PLAINTEXT"),
-                ),
-            ],
-            Mode::Zookeeper => [
+        match self.mode {
+            Mode::Kraft => {
+                owned.extend([
+                    ("node.id", node.id.to_string()),
+                    (
+                        "listeners",
+                        format!("{name}://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}"),
+                    ),
+                    (
+                        "listener.security.protocol.map",
+                        format!("{name}:{name},CONTROLLER:PLAINTEXT"),
+                    ),
+                ]);
+                owned.extend(self.shared_kraft_settings());
+            }
+            // One broker, whose broker.id the template keeps (a data dir
+            // remembers it).
+            Mode::Zookeeper => owned.extend([
                 (
                     "zookeeper.connect",
                     format!("127.0.0.1:{}", self.zookeeper_port),
                 ),
                 ("listeners", format!("{name}://127.0.0.1:{port}")),
                 ("listener.security.protocol.map", format!("{name}:{name}")),
-            ],
-        });
+            ]),
+        }
         if self.security == Security::SaslSsl {
             let mechanism = security::MECHANISM;
             owned.extend([
@@ -472,73 +631,281 @@ impl Stack {
                 ),
             ]);
         }
+        fs::create_dir_all(&node.dir)
+            .with_context(|| format!("cannot create {}", node.dir.display()))?;
         write_generated(
             &self.home.join(self.mode.server_template()),
             &owned,
-            &self.stack_dir,
+            &node.dir,
         )
     }
 
-    /// Formats the storage with a new cluster id; with SASL_SSL, also adds
-    /// the SCRAM user, whose password reaches StorageTool in a 0600 Java
-    /// argument file (`java @file`), not on its command line, which any
-    /// local user can read in `ps`.
-    fn format_storage(&self, java: &java::Java, classpath: &str, config: &Path) -> Result<()> {
-        let scram = match self.security {
-            Security::Plaintext => None,
-            Security::SaslSsl => Some(self.credentials()?),
-        };
-        let argfile = self.stack_dir.join("storage-tool.args");
-        let run = |args: &[&str], scram: Option<&Credentials>| -> Result<String> {
-            let mut command = Command::new(&java.path);
-            command.args(["-cp", classpath]);
-            let mut main = vec!["kafka.tools.StorageTool".to_string()];
-            main.extend(args.iter().map(|a| a.to_string()));
-            match scram {
-                Some(admin) => {
-                    main.extend(["--add-scram".to_string(), admin.scram_spec()]);
-                    write_private(&argfile, &java_argfile(&main))?;
-                    command.arg(format!("@{}", argfile.display()));
-                }
-                None => {
-                    command.args(&main);
-                }
+    /// The server.properties keys that are the same on every KRaft node:
+    /// the quorum and how many replicas Kafka's internal topics get.
+    fn shared_kraft_settings(&self) -> Vec<(&'static str, String)> {
+        let voters = self
+            .configured()
+            .iter()
+            .map(|n| format!("{}@127.0.0.1:{}", n.id, n.controller_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let internal = self.brokers.min(MAX_AUTO_REPLICATION);
+        let internal_min_isr = internal.saturating_sub(1).max(1);
+        vec![
+            ("controller.quorum.voters", voters),
+            ("offsets.topic.replication.factor", internal.to_string()),
+            (
+                "transaction.state.log.replication.factor",
+                internal.to_string(),
+            ),
+            (
+                "transaction.state.log.min.isr",
+                internal_min_isr.to_string(),
+            ),
+            (
+                "share.coordinator.state.topic.replication.factor",
+                internal.to_string(),
+            ),
+            (
+                "share.coordinator.state.topic.min.isr",
+                internal_min_isr.to_string(),
+            ),
+            ("default.replication.factor", internal.to_string()),
+            ("min.insync.replicas", internal_min_isr.to_string()),
+        ]
+    }
+
+    /// Refuses to run a stack dir formatted for another set of nodes: the
+    /// voters of a KRaft quorum are fixed when its storage is formatted.
+    fn check_shape(&self) -> Result<()> {
+        if self.mode != Mode::Kraft {
+            return Ok(());
+        }
+        let want: Vec<u32> = self.configured().iter().map(|n| n.id).collect();
+        for node in self.nodes.iter().filter(|n| n.is_formatted()) {
+            let voters = node.formatted_voters();
+            if node.id as usize <= self.brokers && voters.as_ref().is_none_or(|v| *v == want) {
+                continue;
             }
-            let out = command.output();
-            let _ = fs::remove_file(&argfile);
-            let out = out.context("cannot run Kafka's StorageTool")?;
-            let text = |bytes: &[u8]| {
-                let text = String::from_utf8_lossy(bytes).into_owned();
-                match scram {
-                    Some(admin) => text.replace(admin.password(), "[redacted]"),
-                    None => text,
-                }
-            };
-            if !out.status.success() {
-                bail!(
-                    "Kafka's StorageTool {} failed:\n{}{}",
-                    args[0],
-                    text(&out.stdout),
-                    text(&out.stderr)
-                );
-            }
-            Ok(text(&out.stdout).trim().to_string())
-        };
-        let cluster_id = run(&["random-uuid"], None)?;
-        let config = config.display().to_string();
-        run(
-            &[
-                "format",
-                "-t",
-                &cluster_id,
-                "-c",
-                &config,
-                "--ignore-formatted",
-            ],
-            scram,
-        )?;
+            let held = voters.unwrap_or_else(|| {
+                self.nodes
+                    .iter()
+                    .filter(|n| n.is_formatted())
+                    .map(|n| n.id)
+                    .collect()
+            });
+            bail!(
+                "{} holds a {}-broker stack (quorum of nodes {}), not {}: a KRaft quorum's \
+                 voters are fixed when its storage is formatted; start it with --brokers {}, \
+                 or stop it and remove the directory to make a new one",
+                self.stack_dir.display(),
+                held.len(),
+                held.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.brokers,
+                held.len()
+            );
+        }
         Ok(())
     }
+
+    fn ensure_topic(&self) -> Result<String> {
+        let kafka = self.client(self.bootstrap(), self.security)?;
+        if self.recreate_topic {
+            admin::delete_topic(&kafka, &self.topic, Duration::from_secs(30))?;
+            admin::wait_deleted(&kafka, &self.topic, Duration::from_secs(30))?;
+        }
+        let min_insync = self.min_insync().to_string();
+        let state = admin::ensure_topic(
+            &kafka,
+            &self.topic,
+            self.partitions,
+            self.replication,
+            &[("min.insync.replicas", &min_insync)],
+            Duration::from_secs(30),
+        )?;
+        Ok(match state {
+            TopicState::Created { partitions } => format!(
+                "topic '{}' created with {partitions} partitions, {} replica{}, \
+                 min.insync.replicas {min_insync}",
+                self.topic,
+                self.replication,
+                if self.replication == 1 { "" } else { "s" }
+            ),
+            TopicState::Existed { partitions } if partitions as i32 != self.partitions => format!(
+                "topic '{}' exists with {partitions} partitions (config asks for {}; \
+                 delete the stack dir to recreate)",
+                self.topic, self.partitions
+            ),
+            TopicState::Existed { partitions } => {
+                format!("topic '{}' exists with {partitions} partitions", self.topic)
+            }
+        })
+    }
+
+    /// Stops every node that runs from the stack dir, waiting for them to
+    /// exit, then ZooKeeper if it runs (the broker leaves it on the way down).
+    pub fn down(&self) -> Result<String> {
+        let legacy = self.adopt_single_broker_layout(true)?;
+        let mut running = Vec::new();
+        for node in &self.nodes {
+            if let Some(pid) = node.running_pid()? {
+                running.push((node, pid));
+            }
+        }
+        let pids: Vec<u32> = running.iter().map(|(_, pid)| *pid).collect();
+        process::stop_all(&pids, STOP_TIMEOUT)?;
+        for node in &self.nodes {
+            let _ = fs::remove_file(node.daemon().pid_file);
+        }
+        let stopped: Vec<String> = legacy
+            .map(|pid| format!("the broker of an older sfcrime (pid {pid})"))
+            .into_iter()
+            .chain(
+                running
+                    .iter()
+                    .map(|(node, pid)| format!("node {} (pid {pid})", node.id)),
+            )
+            .collect();
+        let brokers = if stopped.is_empty() {
+            "no Kafka broker is running".to_string()
+        } else {
+            format!("Kafka broker stopped: {}", stopped.join(", "))
+        };
+        Ok(match self.zookeeper_down()? {
+            Some(zookeeper) => format!("{brokers}\n{zookeeper}"),
+            None => brokers,
+        })
+    }
+
+    pub fn status(&self) -> Result<StackStatus> {
+        self.adopt_single_broker_layout(false)?;
+        let on_disk = node::ids_on_disk(&self.stack_dir);
+        let mut nodes = Vec::new();
+        let mut cluster = None;
+        for node in &self.nodes {
+            if node.id as usize > self.brokers && !on_disk.contains(&node.id) {
+                continue;
+            }
+            let state = match node.running_pid()? {
+                None => NodeState::Stopped,
+                Some(pid) => {
+                    let port = node.recorded_port().unwrap_or(node.port);
+                    let kafka =
+                        self.client(format!("127.0.0.1:{port}"), node.recorded_security())?;
+                    match admin::metadata(&kafka, Duration::from_secs(5)) {
+                        Ok(info) => {
+                            cluster.get_or_insert(info);
+                            NodeState::Running { pid, port }
+                        }
+                        Err(_) => NodeState::Unresponsive { pid, port },
+                    }
+                }
+            };
+            nodes.push((node.clone(), state));
+        }
+        Ok(StackStatus { nodes, cluster })
+    }
+
+    /// Stack dirs made before sfcrime ran clusters held their one broker
+    /// directly (`kafka.pid`, `kafka.log`, the data dir, the generated
+    /// server properties): move those into `node-1/` so the broker keeps its
+    /// data. One still running from there is stopped first when
+    /// `stop_running` (its pid is returned); otherwise that is an error.
+    fn adopt_single_broker_layout(&self, stop_running: bool) -> Result<Option<u32>> {
+        let legacy = process::Daemon {
+            name: "Kafka broker",
+            main_class: "kafka.Kafka",
+            pid_file: self.stack_dir.join("kafka.pid"),
+            log_file: self.stack_dir.join("kafka.log"),
+            group: false,
+        };
+        let running = legacy.running_pid()?;
+        if let Some(pid) = running {
+            if !stop_running {
+                bail!(
+                    "a broker started by an older sfcrime runs from {} (pid {pid}); stop it \
+                     with `sfcrime stack down`",
+                    self.stack_dir.display()
+                );
+            }
+        }
+        legacy.stop(STOP_TIMEOUT)?;
+        let first = node::node_dir(&self.stack_dir, 1);
+        let formatted = [Mode::Kraft, Mode::Zookeeper].into_iter().any(|mode| {
+            self.stack_dir
+                .join(mode.data_dir())
+                .join("meta.properties")
+                .is_file()
+        });
+        if formatted && !first.exists() {
+            fs::create_dir_all(&first)
+                .with_context(|| format!("cannot create {}", first.display()))?;
+            for name in [Mode::Kraft, Mode::Zookeeper]
+                .into_iter()
+                .flat_map(|mode| [mode.data_dir(), file_name(mode.server_template())])
+                .chain(["kafka.log"])
+            {
+                let from = self.stack_dir.join(name);
+                if from.exists() {
+                    fs::rename(&from, first.join(name)).with_context(|| {
+                        format!("cannot move {} into {}", from.display(), first.display())
+                    })?;
+                }
+            }
+        }
+        Ok(running)
+    }
+}
+
+/// The last component of a `/`-separated relative path.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Stops the nodes a failed start had launched, so none is left behind.
+fn stop_started(started: &mut [(&Node, Child)]) {
+    let pids: Vec<u32> = started.iter().map(|(_, child)| child.id()).collect();
+    let _ = process::stop_all(&pids, STOP_TIMEOUT);
+    for (node, child) in started.iter_mut() {
+        let _ = child.wait();
+        let _ = fs::remove_file(node.daemon().pid_file);
+    }
+}
+
+/// A new cluster id as Kafka makes them (`Uuid.randomUuid()`), without
+/// starting a JVM for it: 16 random bytes, never one that prints with a
+/// leading '-'.
+fn random_cluster_id() -> Result<String> {
+    let mut urandom = fs::File::open("/dev/urandom").context("cannot open /dev/urandom")?;
+    loop {
+        let mut bytes = [0u8; 16];
+        std::io::Read::read_exact(&mut urandom, &mut bytes).context("cannot read /dev/urandom")?;
+        let id = kafka_uuid_string(&bytes);
+        if !id.starts_with('-') && bytes.iter().any(|b| *b != 0) {
+            return Ok(id);
+        }
+    }
+}
+
+/// Kafka's `Uuid.toString()`: URL-safe base64 of the 16 bytes, no padding.
+fn kafka_uuid_string(bytes: &[u8; 16]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(22);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .chain(std::iter::repeat(&0))
+            .take(3)
+            .fold(0u32, |n, b| n << 8 | u32::from(*b));
+        // Without padding, n bytes make n + 1 characters.
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+        }
+    }
+    out
 }
 
 /// A Java launcher argument file: one double-quoted argument per line.
@@ -572,14 +939,134 @@ fn write_generated(template: &Path, owned: &[(&str, String)], dir: &Path) -> Res
     Ok(path)
 }
 
-/// `flag` and `setting` say how to pick another port.
-fn ensure_port_free(what: &str, port: u16, flag: &str, setting: &str) -> Result<()> {
+/// Fails with `hint` when something listens on `port` of 127.0.0.1.
+fn ensure_port_free(what: &str, port: u16, hint: &str) -> Result<()> {
     match TcpListener::bind(("127.0.0.1", port)) {
         Ok(_) => Ok(()),
-        Err(err) => bail!(
-            "the {what} port {port} on 127.0.0.1 is already in use ({err}); \
-             is another Kafka or ZooKeeper running? Pick another port with {flag} or {}",
-            sfcrime_config::env_name(setting)
-        ),
+        Err(err) => bail!("the {what} port {port} on 127.0.0.1 is already in use ({err}); {hint}"),
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_ids_print_like_kafka_uuids() {
+        // Uuid.METADATA_TOPIC_ID (0, 1) and a random-looking one, as Kafka prints them.
+        let mut one = [0u8; 16];
+        one[15] = 1;
+        assert_eq!(kafka_uuid_string(&one), "AAAAAAAAAAAAAAAAAAAAAQ");
+        assert_eq!(kafka_uuid_string(&[0xff; 16]), "_____________________w");
+        let id = random_cluster_id().unwrap();
+        assert_eq!(id.len(), 22);
+        assert!(!id.starts_with('-'));
+    }
+
+    /// A stack over `dir` with `brokers` configured, as `stack up` would see it.
+    fn stack(dir: &std::path::Path, brokers: u16) -> Stack {
+        let mut settings = Settings::load_with_env(dir, None, Vec::new()).unwrap();
+        settings.set_flag("stack.dir", Some(dir.join("stack").display()));
+        settings.set_flag("kafka.brokers", Some(brokers));
+        Stack::from_settings(&settings).unwrap()
+    }
+
+    /// Fakes node `id` of a stack formatted for a quorum of `voters`.
+    fn formatted_node(dir: &std::path::Path, id: u32, voters: &str) {
+        let node = node::node_dir(&dir.join("stack"), id);
+        fs::create_dir_all(node.join("data")).unwrap();
+        fs::write(node.join("data/meta.properties"), "cluster.id=abc\n").unwrap();
+        fs::write(
+            node.join("server.properties"),
+            format!("node.id={id}\ncontroller.quorum.voters={voters}\n"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_stack_dir_runs_only_with_the_quorum_it_was_formatted_for() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(stack(dir.path(), 3).check_shape().is_ok(), "a new dir");
+        let voters = "1@127.0.0.1:9093,2@127.0.0.1:9095,3@127.0.0.1:9097";
+        for id in 1..=3 {
+            formatted_node(dir.path(), id, voters);
+        }
+        let three = stack(dir.path(), 3);
+        assert!(three.check_shape().is_ok());
+        assert_eq!(
+            three.bootstrap(),
+            "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096"
+        );
+        assert_eq!((three.replication, three.min_insync()), (3, 2));
+
+        // Without --brokers: down and status still see all three nodes,
+        // up refuses.
+        let one = stack(dir.path(), 1);
+        assert_eq!(one.nodes.len(), 3);
+        assert_eq!(one.configured().len(), 1);
+        let err = one.check_shape().unwrap_err().to_string();
+        assert!(
+            err.contains("holds a 3-broker stack (quorum of nodes 1, 2, 3), not 1")
+                && err.contains("--brokers 3"),
+            "{err}"
+        );
+
+        let single = tempfile::tempdir().unwrap();
+        formatted_node(single.path(), 1, "1@127.0.0.1:9093");
+        let err = stack(single.path(), 3)
+            .check_shape()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("holds a 1-broker stack"), "{err}");
+        let one = stack(single.path(), 1);
+        assert!(one.check_shape().is_ok());
+        assert_eq!((one.replication, one.min_insync()), (1, 1));
+    }
+
+    #[test]
+    fn a_single_broker_stack_dir_of_old_moves_into_node_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("stack");
+        fs::create_dir_all(old.join("data")).unwrap();
+        fs::write(old.join("data/meta.properties"), "cluster.id=abc\n").unwrap();
+        fs::write(old.join("kafka.log"), "log\n").unwrap();
+        fs::write(
+            old.join("server.properties"),
+            "controller.quorum.voters=1@x:1\n",
+        )
+        .unwrap();
+        // A stale pid file: no broker runs with this pid.
+        fs::write(old.join("kafka.pid"), format!("{} 9092\n", u32::MAX)).unwrap();
+        let stack = stack(dir.path(), 1);
+        assert_eq!(stack.adopt_single_broker_layout(false).unwrap(), None);
+        let node = &stack.nodes[0];
+        assert!(node.is_formatted() && node.log_file().is_file());
+        assert_eq!(node.cluster_id().as_deref(), Some("abc"));
+        assert_eq!(node.formatted_voters(), Some(vec![1]));
+        assert!(!old.join("kafka.pid").exists() && !old.join("data").exists());
+        assert!(stack.check_shape().is_ok());
+    }
+
+    #[test]
+    fn a_zookeeper_mode_stack_dir_of_old_moves_into_node_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("stack");
+        fs::create_dir_all(old.join("data-zk")).unwrap();
+        fs::write(old.join("data-zk/meta.properties"), "broker.id=0\n").unwrap();
+        fs::write(old.join("server-zookeeper.properties"), "broker.id=0\n").unwrap();
+        fs::write(
+            old.join("kafka.pid"),
+            format!("{} 9092 zookeeper\n", u32::MAX),
+        )
+        .unwrap();
+        let mut settings = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
+        settings.set_flag("stack.dir", Some(old.display()));
+        settings.set_flag("kafka.mode", Some("zookeeper"));
+        let stack = Stack::from_settings(&settings).unwrap();
+        assert_eq!(stack.adopt_single_broker_layout(false).unwrap(), None);
+        let node = &stack.nodes[0];
+        assert_eq!(node.data_dir(), old.join("node-1/data-zk"));
+        assert!(node.is_formatted());
+        assert!(old.join("node-1/server-zookeeper.properties").is_file());
+        assert!(!old.join("kafka.pid").exists() && !old.join("data-zk").exists());
     }
 }

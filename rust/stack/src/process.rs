@@ -1,8 +1,10 @@
-//! Process handling for the JVMs that `stack up` leaves running (the broker,
-//! and ZooKeeper in ZooKeeper mode): start one in its own process group (so a
-//! Ctrl-C in the terminal that ran `stack up` does not kill it), record it in
-//! a pid file, recognise it by pid and main class, wait until it answers,
-//! stop it gracefully, and read its log on failure.
+//! Process handling for the background services that `up` leaves running
+//! (Kafka brokers, ZooKeeper in ZooKeeper mode, the Spark standalone master
+//! and worker): start each in its own process group (so a Ctrl-C in the
+//! terminal that ran `up` does not kill it), record it in a pid file,
+//! recognise it by pid and main class, wait until it answers, stop it (or
+//! its whole group, or several at once) gracefully, and read its log on
+//! failure.
 
 use anyhow::{bail, Context, Result};
 use std::fs;
@@ -11,21 +13,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// One background JVM of the stack: what it runs and where it keeps its pid
-/// file (`<pid> <fields...>`, e.g. the port it listens on) and its log.
+/// One background JVM: what it runs and where it keeps its pid file
+/// (`<pid> <fields...>`, e.g. the port it listens on) and its log.
 pub struct Daemon {
-    /// For messages: "Kafka broker", "ZooKeeper".
+    /// For messages: "Kafka broker", "ZooKeeper", "Spark worker".
     pub name: &'static str,
     /// Its main class, which tells it apart from whatever reuses its pid.
     pub main_class: &'static str,
     pub pid_file: PathBuf,
     pub log_file: PathBuf,
+    /// Stopping it stops its whole process group: what it started (a Spark
+    /// worker's executors) goes with it.
+    pub group: bool,
 }
 
 impl Daemon {
-    /// Starts `java <jvm_args> -cp <classpath> <main_class> <config>` with
-    /// stdout and stderr appended to the log, and records its pid followed by
-    /// `fields` in the pid file.
+    /// Starts `java <jvm_args> -cp <classpath> <main_class> <config>` (see
+    /// [`Daemon::spawn`]).
     pub fn start(
         &self,
         java: &Path,
@@ -34,21 +38,38 @@ impl Daemon {
         config: &Path,
         fields: &str,
     ) -> Result<Child> {
+        self.spawn(
+            Command::new(java)
+                .args(jvm_args)
+                .args(["-cp", classpath, self.main_class])
+                .arg(config),
+            fields,
+        )
+    }
+
+    /// Starts `command` (which must exec the JVM, so that its pid is the
+    /// JVM's) detached, with stdout and stderr appended to the log, and
+    /// records its pid followed by `fields` in the pid file.
+    pub fn spawn(&self, command: &mut Command, fields: &str) -> Result<Child> {
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log_file)
             .with_context(|| format!("cannot open {}", self.log_file.display()))?;
+        let program = command.get_program().to_owned();
         let child = spawn_detached(
-            Command::new(java)
-                .args(jvm_args)
-                .args(["-cp", classpath, self.main_class])
-                .arg(config)
+            command
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log),
         )
-        .with_context(|| format!("cannot start the {} with {}", self.name, java.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot start the {} with {}",
+                self.name,
+                Path::new(&program).display()
+            )
+        })?;
         fs::write(&self.pid_file, format!("{} {fields}\n", child.id()))
             .with_context(|| format!("cannot write {}", self.pid_file.display()))?;
         Ok(child)
@@ -66,7 +87,7 @@ impl Daemon {
         let mut alive = || matches!(child.try_wait(), Ok(None));
         let outcome = ready(&mut alive);
         if let Err(err) = outcome {
-            let _ = stop(child.id(), stop_timeout);
+            let _ = self.halt(child.id(), stop_timeout);
             let _ = child.wait();
             let _ = fs::remove_file(&self.pid_file);
             bail!(
@@ -89,7 +110,7 @@ impl Daemon {
             .next()
             .and_then(|p| p.parse().ok())
             .with_context(|| format!("corrupt pid file {}", self.pid_file.display()))?;
-        Ok(runs_main_class(pid, self.main_class).then_some(pid))
+        Ok(runs_class(pid, self.main_class).then_some(pid))
     }
 
     /// The `n`th field recorded after the pid (0 is the first).
@@ -106,10 +127,18 @@ impl Daemon {
     pub fn stop(&self, timeout: Duration) -> Result<Option<u32>> {
         let pid = self.running_pid()?;
         if let Some(pid) = pid {
-            stop(pid, timeout)?;
+            self.halt(pid, timeout)?;
         }
         let _ = fs::remove_file(&self.pid_file);
         Ok(pid)
+    }
+
+    fn halt(&self, pid: u32, timeout: Duration) -> Result<()> {
+        if self.group {
+            stop_group(pid, timeout)
+        } else {
+            stop(pid, timeout)
+        }
     }
 }
 
@@ -117,20 +146,32 @@ fn spawn_detached(command: &mut Command) -> std::io::Result<Child> {
     command.process_group(0).spawn()
 }
 
-/// Alive and not a zombie (a broker whose parent has not reaped it yet is
-/// dead for our purposes).
+/// Some thread of the process still runs. A JVM's main thread can end
+/// before its last threads do: the process then shows as a zombie while it
+/// still holds its ports, so a zombie only counts as gone (waiting to be
+/// reaped) once no other thread is left.
 fn is_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state is the first field after the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
+    match stat_fields(pid) {
+        Some((state, _)) if state == 'Z' || state == 'X' => {
+            fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|threads| threads.count() > 1)
+        }
+        Some(_) => true,
+        None => false,
     }
 }
 
-fn runs_main_class(pid: u32, main_class: &str) -> bool {
+/// (state, process group) from /proc/<pid>/stat.
+fn stat_fields(pid: u32) -> Option<(char, u32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the parenthesised command name: state, ppid, pgrp.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let group = fields.nth(1)?.parse().ok()?;
+    Some((state, group))
+}
+
+/// Alive, and a JVM with `main_class` among its arguments.
+fn runs_class(pid: u32, main_class: &str) -> bool {
     is_alive(pid)
         && fs::read(format!("/proc/{pid}/cmdline"))
             .map(|cmdline| {
@@ -141,23 +182,64 @@ fn runs_main_class(pid: u32, main_class: &str) -> bool {
             .unwrap_or(false)
 }
 
-/// SIGTERM, wait up to `timeout` for a clean shutdown, then SIGKILL.
-fn stop(pid: u32, timeout: Duration) -> Result<()> {
-    send(pid, libc::SIGTERM);
+/// Some live process is in process group `pgid`.
+fn group_alive(pgid: u32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| stat_fields(pid).is_some_and(|(_, group)| group == pgid) && is_alive(pid))
+}
+
+/// [`stop`] for the whole process group led by `pgid` (a process started by
+/// [`spawn_detached`]) and whatever it started in it, such as the executors
+/// of a Spark worker.
+fn stop_group(pgid: u32, timeout: Duration) -> Result<()> {
+    send_group(pgid, libc::SIGTERM);
     let deadline = Instant::now() + timeout;
-    while is_alive(pid) {
-        if Instant::now() >= deadline {
-            send(pid, libc::SIGKILL);
-            let hard_deadline = Instant::now() + Duration::from_secs(10);
-            while is_alive(pid) {
-                if Instant::now() >= hard_deadline {
-                    bail!("process {pid} survived SIGKILL");
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            return Ok(());
-        }
+    while group_alive(pgid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
+    }
+    if group_alive(pgid) {
+        send_group(pgid, libc::SIGKILL);
+        let hard_deadline = Instant::now() + Duration::from_secs(10);
+        while group_alive(pgid) {
+            if Instant::now() >= hard_deadline {
+                bail!("process group {pgid} survived SIGKILL");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM, wait up to `timeout` for a clean shutdown, then SIGKILL.
+pub fn stop(pid: u32, timeout: Duration) -> Result<()> {
+    stop_all(&[pid], timeout)
+}
+
+/// [`stop`] for several processes at once: the brokers of a cluster shut
+/// down side by side, while their controller quorum still stands (one by
+/// one, the last ones would wait for a quorum that is gone).
+pub fn stop_all(pids: &[u32], timeout: Duration) -> Result<()> {
+    for pid in pids {
+        send(*pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + timeout;
+    while pids.iter().any(|pid| is_alive(*pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let survivors: Vec<u32> = pids.iter().copied().filter(|p| is_alive(*p)).collect();
+    for pid in &survivors {
+        send(*pid, libc::SIGKILL);
+    }
+    let hard_deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(pid) = survivors.iter().find(|pid| is_alive(**pid)) {
+        if Instant::now() >= hard_deadline {
+            bail!("process {pid} survived SIGKILL");
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
 }
@@ -167,6 +249,16 @@ fn send(pid: u32, signal: libc::c_int) {
     // yields ESRCH, which the callers treat as "already stopped".
     unsafe {
         libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+fn send_group(pgid: u32, signal: libc::c_int) {
+    // A group id of 0 or 1 would signal our own group or every process.
+    if pgid > 1 {
+        // SAFETY: as in `send`.
+        unsafe {
+            libc::kill(-(pgid as libc::pid_t), signal);
+        }
     }
 }
 

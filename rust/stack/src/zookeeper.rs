@@ -50,6 +50,7 @@ impl Stack {
             main_class: "org.apache.zookeeper.server.quorum.QuorumPeerMain",
             pid_file: self.stack_dir.join("zookeeper.pid"),
             log_file: self.zookeeper_log_file(),
+            group: false,
         }
     }
 
@@ -85,7 +86,12 @@ impl Stack {
             }));
         }
         let port = self.zookeeper_port;
-        ensure_port_free("ZooKeeper", port, "--zookeeper-port", "zookeeper.port")?;
+        ensure_port_free(
+            "ZooKeeper",
+            port,
+            "is another ZooKeeper running? Pick another port with --zookeeper-port or \
+             SFCRIME_ZOOKEEPER_PORT",
+        )?;
         let config = write_generated(
             &self.home.join("config/zookeeper.properties"),
             &[
