@@ -18,7 +18,8 @@ mod common;
 
 use common::background::{kill, processes_with_arg, spawn, stat, KillGroupsWith};
 use common::{
-    count, data_slice, json, progress_events, verify, Aggregates, Broker, SparkCluster, TOPIC,
+    assert_all_delivered, count, data_slice, progress_events, verify, Aggregates, Broker,
+    SparkCluster, TOPIC,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
@@ -167,15 +168,7 @@ fn broker_and_executor_lost_mid_stream_lose_nothing() {
     let killed_at = Instant::now();
     let (status, stdout, stderr) = producer.finish(Duration::from_secs(300));
     let producer_done_after_kill = killed_at.elapsed();
-    assert!(
-        status.success(),
-        "producer failed ({status}):\n{stdout}\n{stderr}"
-    );
-    let summary = json(&stdout);
-    assert_eq!(count(&summary, "sent"), RECORDS, "{summary}");
-    assert_eq!(count(&summary, "delivered"), RECORDS, "{summary}");
-    assert_eq!(count(&summary, "failed"), 0, "{summary}");
-    assert_eq!(count(&summary, "confirmed_prefix"), RECORDS, "{summary}");
+    let summary = assert_all_delivered(status, &stdout, &stderr, RECORDS);
 
     let degraded = broker.stack(&["status"]).output().unwrap();
     let degraded_text = String::from_utf8_lossy(&degraded.stdout);

@@ -23,7 +23,10 @@ mod common;
 use common::background::{
     group_alive, kill, own_pgid, processes_with_arg, spawn, KillGroupsWith, Running,
 };
-use common::{batches_with_rows, count, data_file, json, verify, Aggregates, Broker, TOPIC};
+use common::{
+    assert_all_delivered, batches_with_rows, count, data_file, json, verify, Aggregates, Broker,
+    TOPIC,
+};
 use serde_json::Value;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -96,15 +99,7 @@ fn broker_killed_mid_produce_and_restarted_loses_and_duplicates_nothing() {
     let restart_took = restart(&broker);
     let (status, stdout, stderr) = producer.finish(Duration::from_secs(300));
     let producer_done_after_kill = killed_at.elapsed();
-    assert!(
-        status.success(),
-        "producer failed ({status}):\n{stdout}\n{stderr}"
-    );
-    let summary = json(&stdout);
-    assert_eq!(count(&summary, "sent"), RECORDS, "{summary}");
-    assert_eq!(count(&summary, "delivered"), RECORDS, "{summary}");
-    assert_eq!(count(&summary, "failed"), 0, "{summary}");
-    assert_eq!(count(&summary, "confirmed_prefix"), RECORDS, "{summary}");
+    let summary = assert_all_delivered(status, &stdout, &stderr, RECORDS);
 
     let report = verify(&broker, TOPIC, &data_file());
     eprintln!(

@@ -356,6 +356,26 @@ pub fn verify(broker: &Broker, topic: &str, file: &Path) -> Value {
     json(&stdout)["verify"].clone()
 }
 
+/// The `produce --json` summary of a producer that exited 0 having sent,
+/// delivered and confirmed (as one unbroken prefix) all `records`.
+pub fn assert_all_delivered(
+    status: std::process::ExitStatus,
+    stdout: &str,
+    stderr: &str,
+    records: u64,
+) -> Value {
+    assert!(
+        status.success(),
+        "producer failed ({status}):\n{stdout}\n{stderr}"
+    );
+    let summary = json(stdout);
+    assert_eq!(count(&summary, "sent"), records, "{summary}");
+    assert_eq!(count(&summary, "delivered"), records, "{summary}");
+    assert_eq!(count(&summary, "failed"), 0, "{summary}");
+    assert_eq!(count(&summary, "confirmed_prefix"), records, "{summary}");
+    summary
+}
+
 /// The number `key` of a JSON report, or a panic naming it.
 pub fn count(report: &Value, key: &str) -> u64 {
     report[key]
