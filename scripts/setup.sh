@@ -44,8 +44,13 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 
-say "building sfcrime (release)"
-cargo build --release -q
+# Every target of the workspace, with the features `cargo test` resolves: the
+# binary, clippy and the tests then share one build, so a `make test` after
+# `make demo` compiles no dependency twice (dev-dependencies turn on extra
+# features of shared crates, e.g. syn's, and a build without them would be
+# redone from librdkafka up).
+say "building sfcrime and its tests (release)"
+cargo build --release --workspace --all-targets -q
 
 # The sfcrime_kafka Spark source's engine (rust/connector) as the Python module
 # sfcrime_connector in .venv, built by maturin; rebuilt only when it or a crate

@@ -22,9 +22,15 @@ say "ruff"
 .venv/bin/ruff check python/ tests/python/
 
 say "cargo test (unit + integration, real brokers)"
-# Release mode: librdkafka and the data-heavy tests are much faster, and the
-# build is shared with the binary that setup.sh made.
-cargo test --release --workspace
+# --no-fail-fast: every test binary runs even after one fails, and the table
+# below says which failed and how long each took.
+test_log=$(mktemp)
+trap 'rm -f "$test_log"' EXIT
+set +e
+cargo test --release --workspace --no-fail-fast 2>&1 | tee "$test_log"
+tests_status=${PIPESTATUS[0]}
+set -e
+scripts/test-table.sh "$test_log" >&2
 
 leftover=$(pgrep -f "(kafka.Kafka|QuorumPeerMain) .*sfcrime-broker-" || true)
 if [[ -n $leftover ]]; then
@@ -35,4 +41,8 @@ leftover=$(pgrep -f "sfcrime.standalone.dir=.*sfcrime-spark-" || true)
 if [[ -n $leftover ]]; then
   echo "test: FAILED: Spark master/worker processes left behind by the tests: $leftover" >&2
   exit 1
+fi
+if ((tests_status != 0)); then
+  echo "test: FAILED: cargo test exited $tests_status (see the table above)" >&2
+  exit "$tests_status"
 fi

@@ -8,9 +8,7 @@
 //! spark/submit.sh (which brings spark-sql-kafka's jars), with the connector
 //! that scripts/setup.sh installs into .venv.
 
-mod common;
-
-use common::{create_topic, data_file, home, shared_broker, Aggregates, Broker};
+use crate::common::{create_topic, data_file, home, shared_broker, Aggregates, Broker};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;

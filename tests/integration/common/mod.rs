@@ -6,10 +6,10 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod background;
+pub mod ports;
 
 use assert_cmd::Command;
 use serde_json::Value;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -31,28 +31,9 @@ pub fn sfcrime() -> Command {
     cmd
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The first of `len` consecutive ports that nobody listens on right now.
-pub fn free_port_run(len: u16) -> u16 {
-    loop {
-        let first = free_port();
-        let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
-        if first.checked_add(len).is_some() && (first..first + len).all(free) {
-            return first;
-        }
-    }
-}
-
-/// A local stack of `brokers` nodes (usually one); node n listens on
-/// `port + 2(n-1)` and `controller_port + 2(n-1)`, as `stack up` assigns.
+/// A local stack of `brokers` nodes (usually one) on a reserved port block:
+/// node n listens on `port + 2(n-1)` and `controller_port + 2(n-1)`, as
+/// `stack up` assigns, ZooKeeper (if any) after them.
 pub struct Broker {
     pub port: u16,
     pub controller_port: u16,
@@ -62,6 +43,8 @@ pub struct Broker {
     pub dir: tempfile::TempDir,
     /// Environment of every `stack` command (e.g. the admin password).
     env: Vec<(String, String)>,
+    /// Declared last: released only after `drop` has stopped the stack.
+    _ports: ports::PortBlock,
 }
 
 impl Broker {
@@ -80,38 +63,37 @@ impl Broker {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> (Broker, std::process::Output) {
-        Self::start_stack(1, free_port(), free_port(), extra, env)
+        Self::start_stack(1, extra, env)
     }
 
-    /// Starts `brokers` nodes (a KRaft quorum of them) on consecutive free
+    /// Starts `brokers` nodes (a KRaft quorum of them) on consecutive
     /// ports: brokers on the even offsets, controllers on the odd ones; `env`
     /// goes to every `stack` command run on them.
     pub fn start_cluster(brokers: u16, env: &[(&str, &str)]) -> Broker {
-        let first = free_port_run(2 * brokers);
-        Self::start_stack(brokers, first, first + 1, &[], env).0
+        Self::start_stack(brokers, &[], env).0
     }
 
     fn start_stack(
         brokers: u16,
-        port: u16,
-        controller_port: u16,
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> (Broker, std::process::Output) {
+        let ports = ports::reserve();
         let dir = tempfile::Builder::new()
             .prefix("sfcrime-broker-")
             .tempdir()
             .unwrap();
         let broker = Broker {
-            port,
-            controller_port,
-            zookeeper_port: free_port(),
+            port: ports.port(0),
+            controller_port: ports.port(1),
+            zookeeper_port: ports.port(2 * brokers),
             brokers,
             dir,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            _ports: ports,
         };
         let out = broker.stack(&["up"]).args(extra).output().unwrap();
         assert!(
@@ -234,18 +216,22 @@ pub struct SparkCluster {
     master_ui_port: u16,
     worker_ui_port: u16,
     pub dir: tempfile::TempDir,
+    /// Declared last: released only after `drop` has stopped the cluster.
+    _ports: ports::PortBlock,
 }
 
 impl SparkCluster {
     pub fn start() -> SparkCluster {
+        let ports = ports::reserve();
         let cluster = SparkCluster {
-            master_port: free_port(),
-            master_ui_port: free_port(),
-            worker_ui_port: free_port(),
+            master_port: ports.port(0),
+            master_ui_port: ports.port(1),
+            worker_ui_port: ports.port(2),
             dir: tempfile::Builder::new()
                 .prefix("sfcrime-spark-")
                 .tempdir()
                 .unwrap(),
+            _ports: ports,
         };
         let out = cluster.command(&["up"]).output().unwrap();
         assert!(

@@ -1,9 +1,7 @@
 //! The local broker's life cycle against a real Kafka: up creates the topic,
 //! records make a round trip intact, down leaves nothing running.
 
-mod common;
-
-use common::{Broker, TOPIC};
+use crate::common::{Broker, TOPIC};
 use predicates::str::contains;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -40,7 +38,7 @@ fn up_round_trip_down_leaves_nothing_running() {
         .success()
         .stdout(contains("stopped"));
     assert!(
-        common::exited(pid),
+        crate::common::exited(pid),
         "broker pid {pid} still alive after down"
     );
     broker
@@ -55,7 +53,7 @@ fn a_port_in_use_is_a_clear_error() {
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
-    common::sfcrime()
+    crate::common::sfcrime()
         .args(["stack", "up", "--port", &port.to_string(), "--stack-dir"])
         .arg(dir.path())
         .assert()
@@ -68,13 +66,13 @@ fn a_port_in_use_is_a_clear_error() {
 #[test]
 fn missing_java_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    common::sfcrime()
+    let ports = crate::common::ports::reserve();
+    crate::common::sfcrime()
         .env("SFCRIME_JAVA", "/nonexistent/java")
+        .args(["stack", "up", "--port", &ports.port(0).to_string()])
         .args([
-            "stack",
-            "up",
-            "--port",
-            &common::free_port().to_string(),
+            "--controller-port",
+            &ports.port(1).to_string(),
             "--stack-dir",
         ])
         .arg(dir.path())

@@ -14,10 +14,8 @@
 //! own assertions. Measurements go to stderr as `cluster: ...` lines
 //! (`--nocapture` shows them; docs/RELIABILITY.md records a run).
 
-mod common;
-
-use common::background::{kill, processes_with_arg, spawn, stat, KillGroupsWith};
-use common::{
+use crate::common::background::{kill, processes_with_arg, spawn, stat, KillGroupsWith};
+use crate::common::{
     assert_all_delivered, count, data_slice, progress_events, verify, Aggregates, Broker,
     SparkCluster, TOPIC,
 };

@@ -18,12 +18,10 @@
 //! Measurements go to stderr as `faults: ...` lines (`--nocapture` shows
 //! them; docs/RELIABILITY.md records a run).
 
-mod common;
-
-use common::background::{
+use crate::common::background::{
     group_alive, kill, own_pgid, processes_with_arg, spawn, KillGroupsWith, Running,
 };
-use common::{
+use crate::common::{
     assert_all_delivered, batches_with_rows, count, data_file, json, verify, Aggregates, Broker,
     TOPIC,
 };
@@ -303,7 +301,7 @@ fn spark_job_killed_mid_stream_reruns_to_exact_results() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let rerun_progress = common::announced_run_dir(&out.stderr).join("progress.jsonl");
+    let rerun_progress = crate::common::announced_run_dir(&out.stderr).join("progress.jsonl");
     let rerun_batches = batches_with_rows(&rerun_progress);
     let rerun_rows: u64 = rerun_batches.iter().map(|b| b.1).sum();
     let committed_rows: u64 = done_before_kill.iter().map(|b| b.1).sum();
@@ -380,7 +378,7 @@ fn skip_invalid_accounts_for_every_element() {
     let _serial = serial();
     let broker = Broker::start();
     let (contents, dead) = mixed_fixture();
-    let (_dir, path) = common::temp_file("mixed.json", &contents);
+    let (_dir, path) = crate::common::temp_file("mixed.json", &contents);
     let out = broker
         .sfcrime()
         .args(["produce", "-t", TOPIC, "--skip-invalid", "--json", "-f"])

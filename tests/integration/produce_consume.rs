@@ -2,9 +2,7 @@
 //! arrives exactly once and intact, bad input is named by record index and
 //! byte offset (or dead-lettered), pacing holds, an absent broker fails fast.
 
-mod common;
-
-use common::{create_topic, data_file, shared_broker, temp_file};
+use crate::common::{create_topic, data_file, shared_broker, temp_file};
 use predicates::str::contains;
 use std::time::{Duration, Instant};
 
@@ -201,9 +199,10 @@ fn rate_500_for_3_seconds_sends_1500_within_5_percent() {
 
 #[test]
 fn an_unreachable_broker_fails_within_the_timeout() {
-    let port = common::free_port();
+    let ports = crate::common::ports::reserve();
+    let port = ports.port(0);
     let started = Instant::now();
-    common::sfcrime()
+    crate::common::sfcrime()
         .args([
             "produce",
             "--timeout",
@@ -218,7 +217,7 @@ fn an_unreachable_broker_fails_within_the_timeout() {
         )));
     // Not a speed target: a hang would take far longer than this bound.
     assert!(started.elapsed() < Duration::from_secs(30));
-    common::sfcrime()
+    crate::common::sfcrime()
         .args([
             "consume",
             "--timeout",

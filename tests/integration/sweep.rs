@@ -2,9 +2,7 @@
 //! Spark runs of the job on a small topic, a resumed sweep that reruns
 //! nothing, and a report whose charts and links are real files.
 
-mod common;
-
-use common::{create_topic, sfcrime, shared_broker};
+use crate::common::{create_topic, sfcrime, shared_broker};
 use std::path::Path;
 
 const TOPIC: &str = "sweep.small";

@@ -9,9 +9,7 @@
 //! hold it, both mode 0600. A 3-broker SASL_SSL cluster replicates (its
 //! brokers log in to each other as the admin user) and loses nothing.
 
-mod common;
-
-use common::{announced_run_dir, data_file, data_slice, home, Aggregates, Broker, TOPIC};
+use crate::common::{announced_run_dir, data_file, data_slice, home, Aggregates, Broker, TOPIC};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -249,7 +247,12 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
     let (out, took) = outputs.run(
         "connector (wrong password)",
         assert_cmd::Command::new(&python)
-            .args(["-c", CONNECTOR_CHECK, &broker.bootstrap(), common::TOPIC])
+            .args([
+                "-c",
+                CONNECTOR_CHECK,
+                &broker.bootstrap(),
+                crate::common::TOPIC,
+            ])
             .arg(&bad),
     );
     let stderr = text(&out.stderr);

@@ -3,9 +3,9 @@
 //! sfcrime's Rust connector (`--source sfcrime`), each with results equal to
 //! ground truth computed straight from the file.
 
-mod common;
-
-use common::{announced_run_dir, create_topic, data_file, shared_broker, Aggregates, Broker};
+use crate::common::{
+    announced_run_dir, create_topic, data_file, shared_broker, Aggregates, Broker,
+};
 use std::sync::OnceLock;
 
 const TOPIC: &str = "spark.full";

@@ -5,10 +5,8 @@
 //! ground truth; `stack down` stops both. A cluster of brokers is KRaft's
 //! alone: asking ZooKeeper mode for one is refused.
 
-mod common;
-
-use common::{
-    announced_run_dir, data_slice, exited, free_port, sfcrime, Aggregates, Broker, TOPIC,
+use crate::common::{
+    announced_run_dir, data_slice, exited, ports, sfcrime, Aggregates, Broker, TOPIC,
 };
 use predicates::str::contains;
 use std::time::Instant;
@@ -118,9 +116,10 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
     // A ZooKeeper port in use stops `up` before anything starts.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_port = busy.local_addr().unwrap().port();
+    let ports = ports::reserve();
     sfcrime()
         .args(["stack", "up", "--mode", "zookeeper", "--port"])
-        .arg(free_port().to_string())
+        .arg(ports.port(0).to_string())
         .arg("--zookeeper-port")
         .arg(busy_port.to_string())
         .arg("--stack-dir")
