@@ -26,6 +26,7 @@
 import argparse
 import json
 import os
+import shutil
 import signal
 import sys
 import textwrap
@@ -36,12 +37,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pyarrow.parquet as pq
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQueryListener
-from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import StringType, StructField, StructType
 
 ROOT = Path(os.environ.get("SFCRIME_HOME") or Path(__file__).resolve().parent.parent)
 
@@ -54,11 +56,6 @@ CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELD
 RADIO_SCHEMA = StructType([StructField("disposition", StringType()),
                            StructField("description", StringType())])
 KEYS = ["window_start", "window_end", "original_crime_type_name", "disposition", "description"]
-UPDATES_SCHEMA = StructType(
-    [StructField("window_start", TimestampType()), StructField("window_end", TimestampType())]
-    + [StructField(k, StringType()) for k in KEYS[2:]]
-    + [StructField("count", LongType()), StructField("batch_id", LongType())]
-)
 # Kafka client settings (librdkafka names) as a JSON object, from `sfcrime spark run`.
 KAFKA_SETTINGS_ENV = "SFCRIME_KAFKA_CLIENT_SETTINGS"
 # The Java client's JAAS login module for sasl.username/sasl.password, per mechanism.
@@ -295,28 +292,56 @@ def build_counts(calls, radio_codes, window, watermark):
 
 
 def batch_writer(updates_dir, console_rows):
+    """The foreachBatch sink: ONE Spark action per micro-batch. The batch's updated rows
+    (at most one per key) come to the driver as one Arrow table, which is written there
+    as the batch's Parquet file and cut for the console; a count, a Spark write and a
+    show() would each run the batch's plan again."""
+    updates = local_path(updates_dir)
+
     def write_batch(batch, batch_id):
-        rows = batch.select(F.col("window.start").alias("window_start"),
-                            F.col("window.end").alias("window_end"),
-                            *KEYS[2:], "count", F.lit(batch_id).cast("long").alias("batch_id"))
-        rows.persist()
-        try:
-            n = rows.count()
-            if n:
-                # overwrite: a batch replayed after a restart replaces its own rows
-                rows.coalesce(1).write.mode("overwrite").parquet(
-                    f"{updates_dir}/batch_id={batch_id}")
-            print(f"-------------------------------------------\n"
-                  f"Batch: {batch_id}  ({n} updated rows)\n"
-                  f"-------------------------------------------", flush=True)
-            if n and console_rows > 0:
-                (rows.drop("batch_id")
-                 .orderBy(F.desc("count"), *KEYS)
-                 .show(console_rows, truncate=32))
-                sys.stdout.flush()
-        finally:
-            rows.unpersist()
+        table = batch.select(F.col("window.start").alias("window_start"),
+                             F.col("window.end").alias("window_end"),
+                             *KEYS[2:], "count",
+                             F.lit(batch_id).cast("long").alias("batch_id")).toArrow()
+        if table.num_rows:
+            write_update(updates / f"batch_id={batch_id}", table)
+        print(f"-------------------------------------------\n"
+              f"Batch: {batch_id}  ({table.num_rows} updated rows)\n"
+              f"-------------------------------------------", flush=True)
+        if table.num_rows and console_rows > 0:
+            print(top_rows(table, console_rows), flush=True)
     return write_batch
+
+
+def write_update(batch_dir, table):
+    """(Re)writes one batch's rows: a batch replayed after a restart replaces its own.
+    The files appear whole or not at all: written beside, marked _SUCCESS, renamed."""
+    staging = batch_dir.with_name(f".{batch_dir.name}.writing")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    pq.write_table(table, staging / "part-00000.parquet")
+    (staging / "_SUCCESS").touch()
+    shutil.rmtree(batch_dir, ignore_errors=True)
+    staging.rename(batch_dir)
+
+
+def top_rows(table, n):
+    """The batch's n largest counts as a fixed-width text table."""
+    order = [("count", "descending")] + [(k, "ascending") for k in KEYS]
+    rows = table.drop_columns(["batch_id"]).sort_by(order).slice(0, n).to_pylist()
+
+    def cell(value):
+        if value is None:
+            return "NULL"
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%d %H:%M:%S")
+        return str(value)[:32]
+    names = [name for name in table.column_names if name != "batch_id"]
+    cells = [[cell(row[name]) for name in names] for row in rows]
+    widths = [max(len(name), *(len(c[i]) for c in cells)) for i, name in enumerate(names)]
+    line = "+" + "+".join("-" * w for w in widths) + "+"
+    fmt = lambda values: "|" + "|".join(v.rjust(w) for v, w in zip(values, widths)) + "|"  # noqa: E731
+    return "\n".join([line, fmt(names), line, *map(fmt, cells), line])
 
 
 class ProgressFileListener(StreamingQueryListener):
@@ -400,26 +425,24 @@ def nulls_first(*values):
     return tuple((v is not None, v if v is not None else "") for v in values)
 
 
-def finalize(spark, output_dir):
-    """Keep the last update of every key and write the three exact result files."""
-    updates_dir, final_dir = f"{output_dir}/updates", local_path(f"{output_dir}/final")
-    batch_dirs = [str(d) for d in sorted(local_path(updates_dir).glob("batch_id=*"))
-                  if (d / "_SUCCESS").exists()]  # skip a batch whose write never committed
-    if batch_dirs:
-        updates = spark.read.schema(UPDATES_SCHEMA).parquet(*batch_dirs)
-    else:
-        updates = spark.createDataFrame([], UPDATES_SCHEMA)
-    # One small Spark job (with the stream's shuffle partitions it would be many tiny
-    # tasks); the three views are sums over at most one row per key, done here.
-    spark.conf.set("spark.sql.shuffle.partitions", str(spark.sparkContext.defaultParallelism))
-    crime = "original_crime_type_name"
-    latest = (updates.groupBy(*KEYS).agg(F.max_by("count", "batch_id").alias("count"))
-              .select(F.date_format("window_start", "yyyy-MM-dd'T'HH:mm:ss"),
-                      crime, "disposition", "description", "count")
-              .toArrow())
+def finalize(output_dir):
+    """Keep the last update of every key and write the three exact result files. The
+    updates are at most one row per key and batch, so the driver reads them directly."""
+    updates_dir, final_dir = local_path(f"{output_dir}/updates"), local_path(f"{output_dir}/final")
+    latest = {}  # key -> (batch_id, count)
+    for batch_dir in sorted(updates_dir.glob("batch_id=*")):
+        if not (batch_dir / "_SUCCESS").exists():
+            continue  # a batch whose write never committed
+        table = pq.read_table(batch_dir, columns=[*KEYS, "count", "batch_id"])
+        for *key, count, batch_id in zip(*(c.to_pylist() for c in table.columns)):
+            key = tuple(key)
+            if key not in latest or latest[key][0] < batch_id:
+                latest[key] = (batch_id, count)
     per_window, totals, dispositions = Counter(), Counter(), Counter()
-    for window, crime_type, disposition, description, n in zip(
-            *(column.to_pylist() for column in latest.columns)):
+    crime = "original_crime_type_name"
+    for (window_start, _, crime_type, disposition, description), (_, n) in latest.items():
+        # a call without a readable call_date_time has no window (null, as in Spark)
+        window = window_start and window_start.strftime("%Y-%m-%dT%H:%M:%S")
         per_window[window, crime_type] += n
         totals[crime_type] += n
         dispositions[disposition, description] += n
@@ -545,8 +568,8 @@ def run(args):
         print("stop requested before the query started", file=sys.stderr, flush=True)
     else:
         run_until_done(writer.start(), stop_signals)
-    finalize(spark, args.output_dir)
     spark.stop()
+    finalize(args.output_dir)
     return 0
 
 

@@ -8,19 +8,26 @@
 //! spark/submit.sh (which brings spark-sql-kafka's jars), with the connector
 //! that scripts/setup.sh installs into .venv.
 
-use crate::common::{create_topic, data_file, home, shared_broker, Aggregates, Broker};
+use crate::common::{
+    create_topic, data_slice, home, shared_broker, spark_turn, Aggregates, Broker,
+};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 const TOPIC: &str = "connector.calls";
 
-/// Two records that are not calls, written after the full dataset: one not
+/// The first calls of the dataset, about 10,000 per partition: every check
+/// here is about the connector's reading, which a slice proves as well as the
+/// whole file (tests/integration/spark_job.rs runs the whole file through it).
+const CALLS: usize = 30_000;
+
+/// Two records that are not calls, written after the calls: one not
 /// even JSON (nor UTF-8), one JSON missing most fields.
 const CORRUPT: [(i32, &[u8]); 2] = [
     (1, b"\xff\xfe this is not JSON"),
@@ -37,7 +44,7 @@ struct Loaded {
     ends: BTreeMap<i32, i64>,
 }
 
-/// The topic with the full dataset plus the corrupt records, made once per
+/// The topic with [`CALLS`] calls plus the corrupt records, made once per
 /// test binary (the tests only read it).
 fn loaded() -> &'static Loaded {
     static LOADED: OnceLock<Loaded> = OnceLock::new();
@@ -46,7 +53,7 @@ fn loaded() -> &'static Loaded {
         create_topic(broker, TOPIC);
         broker
             .sfcrime()
-            .args(["produce", "-t", TOPIC])
+            .args(["produce", "-t", TOPIC, "--limit", &CALLS.to_string()])
             .assert()
             .success();
         let producer: BaseProducer = ClientConfig::new()
@@ -94,11 +101,9 @@ fn watermarks(broker: &Broker) -> BTreeMap<i32, i64> {
         .collect()
 }
 
-/// Runs one check of connector_check.py in Spark. One Spark at a time: the
-/// machine has two cores, and parallel JVMs only make each run slower.
+/// Runs one check of connector_check.py in Spark, in its turn.
 fn spark_check(check: &str, args: &[&str]) {
-    static ONE_SPARK: Mutex<()> = Mutex::new(());
-    let _turn = ONE_SPARK.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = spark_turn();
     let out = std::process::Command::new(home().join("spark/submit.sh"))
         .env("SFCRIME_HOME", home())
         .env_remove("SFCRIME_STACK_DIR")
@@ -128,8 +133,8 @@ fn raw_mode_returns_exactly_the_rows_spark_sql_kafka_returns() {
     let loaded = loaded();
     // Offsets that start and end mid-partition, with -1 (latest) for one
     // end, and ranges split over several tasks (maxRecordsPerPartition).
-    let starting = format!(r#"{{"{TOPIC}":{{"0":5,"1":60000,"2":-2}}}}"#);
-    let ending = format!(r#"{{"{TOPIC}":{{"0":20000,"1":-1,"2":30000}}}}"#);
+    let starting = format!(r#"{{"{TOPIC}":{{"0":5,"1":6000,"2":-2}}}}"#);
+    let ending = format!(r#"{{"{TOPIC}":{{"0":7000,"1":-1,"2":8000}}}}"#);
     let dir = tempfile::tempdir().unwrap();
     let result = dir.path().join("compare.json");
     spark_check(
@@ -140,13 +145,13 @@ fn raw_mode_returns_exactly_the_rows_spark_sql_kafka_returns() {
             "--ending",
             &ending,
             "--max-records-per-partition",
-            "7000",
+            "2000",
             "--out",
             result.to_str().unwrap(),
         ],
     );
     let result = read_json(&result);
-    let expected_rows = (20_000 - 5) + (loaded.ends[&1] - 60_000) + 30_000;
+    let expected_rows = (7_000 - 5) + (loaded.ends[&1] - 6_000) + 8_000;
     for variant in ["plain", "headers"] {
         let r = &result[variant];
         assert_eq!(r["schema_ours"], r["schema_theirs"], "{variant} schema");
@@ -157,10 +162,10 @@ fn raw_mode_returns_exactly_the_rows_spark_sql_kafka_returns() {
             "{variant}: rows only spark-sql-kafka read"
         );
         assert_eq!(r["only_ours"], 0, "{variant}: rows only sfcrime_kafka read");
-        let tasks = |offsets: i64| (offsets + 6_999) / 7_000;
+        let tasks = |offsets: i64| (offsets + 1_999) / 2_000;
         assert_eq!(
             r["input_partitions_ours"],
-            tasks(20_000 - 5) + tasks(loaded.ends[&1] - 60_000) + tasks(30_000),
+            tasks(7_000 - 5) + tasks(loaded.ends[&1] - 6_000) + tasks(8_000),
             "{variant}"
         );
     }
@@ -176,13 +181,13 @@ fn calls_mode_equals_ground_truth_and_keeps_corrupt_records() {
         "calls",
         &[
             "--max-records-per-partition",
-            "30000",
+            "4000",
             "--out",
             out.path().to_str().unwrap(),
         ],
     );
     let summary = read_json(&out.path().join("summary.json"));
-    assert_eq!(summary["rows"], 199_999 + CORRUPT.len());
+    assert_eq!(summary["rows"], CALLS + CORRUPT.len());
     let mut corrupt: Vec<(String, i32, i64)> = summary["corrupt"]
         .as_array()
         .unwrap()
@@ -219,7 +224,8 @@ fn calls_mode_equals_ground_truth_and_keeps_corrupt_records() {
     assert_eq!(type_of("crime_id"), "string");
     assert_eq!(type_of("_corrupt_record"), "string");
     let got = Aggregates::from_job_output(out.path());
-    got.assert_equal(&Aggregates::ground_truth(&data_file()));
+    let (_dir, slice) = data_slice(CALLS);
+    got.assert_equal(&Aggregates::ground_truth(&slice));
 }
 
 /// (batchId, numInputRows, startOffset, endOffset) of each micro-batch.
@@ -248,7 +254,7 @@ fn available_now_stopped_and_resumed_from_its_checkpoint_counts_exactly() {
     let run = |n: &str, extra: &[&str]| {
         let mut args = vec![
             "--max-offsets-per-trigger",
-            "25000",
+            "5000",
             "--checkpoint-dir",
             checkpoint.to_str().unwrap(),
             "--out",
@@ -263,7 +269,7 @@ fn available_now_stopped_and_resumed_from_its_checkpoint_counts_exactly() {
     let first = run("1", &["--stop-after", "3"]);
     let second = run("2", &[]);
 
-    let total = 199_999 + CORRUPT.len() as i64;
+    let total = (CALLS + CORRUPT.len()) as i64;
     let end: Value = serde_json::json!({
         TOPIC: loaded.ends.iter().map(|(p, o)| (p.to_string(), *o)).collect::<BTreeMap<_, _>>()
     });
@@ -282,8 +288,8 @@ fn available_now_stopped_and_resumed_from_its_checkpoint_counts_exactly() {
     }
     for (batch, rows, _, _) in &all {
         assert!(
-            (1..=25_000).contains(rows),
-            "batch {batch}: {rows} rows, limit 25000"
+            (1..=5_000).contains(rows),
+            "batch {batch}: {rows} rows, limit 5000"
         );
     }
     assert_eq!(all.iter().map(|b| b.1).sum::<i64>(), total);
@@ -305,7 +311,8 @@ fn available_now_stopped_and_resumed_from_its_checkpoint_counts_exactly() {
         }
     }
     assert_eq!(corrupt, CORRUPT.len() as u64);
-    let truth = Aggregates::ground_truth(&data_file());
+    let (_dir, slice) = data_slice(CALLS);
+    let truth = Aggregates::ground_truth(&slice);
     assert_eq!(
         crime_types.into_iter().collect::<Vec<_>>(),
         truth.crime_types

@@ -12,9 +12,11 @@
 //! - a file with bad records of every kind, produced with --skip-invalid:
 //!   sent + dead-lettered == elements, and the resume point covers them all.
 //!
-//! Each test starts its own broker, and they run one at a time (a mutex):
-//! a killed broker must not take other tests' topics with it, and the
-//! machine is too small for several brokers and a Spark job at once.
+//! The two broker faults each start a broker of their own, in the broker lane
+//! (`broker_turn`): a killed broker must not take other tests' topics with it.
+//! The Spark fault and the bad input need only a topic of the shared broker;
+//! the Spark fault runs on a 30,000-call slice (10 batches), which proves
+//! the replay as well as the whole file would.
 //! Measurements go to stderr as `faults: ...` lines (`--nocapture` shows
 //! them; docs/RELIABILITY.md records a run).
 
@@ -22,21 +24,13 @@ use crate::common::background::{
     group_alive, kill, own_pgid, processes_with_arg, spawn, KillGroupsWith, Running,
 };
 use crate::common::{
-    assert_all_delivered, batches_with_rows, count, data_file, json, verify, Aggregates, Broker,
-    TOPIC,
+    assert_all_delivered, batches_with_rows, broker_turn, count, create_topic, data_file,
+    data_slice, json, shared_broker, spark_turn, verify, Aggregates, Broker, TOPIC,
 };
 use serde_json::Value;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const RECORDS: u64 = 199_999;
-
-/// One fault test at a time (see the header).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 // ---------------------------------------------------------------------------
 // Kafka helpers
@@ -87,7 +81,7 @@ fn produce_and_crash_the_broker(broker: &Broker, message_timeout_ms: u64) -> (Ru
 
 #[test]
 fn broker_killed_mid_produce_and_restarted_loses_and_duplicates_nothing() {
-    let _serial = serial();
+    let _turn = broker_turn();
     let broker = Broker::start();
     // The default 60 s already outlasts a restart; more, because a JVM
     // restart on a busy 2-core machine can take a while, and this test is
@@ -116,7 +110,7 @@ fn broker_killed_mid_produce_and_restarted_loses_and_duplicates_nothing() {
 
 #[test]
 fn broker_down_past_the_delivery_timeout_fails_and_resumes_without_loss() {
-    let _serial = serial();
+    let _turn = broker_turn();
     let broker = Broker::start();
     let (producer, killed_at) = produce_and_crash_the_broker(&broker, 5_000);
     let (status, stdout, stderr) = producer.finish(Duration::from_secs(180));
@@ -203,17 +197,22 @@ fn broker_down_past_the_delivery_timeout_fails_and_resumes_without_loss() {
 // ---------------------------------------------------------------------------
 // Spark job fault
 
-/// `spark run --available-now` with 20,000-record micro-batches on the
-/// given checkpoint and output dirs.
+/// The Spark fault runs on a slice of the dataset in a topic of the shared
+/// broker: a killed job, not a killed broker, so no broker of its own.
+const SPARK_TOPIC: &str = "faults.spark";
+const SPARK_RECORDS: u64 = 30_000;
+
+/// `spark run --available-now` with 3,000-record micro-batches (10 in all)
+/// on the given checkpoint and output dirs.
 fn spark_args<'a>(checkpoint: &'a str, output: &'a str) -> Vec<&'a str> {
     vec![
         "spark",
         "run",
         "--available-now",
         "-t",
-        TOPIC,
+        SPARK_TOPIC,
         "--max-offsets-per-trigger",
-        "20000",
+        "3000",
         "--checkpoint-dir",
         checkpoint,
         "--output-dir",
@@ -223,20 +222,23 @@ fn spark_args<'a>(checkpoint: &'a str, output: &'a str) -> Vec<&'a str> {
 
 #[test]
 fn spark_job_killed_mid_stream_reruns_to_exact_results() {
-    let _serial = serial();
-    let broker = Broker::start();
+    let broker = shared_broker();
+    create_topic(broker, SPARK_TOPIC);
     broker
         .sfcrime()
-        .args(["produce", "-t", TOPIC])
+        .args(["produce", "-t", SPARK_TOPIC, "--limit"])
+        .arg(SPARK_RECORDS.to_string())
         .assert()
         .success();
+    let (_slice_dir, slice) = data_slice(SPARK_RECORDS as usize);
+    let _turn = spark_turn();
     let work = tempfile::tempdir().unwrap();
     let checkpoint = work.path().join("checkpoint").display().to_string();
     let output = work.path().join("output");
     let output_arg = output.display().to_string();
     let _cleanup = KillGroupsWith(checkpoint.clone());
 
-    let first = spawn(&broker, &spark_args(&checkpoint, &output_arg));
+    let first = spawn(broker, &spark_args(&checkpoint, &output_arg));
     let run_dir = first.run_dir(Duration::from_secs(120));
     let progress = run_dir.join("progress.jsonl");
     let deadline = Instant::now() + Duration::from_secs(900);
@@ -316,14 +318,14 @@ fn spark_job_killed_mid_stream_reruns_to_exact_results() {
     // It resumed from the checkpoint (not from the start), and nothing was
     // skipped: a batch cut short by the kill is replayed whole.
     assert!(
-        rerun_rows < RECORDS,
+        rerun_rows < SPARK_RECORDS,
         "the rerun started over: {rerun_rows} rows"
     );
-    assert!(rerun_rows + committed_rows >= RECORDS);
+    assert!(rerun_rows + committed_rows >= SPARK_RECORDS);
     assert!(rerun_batches[0].0 <= done_before_kill.last().unwrap().0 + 1);
 
     let got = Aggregates::from_job_output(&output);
-    got.assert_equal(&Aggregates::ground_truth(&data_file()));
+    got.assert_equal(&Aggregates::ground_truth(&slice));
 }
 
 // ---------------------------------------------------------------------------
@@ -375,13 +377,22 @@ fn mixed_fixture() -> (Vec<u8>, u64) {
 
 #[test]
 fn skip_invalid_accounts_for_every_element() {
-    let _serial = serial();
-    let broker = Broker::start();
+    // Only a topic of its own is needed: the shared broker serves it.
+    const MIXED_TOPIC: &str = "faults.mixed";
+    let broker = shared_broker();
+    create_topic(broker, MIXED_TOPIC);
     let (contents, dead) = mixed_fixture();
     let (_dir, path) = crate::common::temp_file("mixed.json", &contents);
     let out = broker
         .sfcrime()
-        .args(["produce", "-t", TOPIC, "--skip-invalid", "--json", "-f"])
+        .args([
+            "produce",
+            "-t",
+            MIXED_TOPIC,
+            "--skip-invalid",
+            "--json",
+            "-f",
+        ])
         .arg(&path)
         .output()
         .unwrap();
@@ -403,13 +414,13 @@ fn skip_invalid_accounts_for_every_element() {
     // everything after the first bad record again.
     assert_eq!(count(&summary, "confirmed_prefix"), 300, "{summary}");
 
-    let report = verify(&broker, TOPIC, &path);
+    let report = verify(broker, MIXED_TOPIC, &path);
     assert_eq!(count(&report, "expected"), 300 - dead, "{report}");
     assert_eq!(count(&report, "present"), 300 - dead, "{report}");
     assert_eq!(count(&report, "missing") + count(&report, "duplicated"), 0);
     let dlq = broker
         .sfcrime()
-        .args(["consume", "-t", &format!("{TOPIC}.dlq"), "--json"])
+        .args(["consume", "-t", &format!("{MIXED_TOPIC}.dlq"), "--json"])
         .output()
         .unwrap();
     assert!(

@@ -2,6 +2,13 @@
 //! real Kafka brokers and a real Spark, one module per area. One binary means
 //! `tests/integration/common` is compiled and linked once, and one broker per
 //! process (`common::shared_broker`) serves every test that only needs a topic.
+//!
+//! Two lanes keep the 2-core machine busy without thrashing it: a Spark lane
+//! (`common::spark_turn`, one Spark application at a time) and a broker lane
+//! (`common::broker_turn`, one test with brokers of its own at a time); light
+//! tests run beside both. Every test should start at once and wait for its
+//! lane, so scripts/test.sh runs this binary with RUST_TEST_THREADS=16 (a plain
+//! `cargo test` runs the same tests, just with fewer at once).
 
 mod common;
 

@@ -137,6 +137,7 @@ except RuntimeError as e:
 
 #[test]
 fn sasl_ssl_round_trip_with_the_password_in_no_output() {
+    let _turn = crate::common::spark_turn();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -346,6 +347,7 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
 
 #[test]
 fn sasl_ssl_on_three_brokers_replicates_every_record() {
+    let _turn = crate::common::broker_turn();
     const SLICE: usize = 2_000;
     let password = format!("Sfc3-{}-=;:'$", std::process::id());
     let broker = Broker::start_cluster(

@@ -4,7 +4,7 @@
 //! ground truth computed straight from the file.
 
 use crate::common::{
-    announced_run_dir, create_topic, data_file, shared_broker, Aggregates, Broker,
+    announced_run_dir, create_topic, data_file, shared_broker, spark_turn, Aggregates, Broker,
 };
 use std::sync::OnceLock;
 
@@ -37,6 +37,7 @@ fn sfcrime_connector_on_the_full_dataset_equals_ground_truth() {
 
 fn available_now_equals_ground_truth(source: &str) {
     let broker = loaded_broker();
+    let _turn = spark_turn();
     let output = tempfile::tempdir().unwrap();
     let out = broker
         .sfcrime()

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn up_round_trip_down_leaves_nothing_running() {
+    let _turn = crate::common::broker_turn();
     let broker = Broker::start();
     broker
         .stack(&["status"])

@@ -2,7 +2,7 @@
 //! Spark runs of the job on a small topic, a resumed sweep that reruns
 //! nothing, and a report whose charts and links are real files.
 
-use crate::common::{create_topic, sfcrime, shared_broker};
+use crate::common::{create_topic, sfcrime, shared_broker, spark_turn};
 use std::path::Path;
 
 const TOPIC: &str = "sweep.small";
@@ -45,6 +45,7 @@ fn a_small_sweep_resumes_and_reports() {
         .assert()
         .success();
     let results = tempfile::tempdir().unwrap();
+    let _turn = spark_turn();
     // Two points, one run each: the source as the dimension (as `bench
     // connector` runs it), 2 shuffle partitions keeping both short.
     let sweep = || {

@@ -15,6 +15,7 @@ const RECORDS: usize = 20_000;
 
 #[test]
 fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
+    let _turn = crate::common::spark_turn();
     let started = Instant::now();
     let broker = Broker::start_with(&["--mode", "zookeeper"]);
     let up_s = started.elapsed().as_secs_f64();

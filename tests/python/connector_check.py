@@ -1,5 +1,5 @@
 #
-# sfcrime: the Spark side of tests/connector.rs, checks of the sfcrime_kafka
+# sfcrime: the Spark side of tests/integration/connector.rs, checks of the sfcrime_kafka
 # data source (python/sfcrime_source.py) run through spark/submit.sh.
 #
 

@@ -11,6 +11,7 @@ pub mod ports;
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub const TOPIC: &str = "sf.police.calls";
@@ -187,6 +188,28 @@ impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.stack(&["down"]).output();
     }
+}
+
+/// The Spark lane: one Spark application at a time. The machine has two
+/// cores and a Spark start-up alone keeps both busy, so two side by side only
+/// make each slower (and their timeouts closer). Hold the guard for as long as
+/// the test's Spark work (and the services started for it) run.
+pub fn spark_turn() -> MutexGuard<'static, ()> {
+    static SPARK: Mutex<()> = Mutex::new(());
+    take_turn(&SPARK)
+}
+
+/// The broker lane, beside the Spark lane: one test at a time that starts
+/// brokers of its own (their JVMs' start-up is the other heavy load) or kills
+/// one. Tests that only use the shared broker need no turn.
+pub fn broker_turn() -> MutexGuard<'static, ()> {
+    static BROKERS: Mutex<()> = Mutex::new(());
+    take_turn(&BROKERS)
+}
+
+fn take_turn(lane: &'static Mutex<()>) -> MutexGuard<'static, ()> {
+    // A failed test poisons the mutex; the next one may still run.
+    lane.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One broker shared by all tests of a test binary (each binary is a process),
