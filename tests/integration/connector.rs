@@ -104,9 +104,9 @@ fn watermarks(broker: &Broker) -> BTreeMap<i32, i64> {
 /// Runs one check of connector_check.py in Spark, in its turn.
 fn spark_check(check: &str, args: &[&str]) {
     let _turn = spark_turn();
-    let out = std::process::Command::new(home().join("spark/submit.sh"))
-        .env("SFCRIME_HOME", home())
-        .env_remove("SFCRIME_STACK_DIR")
+    let mut submit = std::process::Command::new(home().join("spark/submit.sh"));
+    crate::common::test_environment(&mut submit);
+    let out = submit
         .args(["--conf", "spark.ui.enabled=false"])
         .arg(home().join("tests/python/connector_check.py"))
         .args([check, "--bootstrap", &shared_broker().bootstrap()])

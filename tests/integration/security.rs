@@ -137,7 +137,6 @@ except RuntimeError as e:
 
 #[test]
 fn sasl_ssl_round_trip_with_the_password_in_no_output() {
-    let _turn = crate::common::spark_turn();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -265,6 +264,7 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
     eprintln!("security: the connector with a wrong password failed after {took:.1?}");
 
     // spark run over each source, results equal to the slice's ground truth.
+    let spark_turn = crate::common::spark_turn();
     let truth = Aggregates::ground_truth(&slice);
     let mut run_dirs = Vec::new();
     for source in ["kafka", "sfcrime"] {
@@ -309,6 +309,7 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
     assert_eq!(stderr.matches("sfcrime: error:").count(), 1, "{stderr}");
     eprintln!("security: spark run with a wrong password failed after {took:.1?}");
     run_dirs.push(announced_run_dir(&out.stderr));
+    drop(spark_turn);
 
     // Where the password is, and where it is not.
     let on_command_lines = watch.finish();

@@ -15,7 +15,6 @@ const RECORDS: usize = 20_000;
 
 #[test]
 fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
-    let _turn = crate::common::spark_turn();
     let started = Instant::now();
     let broker = Broker::start_with(&["--mode", "zookeeper"]);
     let up_s = started.elapsed().as_secs_f64();
@@ -71,6 +70,7 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
              0 corrupted"
         )));
 
+    let spark_turn = crate::common::spark_turn();
     let spark = Instant::now();
     let output = tempfile::tempdir().unwrap();
     let out = broker
@@ -79,6 +79,7 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
         .arg(output.path())
         .output()
         .unwrap();
+    drop(spark_turn);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

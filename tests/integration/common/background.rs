@@ -25,13 +25,8 @@ pub struct Running {
 /// for foreground runs.
 pub fn spawn(broker: &Broker, args: &[&str]) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sfcrime"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SFCRIME_") {
-            cmd.env_remove(key);
-        }
-    }
+    super::test_environment(&mut cmd);
     let mut child = cmd
-        .env("SFCRIME_HOME", super::home())
         .env("SFCRIME_BOOTSTRAP_SERVERS", broker.bootstrap())
         .args(args)
         .stdin(Stdio::null())
