@@ -74,7 +74,10 @@ fn wait_for(what: &str, timeout: Duration, log: &Path, mut done: impl FnMut() ->
 
 #[test]
 fn broker_and_executor_lost_mid_stream_lose_nothing() {
-    let _turn = crate::common::spark_turn();
+    // Both lanes: 3 brokers, a Spark master, worker, driver and executor are
+    // all the machine can take at once.
+    let _brokers = crate::common::broker_turn();
+    let _spark = crate::common::spark_turn();
     let started = Instant::now();
     let (slice_dir, slice) = data_slice(RECORDS as usize);
     // The two clusters start side by side; the ground truth meanwhile.

@@ -137,6 +137,10 @@ except RuntimeError as e:
 
 #[test]
 fn sasl_ssl_round_trip_with_the_password_in_no_output() {
+    // The broker lane while its broker starts and the clients run, the Spark
+    // lane for the Spark runs (one lane at a time: the broker one is free for
+    // others meanwhile).
+    let broker_turn = crate::common::broker_turn();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -264,6 +268,7 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
     eprintln!("security: the connector with a wrong password failed after {took:.1?}");
 
     // spark run over each source, results equal to the slice's ground truth.
+    drop(broker_turn);
     let spark_turn = crate::common::spark_turn();
     let truth = Aggregates::ground_truth(&slice);
     let mut run_dirs = Vec::new();

@@ -217,7 +217,9 @@ pub fn spark_turn() -> MutexGuard<'static, ()> {
 
 /// The broker lane, beside the Spark lane: one test at a time that starts
 /// brokers of its own (their JVMs' start-up is the other heavy load) or kills
-/// one. Tests that only use the shared broker need no turn.
+/// one. Tests that only use the shared broker need no turn. A test that
+/// needs both lanes at once takes the broker lane first: one order, no
+/// deadlock.
 pub fn broker_turn() -> MutexGuard<'static, ()> {
     static BROKERS: Mutex<()> = Mutex::new(());
     take_turn(&BROKERS)
