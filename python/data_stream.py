@@ -12,10 +12,11 @@
    (see --help for every option)
 
  ONE stateful query (groupBy(window, crime type, disposition, description)
- .count() in update mode) feeds a foreachBatch sink that writes each batch's
- updated rows as Parquet to <output-dir>/updates/batch_id=<id>/ (overwritten
- when a batch is replayed, so restarts do not duplicate) and prints the top
- rows. Coarser views are exact sums of this grain, so they are computed once
+ .count() in update mode) feeds a foreachBatch sink that brings each batch's
+ updated rows to the driver in ONE Spark action (as Arrow), writes them as
+ Parquet to <output-dir>/updates/batch_id=<id>/ (replaced when a batch is
+ replayed, so restarts do not duplicate) and prints the top rows. Coarser
+ views are exact sums of this grain, so the driver computes them once
  the query ends (available-now drained, or Ctrl-C / SIGTERM) and written to
  <output-dir>/final/*.jsonl. Every StreamingQueryProgress is appended as one
  JSON line to --progress-file.
