@@ -12,7 +12,7 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Ports per block: a 3-broker stack (6) + ZooKeeper + a Spark master,
 /// its UI and a worker UI fit, with room to spare.
@@ -58,7 +58,8 @@ fn candidate_blocks() -> Vec<u16> {
         let last = first + (BLOCK - 1);
         last < low || first > high
     };
-    (LOWEST..=u16::MAX - BLOCK + 1)
+    // The last block ends at 65534, so `first + BLOCK` (a range's end) fits a u16.
+    (LOWEST..=u16::MAX - BLOCK)
         .step_by(BLOCK as usize)
         .filter(|&first| outside(first))
         .collect()
@@ -71,13 +72,17 @@ fn lock_dir() -> PathBuf {
     dir
 }
 
+fn lock_file(dir: &Path, first: u16) -> PathBuf {
+    dir.join(format!("block-{first}.lock"))
+}
+
 /// Takes the block's lock without waiting; `None` if another holder has it.
-fn try_lock(first: u16) -> Option<File> {
+fn try_lock(dir: &Path, first: u16) -> Option<File> {
     let file = File::options()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(lock_dir().join(format!("block-{first}.lock")))
+        .open(lock_file(dir, first))
         .expect("a port lock file can be opened");
     // SAFETY: flock on a descriptor we own, which stays open as long as `file`.
     let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
@@ -88,6 +93,12 @@ fn try_lock(first: u16) -> Option<File> {
 /// at a place that depends on the process and the moment, so concurrent
 /// test binaries rarely even try the same block.
 pub fn reserve() -> PortBlock {
+    reserve_in(&lock_dir())
+}
+
+/// [`reserve`] with the locks in `dir` (the tests of this module use a
+/// private one, so that other tests' reservations cannot interfere).
+fn reserve_in(dir: &Path) -> PortBlock {
     let blocks = candidate_blocks();
     assert!(
         !blocks.is_empty(),
@@ -101,7 +112,7 @@ pub fn reserve() -> PortBlock {
             .subsec_nanos() as usize;
     for step in 0..blocks.len() {
         let first = blocks[(seed + step) % blocks.len()];
-        let Some(lock) = try_lock(first) else {
+        let Some(lock) = try_lock(dir, first) else {
             continue;
         };
         // Something outside the tests may listen there: skip the block.
@@ -121,11 +132,12 @@ mod tests {
     #[test]
     fn concurrent_reservations_never_share_a_port_or_touch_the_ephemeral_range() {
         let (low, high) = ephemeral_range();
+        let dir = tempfile::tempdir().unwrap();
         // Each thread opens its own lock files, as separate processes would
         // (flock locks belong to the open file, not the process).
         let blocks: Vec<PortBlock> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..16)
-                .map(|_| scope.spawn(|| (0..4).map(|_| reserve()).collect::<Vec<_>>()))
+                .map(|_| scope.spawn(|| (0..4).map(|_| reserve_in(dir.path())).collect::<Vec<_>>()))
                 .collect();
             handles
                 .into_iter()
@@ -146,14 +158,32 @@ mod tests {
     }
 
     #[test]
+    fn every_candidate_block_is_whole_and_outside_the_ephemeral_range() {
+        let (low, high) = ephemeral_range();
+        let blocks = candidate_blocks();
+        assert!(blocks.len() > 100, "only {} blocks", blocks.len());
+        for first in blocks {
+            // A block at the very top once wrapped to an empty range.
+            let end = first
+                .checked_add(BLOCK)
+                .expect("the block's range fits a u16");
+            assert!(
+                first >= LOWEST && (end - 1 < low || first > high),
+                "block {first}"
+            );
+        }
+    }
+
+    #[test]
     fn a_block_is_free_again_once_dropped_and_not_before() {
-        let block = reserve();
+        let dir = tempfile::tempdir().unwrap();
+        let block = reserve_in(dir.path());
         assert!(
-            try_lock(block.first).is_none(),
+            try_lock(dir.path(), block.first).is_none(),
             "a held block can be locked"
         );
         // Another process (util-linux's flock) cannot take it either.
-        let lock_file = lock_dir().join(format!("block-{}.lock", block.first));
+        let lock_file = lock_file(dir.path(), block.first);
         let other = std::process::Command::new("flock")
             .args(["--nonblock", "--conflict-exit-code", "7"])
             .arg(&lock_file)
@@ -163,6 +193,9 @@ mod tests {
         assert_eq!(other.code(), Some(7), "another process took a held block");
         let first = block.first;
         drop(block);
-        assert!(try_lock(first).is_some(), "a dropped block stays locked");
+        assert!(
+            try_lock(dir.path(), first).is_some(),
+            "a dropped block stays locked"
+        );
     }
 }
