@@ -1,9 +1,7 @@
 //! Integration-test harness: a real Kafka broker (or a cluster of them) on
-//! free ports in a private stack directory, started with `sfcrime stack up`
+//! reserved ports (see `ports`) in a private stack directory, started with `sfcrime stack up`
 //! and stopped on drop, so no test leaves a java process behind even when it
 //! fails.
-
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod background;
 pub mod ports;
