@@ -30,7 +30,8 @@ from pyspark.sql import functions as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
-import sfcrime_source  # noqa: E402  (lives in python/, put on the path above)
+import data_stream  # noqa: E402  (these two live in python/, put on the path above)
+import sfcrime_source  # noqa: E402
 
 RADIO_CODES = ROOT / "data/radio_code.json"
 
@@ -80,13 +81,6 @@ def compare_raw(spark, args):
     write_json(args.out, result)
 
 
-def radio_codes(spark):
-    codes = json.loads(RADIO_CODES.read_text(encoding="utf-8"))
-    return spark.createDataFrame(
-        sorted({(c["disposition_code"], c["description"]) for c in codes}),
-        "disposition string, description string")
-
-
 def write_final(spark, calls, out_dir):
     """python/data_stream.py's three results, in its final/*.jsonl layout, so
     the Rust side compares them with ground truth exactly as it does the job's."""
@@ -97,7 +91,8 @@ def write_final(spark, calls, out_dir):
                           crime, "count"))
     totals = valid.groupBy(crime).count()
     dispositions = (valid.groupBy("disposition").count()
-                    .join(F.broadcast(radio_codes(spark)), "disposition", "left"))
+                    .join(F.broadcast(data_stream.load_radio_codes(spark, RADIO_CODES)),
+                          "disposition", "left"))
     final = Path(out_dir) / "final"
     final.mkdir(parents=True, exist_ok=True)
     for name, df in [("crime_type_window", per_window), ("crime_type_totals", totals),
