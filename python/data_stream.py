@@ -256,12 +256,7 @@ def read_calls(spark, args) -> DataFrame:
         raw = read_kafka(spark, args)
         if args.observe_kafka_timestamps:
             raw = observe_kafka_timestamps(raw)
-        return (raw
-                .select(F.from_json(F.col("value").cast("string"), CALL_SCHEMA).alias("call"))
-                .select("call.original_crime_type_name", "call.disposition",
-                        # naive wall-clock time; the session time zone is UTC, so no shift
-                        F.try_to_timestamp(F.col("call.call_date_time"),
-                                           F.lit("yyyy-MM-dd'T'HH:mm:ss.SSS")).alias("call_ts")))
+        return parse_calls(raw)
     if args.source == "sfcrime":
         # sfcrime's Rust connector in calls mode: the JSON is parsed in Rust and the
         # fields arrive typed (call_date_time already a timestamp, read the same way).
@@ -273,6 +268,16 @@ def read_calls(spark, args) -> DataFrame:
         return calls.select("original_crime_type_name", "disposition",
                             F.col("call_date_time").alias("call_ts"))
     raise ValueError(f"unknown source {args.source!r}")
+
+
+def parse_calls(raw):
+    """Crime type, disposition and call time of each JSON `value` (bytes or text)."""
+    return (raw
+            .select(F.from_json(F.col("value").cast("string"), CALL_SCHEMA).alias("call"))
+            .select("call.original_crime_type_name", "call.disposition",
+                    # naive wall-clock time; the session time zone is UTC, so no shift
+                    F.try_to_timestamp(F.col("call.call_date_time"),
+                                       F.lit("yyyy-MM-dd'T'HH:mm:ss.SSS")).alias("call_ts")))
 
 
 def load_radio_codes(spark, path):

@@ -19,7 +19,7 @@ cargo clippy --release --workspace --all-targets -q -- -D warnings
 PYO3_PYTHON=$PWD/.venv/bin/python \
   cargo clippy --release -p sfcrime-connector --features python -q -- -D warnings
 say "ruff"
-.venv/bin/ruff check python/ tests/python/
+.venv/bin/ruff check python/ spark/ tests/python/
 
 say "cargo test (unit + integration, real brokers)"
 # --no-fail-fast: every test binary runs even after one fails, and the table
