@@ -14,8 +14,12 @@
 # goes to the job. Defaults, each dropped when you give your own:
 #   --master local[*]  --driver-memory 2g  --conf spark.log.level=WARN
 #   --conf spark.ui.showConsoleProgress=false
-#   --conf spark.sql.shuffle.partitions=8  (Spark's 200 triples the run time of
-#          this small job on 2 cores; a checkpoint keeps the value it began with)
+#   --conf spark.sql.shuffle.partitions=N  (one stateful task per core of a local
+#          master: local[*] = all cores, local[K] = K; 8 on other masters.
+#          Spark's 200 triples the run time of this small job on 2 cores, and
+#          on 2 cores 2 make a later 1,000-call micro-batch take 1.7 s where 8
+#          take 2.0 s (docs/BENCHMARKS.md); a checkpoint keeps the value it
+#          began with)
 # Your --jars are appended to the connector's. Deploy mode is client.
 #
 # The connector (config/spark-kafka-pom.xml) is resolved with mvn once into
@@ -174,7 +178,7 @@ connector_jars() {
 
 # --- split the arguments ----------------------------------------------------
 submit_args=() job_args=() user_confs=() user_jars="" has_master="" has_memory="" build_cds_requested=""
-default_confs=(spark.log.level=WARN spark.ui.showConsoleProgress=false spark.sql.shuffle.partitions=8)
+default_confs=(spark.log.level=WARN spark.ui.showConsoleProgress=false) master='local[*]'
 while (($#)); do
   arg=$1 opt=${1%%=*}
   case $opt in
@@ -199,12 +203,12 @@ while (($#)); do
   fi
   case $opt in
     --jars) user_jars=$value; continue ;;
-    --master) has_master=1 ;;
+    --master) has_master=1 master=$value ;;
     --driver-memory) has_memory=1 ;;
     --conf | -c)
       user_confs+=("${value%%=*}")
       case $value in
-        spark.master=*) has_master=1 ;;
+        spark.master=*) has_master=1 master=${value#*=} ;;
         spark.driver.memory=*) has_memory=1 ;;
       esac ;;
   esac
@@ -221,6 +225,13 @@ connector_jars
 [[ -z $user_jars ]] || jars=$jars,$user_jars
 [[ -n $has_master ]] || submit_args=(--master 'local[*]' "${submit_args[@]}")
 [[ -n $has_memory ]] || submit_args+=(--driver-memory 2g)
+case $master in
+  local) shuffle_partitions=1 ;;
+  'local[*]' | 'local[*,'*) shuffle_partitions=$(nproc) ;;
+  local\[[1-9]*) shuffle_partitions=${master#local[}; shuffle_partitions=${shuffle_partitions%%[],]*} ;;
+  *) shuffle_partitions=8 ;;
+esac
+default_confs+=("spark.sql.shuffle.partitions=$shuffle_partitions")
 for conf in "${default_confs[@]}"; do
   [[ " ${user_confs[*]} " == *" ${conf%%=*} "* ]] || submit_args+=(--conf "$conf")
 done
