@@ -77,7 +77,7 @@ fn broker_and_executor_lost_mid_stream_lose_nothing() {
     // Both lanes: 3 brokers, a Spark master, worker, driver and executor are
     // all the machine can take at once.
     let _brokers = crate::common::broker_turn();
-    let _spark = crate::common::spark_turn();
+    let _spark = crate::common::whole_spark_lane();
     let started = Instant::now();
     let (slice_dir, slice) = data_slice(RECORDS as usize);
     // The two clusters start side by side; the ground truth meanwhile.
@@ -134,6 +134,9 @@ fn broker_and_executor_lost_mid_stream_lose_nothing() {
             "2 seconds",
             "--max-offsets-per-trigger",
             MAX_PER_BATCH,
+            // The worker has 2 cores: 2 state stores, not 8.
+            "-c",
+            "spark.sql.shuffle.partitions=2",
             "--checkpoint-dir",
             &checkpoint,
             "--output-dir",

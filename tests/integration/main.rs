@@ -4,7 +4,8 @@
 //! process (`common::shared_broker`) serves every test that only needs a topic.
 //!
 //! Two lanes keep the 2-core machine busy without thrashing it: a Spark lane
-//! (`common::spark_turn`, one Spark application at a time) and a broker lane
+//! (`common::spark_turn`, two Spark applications at a time; the cluster test
+//! takes it whole) and a broker lane
 //! (`common::broker_turn`, one test with brokers of its own at a time); light
 //! tests run beside both. Every test should start at once and wait for its
 //! lane, so scripts/test.sh runs this binary with RUST_TEST_THREADS=16 (a plain
