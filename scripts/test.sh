@@ -27,9 +27,9 @@ say "cargo test (unit + integration, real brokers)"
 test_log=$(mktemp)
 trap 'rm -f "$test_log"' EXIT
 set +e
-# 16 threads: every integration test starts at once and waits for its lane
+# 32 threads: every integration test starts at once and waits for its lane
 # (see tests/integration/main.rs).
-RUST_TEST_THREADS=16 cargo test --release --workspace --no-fail-fast 2>&1 | tee "$test_log"
+RUST_TEST_THREADS=32 cargo test --release --workspace --no-fail-fast 2>&1 | tee "$test_log"
 tests_status=${PIPESTATUS[0]}
 set -e
 scripts/test-table.sh "$test_log" >&2

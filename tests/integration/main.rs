@@ -8,7 +8,7 @@
 //! takes it whole) and a broker lane
 //! (`common::broker_turn`, one test with brokers of its own at a time); light
 //! tests run beside both. Every test should start at once and wait for its
-//! lane, so scripts/test.sh runs this binary with RUST_TEST_THREADS=16 (a plain
+//! lane, so scripts/test.sh runs this binary with RUST_TEST_THREADS=32 (a plain
 //! `cargo test` runs the same tests, just with fewer at once).
 
 mod common;

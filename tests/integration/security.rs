@@ -140,7 +140,7 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
     // The broker lane while its broker starts and the clients run, the Spark
     // lane for the Spark runs (one lane at a time: the broker one is free for
     // others meanwhile).
-    let broker_turn = crate::common::broker_turn();
+    let broker_turn = crate::common::broker_turn_before_spark();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

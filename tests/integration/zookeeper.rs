@@ -18,7 +18,7 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
     // The broker lane while ZooKeeper and the broker start, the Spark lane
     // for the Spark run (one lane at a time: the broker one is free for others
     // meanwhile).
-    let broker_turn = crate::common::broker_turn();
+    let broker_turn = crate::common::broker_turn_before_spark();
     let started = Instant::now();
     let broker = Broker::start_with(&["--mode", "zookeeper"]);
     let up_s = started.elapsed().as_secs_f64();

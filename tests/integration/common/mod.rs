@@ -211,59 +211,20 @@ impl Drop for Broker {
 /// both cores busy; more only make each slower (and their timeouts closer).
 const SPARK_SLOTS: usize = 2;
 
-/// Who may start Spark work: the free slots, handed out first come, first
-/// served (a test that needs the whole lane is not overtaken forever).
-struct SparkLane {
-    free: usize,
-    next_ticket: u64,
-    serving: u64,
-}
-
-static SPARK_LANE: Mutex<SparkLane> = Mutex::new(SparkLane {
-    free: SPARK_SLOTS,
-    next_ticket: 0,
-    serving: 0,
-});
-static SPARK_LANE_CHANGED: Condvar = Condvar::new();
-
-/// A place in the Spark lane, given back when dropped.
-pub struct SparkTurn {
-    slots: usize,
-}
-
-impl Drop for SparkTurn {
-    fn drop(&mut self) {
-        lock(&SPARK_LANE).free += self.slots;
-        SPARK_LANE_CHANGED.notify_all();
-    }
-}
-
-fn take_spark_slots(slots: usize) -> SparkTurn {
-    let mut lane = lock(&SPARK_LANE);
-    let ticket = lane.next_ticket;
-    lane.next_ticket += 1;
-    while lane.serving != ticket || lane.free < slots {
-        lane = SPARK_LANE_CHANGED
-            .wait(lane)
-            .unwrap_or_else(|e| e.into_inner());
-    }
-    lane.free -= slots;
-    lane.serving += 1;
-    SPARK_LANE_CHANGED.notify_all();
-    SparkTurn { slots }
-}
+static SPARK_LANE: Lane = Lane::new(SPARK_SLOTS);
+static BROKER_LANE: Lane = Lane::new(1);
 
 /// The Spark lane: one of [`SPARK_SLOTS`] Spark applications at a time. Hold
-/// the guard for as long as the test's Spark work (and the services started
+/// the turn for as long as the test's Spark work (and the services started
 /// for it) run.
-pub fn spark_turn() -> SparkTurn {
-    take_spark_slots(1)
+pub fn spark_turn() -> Turn {
+    SPARK_LANE.take(1, Priority::Normal)
 }
 
 /// The whole Spark lane, for a test whose Spark work needs the machine to
 /// itself (a standalone cluster with its own executor).
-pub fn whole_spark_lane() -> SparkTurn {
-    take_spark_slots(SPARK_SLOTS)
+pub fn whole_spark_lane() -> Turn {
+    SPARK_LANE.take(SPARK_SLOTS, Priority::Normal)
 }
 
 /// The broker lane, beside the Spark lane: one test at a time that starts
@@ -271,16 +232,77 @@ pub fn whole_spark_lane() -> SparkTurn {
 /// one. Tests that only use the shared broker need no turn. A test that
 /// needs both lanes at once takes the broker lane first: one order, no
 /// deadlock.
-pub fn broker_turn() -> MutexGuard<'static, ()> {
-    static BROKERS: Mutex<()> = Mutex::new(());
-    take_turn(&BROKERS)
+pub fn broker_turn() -> Turn {
+    BROKER_LANE.take(1, Priority::Normal)
 }
 
-fn take_turn(lane: &'static Mutex<()>) -> MutexGuard<'static, ()> {
-    lock(lane)
+/// The broker lane for a test that goes on to Spark once its brokers are up:
+/// served before the tests that only need brokers, so that its Spark work is
+/// not left for the end of the run.
+pub fn broker_turn_before_spark() -> Turn {
+    BROKER_LANE.take(1, Priority::First)
 }
 
-fn lock<T>(mutex: &'static Mutex<T>) -> MutexGuard<'static, T> {
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Priority {
+    First,
+    Normal,
+}
+
+/// Slots handed out in order of priority, then of asking (a test that needs
+/// several slots is not overtaken forever by tests that need one).
+pub struct Lane {
+    state: Mutex<LaneState>,
+    changed: Condvar,
+}
+
+struct LaneState {
+    free: usize,
+    waiting: std::collections::BTreeSet<(Priority, u64)>,
+    next_ticket: u64,
+}
+
+impl Lane {
+    const fn new(slots: usize) -> Self {
+        Lane {
+            state: Mutex::new(LaneState {
+                free: slots,
+                waiting: std::collections::BTreeSet::new(),
+                next_ticket: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn take(&'static self, slots: usize, priority: Priority) -> Turn {
+        let mut state = lock(&self.state);
+        let me = (priority, state.next_ticket);
+        state.next_ticket += 1;
+        state.waiting.insert(me);
+        while state.waiting.first() != Some(&me) || state.free < slots {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.waiting.remove(&me);
+        state.free -= slots;
+        self.changed.notify_all();
+        Turn { lane: self, slots }
+    }
+}
+
+/// A place in a lane, given back when dropped.
+pub struct Turn {
+    lane: &'static Lane,
+    slots: usize,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        lock(&self.lane.state).free += self.slots;
+        self.lane.changed.notify_all();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A failed test poisons the mutex; the next one may still run.
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
