@@ -72,7 +72,8 @@ fi
 
 # The Spark driver JVM's class-data-sharing archive (4-7 s off every run's
 # start-up; see spark/submit.sh), made once per pyspark and Java build.
-spark/submit.sh --build-cds
+spark/submit.sh --build-cds ||
+  say "warning: no class-data-sharing archive, so every Spark run starts about 5 s slower (the reason is above)"
 
 ./target/release/sfcrime stack install >/dev/null
 say "ready"
