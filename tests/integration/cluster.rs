@@ -76,7 +76,7 @@ fn wait_for(what: &str, timeout: Duration, log: &Path, mut done: impl FnMut() ->
 fn broker_and_executor_lost_mid_stream_lose_nothing() {
     // Both lanes: 3 brokers, a Spark master, worker, driver and executor are
     // all the machine can take at once.
-    let _brokers = crate::common::broker_turn();
+    let _brokers = crate::common::broker_turn_before_spark();
     let _spark = crate::common::whole_spark_lane();
     let started = Instant::now();
     let (slice_dir, slice) = data_slice(RECORDS as usize);

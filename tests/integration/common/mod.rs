@@ -222,9 +222,11 @@ pub fn spark_turn() -> Turn {
 }
 
 /// The whole Spark lane, for a test whose Spark work needs the machine to
-/// itself (a standalone cluster with its own executor).
+/// itself (a standalone cluster with its own executor), before anyone else's:
+/// it holds the broker lane meanwhile (take that with
+/// [`broker_turn_before_spark`]), and every other broker test would wait.
 pub fn whole_spark_lane() -> Turn {
-    SPARK_LANE.take(SPARK_SLOTS, Priority::Normal)
+    SPARK_LANE.take(SPARK_SLOTS, Priority::First)
 }
 
 /// The broker lane, beside the Spark lane: one test at a time that starts
