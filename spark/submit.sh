@@ -71,7 +71,7 @@ check_pyspark() {
   pyspark_version=${pyspark_version%.jar}
 }
 
-java=""  # set by check_java
+java="" java_banner=""  # set by check_java: the java binary and its -version output
 check_java() {
   local version
   if [[ -n ${JAVA_HOME:-} ]]; then
@@ -81,7 +81,8 @@ check_java() {
     java=$(command -v java) || die "no java on PATH and JAVA_HOME is unset; install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)"
   fi
   # `version "17.0.15"`, `version "21"` or, before Java 9, `version "1.8.0_402"`
-  version=$("$java" -version 2>&1 | sed -n 's/.*version "\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' | head -n 1)
+  java_banner=$("$java" -version 2>&1)
+  version=$(sed -n 's/.*version "\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' <<<"$java_banner" | head -n 1)
   [[ -z $version || $version -ge 17 ]] ||
     die "$java is Java $version; Spark $pyspark_version needs Java 17 or newer (set JAVA_HOME)"
 }
@@ -99,7 +100,7 @@ cleanup_resolve() {
 # The class-data-sharing archive for this pyspark install and Java build.
 cds_archive() {
   local build installed
-  build=$("$java" -version 2>&1 | sed -n 's/.*(build \([^)]*\)).*/\1/p' | head -n 1)
+  build=$(sed -n 's/.*(build \([^)]*\)).*/\1/p' <<<"$java_banner" | head -n 1)
   installed=$(stat -c %Y "$spark_home/jars/spark-core_2.13-$pyspark_version.jar")
   echo "$venv/spark-cds/spark-$pyspark_version-$installed-java-${build//[^A-Za-z0-9.+-]/_}.jsa"
 }

@@ -22,11 +22,13 @@ pub fn home() -> PathBuf {
 /// storage format, Spark drivers and executors), through the JVM's own
 /// JAVA_TOOL_OPTIONS: the C1 compiler alone. Each lives for seconds to a
 /// minute on small data, where the C2 compiler's work (on the other core)
-/// never pays off. Measured on 2026-11-30 at load 1.0: a 5,000-call `spark run
-/// --available-now`, 3 interleaved runs each, wall 26.6 s (25.3-27.8) against
-/// 32.1 s (31.6-32.1), not slower on the whole file (2 runs each); a broker's
-/// start-up (`stack up`) 7.1 s of CPU (format 1.7 + broker 5.4) against 12.3 s
-/// (3.0 + 9.3), 2 runs each.
+/// never pays off. Measured: a 5,000-call `spark run --available-now`, 3
+/// interleaved runs each at load 1.0-2.2, wall 26.6 s (25.3-27.8) against
+/// 32.1 s (31.6-32.1), not slower on the whole file (2 runs each); on
+/// 2026-11-30, a broker's start-up (`stack up`, load 0.99 before the first
+/// run, 2 runs each) took 1.6-1.7 s of CPU for the storage format and 5.4 s
+/// for the broker up to 2 s after it answered, against 2.9-3.0 s and
+/// 8.8-10.2 s.
 pub const JAVA_TOOL_OPTIONS: &str = "-XX:TieredStopAtLevel=1";
 
 /// Clears inherited SFCRIME_* settings from `cmd` and sets the project home
