@@ -71,6 +71,9 @@ LOGIN_MODULES = {
 }
 # observe() name of --observe-kafka-timestamps (sfcrime sweep's latency mode reads it).
 OBSERVED_TIMESTAMPS = "kafka_timestamps"
+# Header the real-time pipeline adds to each enriched record: the input record's Kafka
+# timestamp (ms), so that a reader can tell each record's end-to-end latency.
+SOURCE_TIMESTAMP_HEADER = "sfcrime.source.timestamp"
 # How long a graceful stop waits for a running micro-batch before interrupting it
 # (an interrupted batch is simply replayed from the checkpoint on the next start).
 STOP_GRACE_SECONDS = 60
@@ -147,6 +150,16 @@ def parse_args(argv=None):
     trig.add_argument("--available-now", action="store_true",
                       help="process everything in the topic now (in batches, respecting "
                            "--max-offsets-per-trigger), finalize and exit")
+    trig.add_argument("--real-time", nargs="?", const="5 minutes", metavar="CHECKPOINT_INTERVAL",
+                      help="run the stateless real-time pipeline instead of the counts: "
+                           "each call, its radio-code description joined, as JSON to "
+                           "--output-topic (key crime_id, the input's headers kept), in "
+                           "Spark's real-time mode: one long-running task per topic "
+                           "partition, so the master needs at least that many task slots "
+                           "(e.g. local[4] for 3 partitions). The interval is how often it "
+                           'checkpoints (default: "%(const)s"); runs until Ctrl-C/SIGTERM')
+    p.add_argument("--output-topic",
+                   help="--real-time: the topic of enriched calls (default: TOPIC.enriched)")
     p.add_argument("--checkpoint-dir", default=str(ROOT / "runs/spark/checkpoint"),
                    help="streaming checkpoint (default: %(default)s)")
     p.add_argument("--output-dir", default=str(ROOT / "runs/spark/output"),
@@ -168,6 +181,16 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.max_trigger_delay and not args.min_offsets_per_trigger:
         p.error("--max-trigger-delay needs --min-offsets-per-trigger")
+    if args.real_time is not None:
+        # Spark 4.2's real-time mode takes neither a Python data source nor rate limits.
+        if args.source != "kafka":
+            p.error("--real-time reads with --source kafka only (Spark 4.2 runs no Python "
+                    "data source in real-time mode)")
+        if args.max_offsets_per_trigger or args.min_offsets_per_trigger:
+            p.error("--real-time has no batches to limit: drop --max/--min-offsets-per-trigger")
+        args.output_topic = args.output_topic or f"{args.topic}.enriched"
+    elif args.output_topic:
+        p.error("--output-topic is for --real-time")
     return args
 
 
@@ -218,9 +241,18 @@ def java_client_settings(settings):
     return java
 
 
+def kafka_options(args, source_format="kafka"):
+    """kafka.* options of a source or sink: bootstrap servers and client settings."""
+    settings = kafka_client_settings(args)
+    if source_format == "kafka":
+        settings = java_client_settings(settings)
+    return {"kafka.bootstrap.servers": args.bootstrap_servers,
+            **{f"kafka.{key}": value for key, value in settings.items()}}
+
+
 def read_kafka(spark, args, source_format="kafka", **options):
     reader = (spark.readStream.format(source_format).options(**options)
-              .option("kafka.bootstrap.servers", args.bootstrap_servers)
+              .options(**kafka_options(args, source_format))
               .option("subscribe", args.topic)
               .option("startingOffsets", args.starting_offsets)
               .option("failOnDataLoss", args.fail_on_data_loss))
@@ -229,11 +261,6 @@ def read_kafka(spark, args, source_format="kafka", **options):
                         ("maxTriggerDelay", args.max_trigger_delay)]:
         if value is not None:
             reader = reader.option(name, value)
-    settings = kafka_client_settings(args)
-    if source_format == "kafka":
-        settings = java_client_settings(settings)
-    for key, value in settings.items():
-        reader = reader.option(f"kafka.{key}", value)
     return reader.load()
 
 
@@ -310,6 +337,26 @@ def build_counts(calls, radio_codes, window, watermark):
         calls = calls.withWatermark("call_ts", watermark)
     return calls.groupBy(F.window("call_ts", window).alias("window"),
                          "original_crime_type_name", "disposition", "description").count()
+
+
+def build_enriched(raw, radio_codes):
+    """The real-time pipeline's records: each call as JSON with its radio-code
+    description (null without one), keyed by crime_id, with the input record's headers
+    and its Kafka timestamp as one more header. Stateless: one input, one output."""
+    calls = raw.select("headers", "timestamp", F.from_json(F.col("value").cast("string"),
+                                                           CALL_SCHEMA).alias("call"))
+    codes = radio_codes.withColumnRenamed("disposition", "code")
+    enriched = calls.join(F.broadcast(codes), F.col("call.disposition") == F.col("code"), "left")
+    source_timestamp = F.struct(F.lit(SOURCE_TIMESTAMP_HEADER).alias("key"),
+                                F.unix_millis("timestamp").cast("string").cast("binary")
+                                .alias("value"))
+    return enriched.select(
+        F.col("call.crime_id").alias("key"),
+        # every field, null ones too, so a reader sees the same fields in every record
+        F.to_json(F.struct("call.*", "description"), {"ignoreNullFields": "false"})
+        .alias("value"),
+        F.concat(F.coalesce("headers", F.array().cast(raw.schema["headers"].dataType)),
+                 F.array(source_timestamp)).alias("headers"))
 
 
 def batch_writer(updates_dir, console_rows):
@@ -548,7 +595,8 @@ def run(args):
         raise ValueError(f"--output-dir must be a local path (the driver writes the final "
                          f"results there): {args.output_dir}")
     updates_dir = f"{args.output_dir}/updates"
-    check_fresh_start(args.checkpoint_dir, updates_dir)
+    if args.real_time is None:
+        check_fresh_start(args.checkpoint_dir, updates_dir)
 
     # While Spark starts, INT stays pending: SparkContext installs its own SIGINT handler
     # (it raises KeyboardInterrupt) and the threads started meanwhile inherit the mask.
@@ -569,24 +617,44 @@ def run(args):
         print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
     spark.streams.addListener(ProgressFileListener(spark, args.progress_file))
 
-    counts = build_counts(read_calls(spark, args), load_radio_codes(spark, args.radio_codes),
-                          args.window, args.watermark)
-    writer = (counts.writeStream.queryName("sfcrime_counts")
-              .outputMode("update")
-              .option("checkpointLocation", args.checkpoint_dir)
-              .foreachBatch(batch_writer(updates_dir, args.console_rows)))
-    if args.available_now:
-        writer = writer.trigger(availableNow=True)
+    radio_codes = load_radio_codes(spark, args.radio_codes)
+    if args.real_time is not None:
+        writer = real_time_writer(spark, args, radio_codes)
     else:
-        writer = writer.trigger(processingTime=args.trigger_interval)
+        counts = build_counts(read_calls(spark, args), radio_codes, args.window, args.watermark)
+        writer = (counts.writeStream.queryName("sfcrime_counts")
+                  .outputMode("update")
+                  .option("checkpointLocation", args.checkpoint_dir)
+                  .foreachBatch(batch_writer(updates_dir, args.console_rows)))
+        if args.available_now:
+            writer = writer.trigger(availableNow=True)
+        else:
+            writer = writer.trigger(processingTime=args.trigger_interval)
 
     if stop_signals:
         print("stop requested before the query started", file=sys.stderr, flush=True)
     else:
         run_until_done(writer.start(), stop_signals)
     spark.stop()
-    finalize(args.output_dir)
+    if args.real_time is None:
+        finalize(args.output_dir)
     return 0
+
+
+def real_time_writer(spark, args, radio_codes):
+    """The enriched-calls pipeline in real-time mode: Kafka in, Kafka out."""
+    # Real-time mode runs without adaptive query execution (Spark would turn it off
+    # itself, with a warning in the middle of the run's output).
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    raw = read_kafka(spark, args, includeHeaders="true")
+    if args.observe_kafka_timestamps:
+        raw = observe_kafka_timestamps(raw)
+    return (build_enriched(raw, radio_codes).writeStream.queryName("sfcrime_enriched")
+            .format("kafka").options(**kafka_options(args))
+            .option("topic", args.output_topic)
+            .option("checkpointLocation", args.checkpoint_dir)
+            .outputMode("update")
+            .trigger(realTime=args.real_time))
 
 
 if __name__ == "__main__":

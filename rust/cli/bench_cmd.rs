@@ -1,9 +1,10 @@
 //! `sfcrime bench ...`: side-by-side benchmarks against the reference tools.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use sfcrime_bench::connector::{self, ConnectorBenchOptions};
 use sfcrime_bench::kafka::{self, KafkaBenchOptions};
+use sfcrime_bench::latency::{self, LatencyBenchOptions};
 use sfcrime_config::Settings;
 use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_stack::{java, Mode, Stack};
@@ -67,12 +68,52 @@ minute on 2 cores; the runs and their logs are kept in the results directory (a 
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// End-to-end latency (a record's Kafka append to the commit of its
+    /// micro-batch, or to the append of its enriched copy) of the previous
+    /// defaults (10 s trigger), `spark run --low-latency` and `spark run
+    /// --real-time`, interleaved in a seeded order, at one produce rate.
+    #[command(
+        after_help = "Needs the broker (sfcrime stack up). Each run makes fresh topics \
+stamped with the broker's append time, starts the job, produces --rate records/s for \
+--duration seconds from its first progress event, stops it once caught up and checks the \
+results: the counts equal what was produced, every enriched call is there exactly once. \
+About 2 minutes per run. The run records (results.json, with each run's load average \
+before it) stay in the results directory."
+    )]
+    Latency {
+        /// Bootstrap brokers [setting bootstrap.servers; default the local broker].
+        #[arg(short = 'b', long = "brokers")]
+        brokers: Option<String>,
+        /// Data file to produce from [setting data.file].
+        #[arg(short = 'f', long)]
+        file: Option<PathBuf>,
+        /// Records per second produced during each run.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Seconds of producing per run.
+        #[arg(long, default_value_t = 60.0)]
+        duration: f64,
+        /// Runs per mode.
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+        /// Seed of the run order.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Results directory; give an interrupted bench's to resume it
+        /// [default: a new runs/bench-latency/<time>].
+        #[arg(long, value_name = "DIR")]
+        results_dir: Option<PathBuf>,
+        /// Also write the numbers as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 impl BenchArgs {
     pub fn apply(&self, settings: &mut Settings) {
         let (BenchTarget::Kafka { brokers, file, .. }
-        | BenchTarget::Connector { brokers, file, .. }) = &self.target;
+        | BenchTarget::Connector { brokers, file, .. }
+        | BenchTarget::Latency { brokers, file, .. }) = &self.target;
         settings.set_flag("bootstrap.servers", brokers.as_ref());
         settings.set_flag("data.file", file.as_ref().map(|f| f.display()));
     }
@@ -119,6 +160,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
                     results_dir,
                     kafka: KafkaSettings::new(settings.bootstrap_servers()?),
                     topic: connector::TOPIC.to_string(),
+                    data_file: settings.path("data.file")?,
                     max_consecutive_failures: 2,
                 },
                 file: settings.path("data.file")?,
@@ -133,6 +175,44 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
                 },
             };
             let report = connector::run(&options, &mut progress)?;
+            (
+                report.to_markdown(),
+                serde_json::to_string_pretty(&report)?,
+                json,
+            )
+        }
+        BenchTarget::Latency {
+            rate,
+            duration,
+            repeat,
+            seed,
+            results_dir,
+            json,
+            ..
+        } => {
+            if !(rate > 0.0 && duration > 0.0) {
+                bail!("--rate and --duration must be positive");
+            }
+            let results_dir = match results_dir {
+                Some(dir) => dir,
+                None => connector::new_results_dir(&settings.home().join("runs/bench-latency"))?,
+            };
+            let options = LatencyBenchOptions {
+                sweep: SweepOptions {
+                    home: settings.home().to_path_buf(),
+                    sfcrime: std::env::current_exe()?,
+                    results_dir,
+                    kafka: KafkaSettings::new(settings.bootstrap_servers()?),
+                    topic: settings.string("topic")?,
+                    data_file: settings.path("data.file")?,
+                    max_consecutive_failures: 2,
+                },
+                rate,
+                duration_s: duration,
+                repeat: repeat.max(1),
+                seed,
+            };
+            let report = latency::run(&options, &mut progress)?;
             (
                 report.to_markdown(),
                 serde_json::to_string_pretty(&report)?,

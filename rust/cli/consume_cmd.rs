@@ -45,8 +45,15 @@ pub struct ConsumeArgs {
     format: Format,
     /// Check that the topic holds every record of FILE exactly once and intact
     /// (by the sfcrime.index header and content); prints missing/duplicate counts.
+    /// Also checks the real-time pipeline's enriched calls (`spark run
+    /// --real-time`): their fields other than the added description must be
+    /// the file record's.
     #[arg(long, value_name = "FILE")]
     verify: Option<PathBuf>,
+    /// With --verify: expect only the file's first N records (as sent by
+    /// `produce -n N`).
+    #[arg(long, value_name = "N", requires = "verify")]
+    verify_first: Option<u64>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -69,6 +76,7 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<()> {
         max_messages: args.max_messages,
         timeout: args.kafka.timeout(),
         verify: args.verify.clone(),
+        verify_first: args.verify_first,
     };
     let format = if args.json || args.verify.is_some() {
         Format::None
@@ -108,6 +116,13 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<()> {
                 "latency since produce (message timestamp -> consumed): p50 {} ms, p95 {} ms, \
                  p99 {} ms, max {} ms",
                 l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
+            );
+        }
+        if let Some(l) = &summary.pipeline_latency {
+            eprintln!(
+                "pipeline latency (input record's timestamp -> this record's, {} records): \
+                 p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
+                l.count, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
             );
         }
     }

@@ -4,15 +4,17 @@
 
 use crate::kafka_args::KafkaArgs;
 use crate::spark_cluster_cmd::{self, ClusterArgs};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use sfcrime_config::{parse_key_value, Settings};
-use sfcrime_spark::{new_run_dir, table_header, table_row, RunEvent, SparkRun, SparkRunError};
+use sfcrime_kafka::admin;
+use sfcrime_spark::job::LOW_LATENCY;
+use sfcrime_spark::{
+    new_run_dir, table_header, table_row, FinalResults, JobArgs, RunEvent, SparkRun, SparkRunError,
+    Trigger,
+};
 use std::path::Path;
 use std::time::Duration;
-
-/// How data_stream.py receives the Kafka client settings: a JSON object.
-const KAFKA_SETTINGS_ENV: &str = "SFCRIME_KAFKA_CLIENT_SETTINGS";
 
 #[derive(Args)]
 pub struct SparkArgs {
@@ -40,6 +42,13 @@ Both sources get them; for spark-sql-kafka's Java client, data_stream.py turns \
 sasl.mechanisms, sasl.username + sasl.password and ssl.ca.location into sasl.mechanism, \
 sasl.jaas.config and a PEM ssl.truststore. They reach the job through its environment, never \
 its command line or the run directory.\n\n\
+--low-latency runs the same counts with the settings measured to give the lowest \
+end-to-end latency: a new micro-batch as soon as the last one ended (trigger 0) and one \
+shuffle partition (flags and --conf still win). --real-time runs the stateless pipeline in \
+Spark's real-time mode instead: every call, its radio-code description joined, to \
+--output-topic (default <topic>.enriched), until Ctrl-C; `sfcrime consume -t TOPIC.enriched \
+--verify FILE` checks it. Spark 4.2's real-time mode runs no stateful query, so it has no \
+counts; it needs a task slot per topic partition (default master local[4]).\n\n\
 Ctrl-C stops the query after the running batch and still writes the final results; a \
 second Ctrl-C kills it."
 )]
@@ -47,9 +56,10 @@ pub struct RunArgs {
     #[command(flatten)]
     kafka: KafkaArgs,
     /// Spark master: local[*], local[2], spark://host:7077, yarn, ... (a
-    /// local standalone one: `sfcrime spark cluster up`).
-    #[arg(long, default_value = "local[*]")]
-    master: String,
+    /// local standalone one: `sfcrime spark cluster up`) [default: local[*];
+    /// local[4] with --real-time].
+    #[arg(long)]
+    master: Option<String>,
     /// A Spark setting, as spark-submit's --conf (repeatable).
     #[arg(long = "conf", short = 'c', value_name = "KEY=VALUE", value_parser = parse_key_value)]
     confs: Vec<(String, String)>,
@@ -62,11 +72,21 @@ pub struct RunArgs {
     #[arg(long, default_value = "kafka", value_parser = ["kafka", "sfcrime"])]
     source: String,
     /// Process what the topic holds now (in batches) and stop.
-    #[arg(long, conflicts_with = "trigger_interval")]
+    #[arg(long, conflicts_with_all = ["trigger_interval", "real_time"])]
     available_now: bool,
     /// Processing-time trigger, e.g. "10 seconds" (runs until Ctrl-C or --stop-after).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "real_time")]
     trigger_interval: Option<String>,
+    /// The counts tuned for end-to-end latency (see below).
+    #[arg(long, conflicts_with = "real_time")]
+    low_latency: bool,
+    /// The real-time pipeline (see below); the value is its checkpoint
+    /// interval [default: the job's, 5 minutes].
+    #[arg(long, value_name = "INTERVAL", num_args = 0..=1, default_missing_value = "")]
+    real_time: Option<String>,
+    /// --real-time: the topic of enriched calls [default: <topic>.enriched].
+    #[arg(long, requires = "real_time")]
+    output_topic: Option<String>,
     /// Where to start without a checkpoint: earliest, latest or per-partition JSON.
     #[arg(long, default_value = "earliest")]
     starting_offsets: String,
@@ -128,70 +148,71 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
         Some(dir) => settings.home().join(dir),
         None => run_dir.join("output"),
     };
+    let master = match (&args.master, &args.real_time) {
+        (Some(master), _) => master.clone(),
+        // One long-running task per partition of the 3-partition topic.
+        (None, Some(_)) => "local[4]".to_string(),
+        (None, None) => "local[*]".to_string(),
+    };
     let mut job = SparkRun::new(settings.home())
         .run_dir(&run_dir)
-        .master(&args.master);
+        .master(&master);
     if let Some(memory) = &args.driver_memory {
         job = job.spark_arg("--driver-memory").spark_arg(memory);
     }
+    if args.low_latency {
+        for (key, value) in LOW_LATENCY.confs {
+            job = job.conf(key, value);
+        }
+    }
+    // Later --conf flags win over the preset's.
     for (key, value) in &args.confs {
         job = job.conf(key, value);
     }
-    let app = vec![
-        ("--source", Some(args.source.clone())),
-        ("--bootstrap-servers", Some(kafka.bootstrap_servers.clone())),
-        ("--topic", Some(settings.string("topic")?)),
-        ("--starting-offsets", Some(args.starting_offsets.clone())),
-        (
-            "--radio-codes",
-            Some(settings.path("radio.codes")?.display().to_string()),
-        ),
-        (
-            "--max-offsets-per-trigger",
-            args.max_offsets_per_trigger.map(|n| n.to_string()),
-        ),
-        (
-            "--min-offsets-per-trigger",
-            args.min_offsets_per_trigger.map(|n| n.to_string()),
-        ),
-        ("--max-trigger-delay", args.max_trigger_delay.clone()),
-        (
-            "--fail-on-data-loss",
-            args.fail_on_data_loss.map(|b| b.to_string()),
-        ),
-        ("--window", args.window.clone()),
-        ("--watermark", args.watermark.clone()),
-        (
-            "--checkpoint-dir",
-            Some(
-                args.checkpoint_dir
-                    .clone()
-                    .unwrap_or_else(|| run_dir.join("checkpoint").display().to_string()),
-            ),
-        ),
-        ("--output-dir", Some(output_dir.display().to_string())),
-        ("--trigger-interval", args.trigger_interval.clone()),
-    ];
-    for (flag, value) in app {
-        if let Some(value) = value {
-            job = job.app_arg(flag).app_arg(value);
-        }
+    let trigger = match (&args.real_time, &args.trigger_interval) {
+        (Some(interval), _) => Trigger::RealTime(Some(interval.clone()).filter(|i| !i.is_empty())),
+        _ if args.available_now => Trigger::AvailableNow,
+        (None, Some(interval)) => Trigger::ProcessingTime(interval.clone()),
+        (None, None) if args.low_latency => Trigger::ProcessingTime(LOW_LATENCY.trigger.into()),
+        (None, None) => Trigger::JobDefault,
+    };
+    let job_args = JobArgs {
+        source: Some(args.source.clone()),
+        bootstrap_servers: kafka.bootstrap_servers.clone(),
+        topic: settings.string("topic")?,
+        starting_offsets: Some(args.starting_offsets.clone()),
+        radio_codes: Some(settings.path("radio.codes")?),
+        max_offsets_per_trigger: args.max_offsets_per_trigger,
+        min_offsets_per_trigger: args.min_offsets_per_trigger,
+        max_trigger_delay: args.max_trigger_delay.clone(),
+        fail_on_data_loss: args.fail_on_data_loss,
+        window: args.window.clone(),
+        watermark: args.watermark.clone(),
+        checkpoint_dir: args
+            .checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| run_dir.join("checkpoint").display().to_string()),
+        output_dir: output_dir.clone(),
+        trigger,
+        output_topic: args.output_topic.clone(),
+        console_rows: None,
+        observe_kafka_timestamps: false,
+        // The -X / -F client settings (SASL, TLS) go to both Spark sources
+        // as kafka.* options; data_stream.py renames them for
+        // spark-sql-kafka's Java client.
+        kafka_settings: kafka.overrides.clone(),
+    };
+    let real_time = args.real_time.is_some();
+    if real_time {
+        // Spark's Kafka sink does not create topics (nor does our broker).
+        admin::ensure_topic_like(
+            &kafka,
+            &job_args.enriched_topic(),
+            &job_args.topic,
+            args.kafka.timeout(),
+        )?;
     }
-    if args.available_now {
-        job = job.app_arg("--available-now");
-    }
-    // The -X / -F client settings (SASL, TLS) go to both Spark sources as
-    // kafka.* options; data_stream.py renames them for spark-sql-kafka's Java
-    // client. Through the environment: a password on the job's command line
-    // could be read by any local user (ps).
-    if !kafka.overrides.is_empty() {
-        let settings: serde_json::Map<String, serde_json::Value> = kafka
-            .overrides
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().into()))
-            .collect();
-        job = job.env(KAFKA_SETTINGS_ENV, serde_json::to_string(&settings)?);
-    }
+    let mut job = job_args.apply(job);
     if let Some(seconds) = args.stop_after {
         job = job.stop_after(Duration::from_secs_f64(seconds));
     }
@@ -244,7 +265,15 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
             latency.p50_ms, latency.p95_ms, latency.max_ms
         );
     }
-    print_results(&output_dir.join("final"), args.top)?;
+    if real_time {
+        println!(
+            "enriched calls in topic '{}' (check: sfcrime consume -t {} --verify FILE)",
+            job_args.enriched_topic(),
+            job_args.enriched_topic()
+        );
+    } else {
+        print_results(&output_dir, args.top)?;
+    }
     println!(
         "progress: {}\nsummary:  {}",
         outcome.paths.progress.display(),
@@ -258,31 +287,10 @@ fn millis(ms: Option<i64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-#[derive(serde::Deserialize)]
-struct CrimeTypeTotal {
-    original_crime_type_name: String,
-    count: u64,
-}
-
-#[derive(serde::Deserialize)]
-struct DispositionTotal {
-    disposition: String,
-    description: Option<String>,
-    count: u64,
-}
-
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("the job wrote no {}", path.display()))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).with_context(|| format!("bad line in {}", path.display())))
-        .collect()
-}
-
 /// The top crime types and the disposition table from the job's final files.
-fn print_results(final_dir: &Path, top: usize) -> Result<()> {
-    let mut types: Vec<CrimeTypeTotal> = read_jsonl(&final_dir.join("crime_type_totals.jsonl"))?;
+fn print_results(output_dir: &Path, top: usize) -> Result<()> {
+    let results = FinalResults::read(output_dir).map_err(anyhow::Error::msg)?;
+    let mut types = results.crime_type_totals;
     types.sort_by(|a, b| {
         b.count
             .cmp(&a.count)
@@ -290,10 +298,13 @@ fn print_results(final_dir: &Path, top: usize) -> Result<()> {
     });
     println!("\ntop {top} crime types:");
     for t in types.iter().take(top) {
-        println!("  {:>7}  {}", t.count, t.original_crime_type_name);
+        println!(
+            "  {:>7}  {}",
+            t.count,
+            t.original_crime_type_name.as_deref().unwrap_or("-")
+        );
     }
-    let mut dispositions: Vec<DispositionTotal> =
-        read_jsonl(&final_dir.join("dispositions.jsonl"))?;
+    let mut dispositions = results.dispositions;
     dispositions.sort_by(|a, b| {
         b.count
             .cmp(&a.count)
@@ -304,7 +315,7 @@ fn print_results(final_dir: &Path, top: usize) -> Result<()> {
         println!(
             "  {:>7}  {:<14} {}",
             d.count,
-            d.disposition,
+            d.disposition.as_deref().unwrap_or("-"),
             d.description.as_deref().unwrap_or("-")
         );
     }

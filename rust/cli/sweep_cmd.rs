@@ -128,6 +128,7 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<()> {
             .unwrap_or_else(|| settings.home().join("runs/sweeps").join(&spec.name)),
         kafka: KafkaSettings::new(settings.bootstrap_servers()?),
         topic: settings.string("topic")?,
+        data_file: settings.path("data.file")?,
         max_consecutive_failures: args.max_failures.max(1),
     };
     if args.dry_run {

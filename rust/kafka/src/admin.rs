@@ -108,6 +108,31 @@ pub enum TopicState {
 
 /// Creates `topic` unless it exists; an existing topic is left as it is and
 /// its partition count reported, so callers can warn about a mismatch.
+/// Creates `topic` (unless it exists) with the partitions and replication
+/// of the existing topic `like`.
+pub fn ensure_topic_like(
+    settings: &KafkaSettings,
+    topic: &str,
+    like: &str,
+    timeout: Duration,
+) -> Result<TopicState> {
+    let info = metadata(settings, timeout)?;
+    let Some(model) = info.topics.iter().find(|t| t.name == like) else {
+        bail!(
+            "topic '{like}' does not exist on {}",
+            settings.bootstrap_servers
+        );
+    };
+    ensure_topic(
+        settings,
+        topic,
+        model.partitions as i32,
+        model.replicas as i32,
+        &[],
+        timeout,
+    )
+}
+
 pub fn ensure_topic(
     settings: &KafkaSettings,
     topic: &str,

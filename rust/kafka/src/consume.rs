@@ -1,11 +1,16 @@
 //! `sfcrime consume`: the console consumer. Reads a topic from the beginning
 //! (up to the end offsets seen at start) or as a consumer group, prints
-//! records, measures end-to-end latency from message timestamps, and can
-//! verify that the topic holds every record of a file exactly once, intact.
+//! records, measures end-to-end latency from message timestamps (and, for
+//! the real-time pipeline's enriched calls, from each input record's append
+//! to its output's), and can verify that the topic holds every record of a
+//! file (or its first N) exactly once, intact.
 
 use crate::admin;
 use crate::client::{transient_consumer_error, KafkaSettings};
-use crate::wire::{compact_json, fingerprint, parse_index, INDEX_HEADER};
+use crate::wire::{
+    compact_json, enriched_call_fingerprint, fingerprint, parse_index, INDEX_HEADER,
+    SOURCE_TIMESTAMP_HEADER,
+};
 use anyhow::{bail, Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -34,6 +39,9 @@ pub struct ConsumeOptions {
     pub timeout: Duration,
     /// Check the topic against this data file.
     pub verify: Option<PathBuf>,
+    /// With `verify`: only the file's first N records are expected (what
+    /// `produce -n N`, or `--rate R --duration S` for N = R x S, sends).
+    pub verify_first: Option<u64>,
 }
 
 /// librdkafka consumer settings unless `-X` overrides them.
@@ -102,6 +110,10 @@ pub struct ConsumeSummary {
     pub bytes: u64,
     pub seconds: f64,
     pub latency: Option<LatencyStats>,
+    /// Enriched calls only: each output record's timestamp minus its input
+    /// record's (the `sfcrime.source.timestamp` header); with both topics
+    /// stamped by the broker (LogAppendTime), the pipeline's latency.
+    pub pipeline_latency: Option<LatencyStats>,
     pub verify: Option<VerifyReport>,
 }
 
@@ -119,7 +131,7 @@ pub fn consume(
             )
         })?;
     let expected = match &options.verify {
-        Some(path) => Some(file_fingerprints(path)?),
+        Some(path) => Some(file_fingerprints(path, options.verify_first)?),
         None => None,
     };
     let group = match &options.start {
@@ -161,6 +173,7 @@ pub fn consume(
     let mut checker = expected.map(Checker::new);
     let (mut messages, mut bytes) = (0u64, 0u64);
     let mut latencies = Vec::new();
+    let mut pipeline_latencies = Vec::new();
     let mut last_message = Instant::now();
     let mut last_error = None;
     loop {
@@ -209,6 +222,9 @@ pub fn consume(
         bytes += message.payload_len() as u64;
         if let Some(created) = message.timestamp().to_millis() {
             latencies.push(now_millis() - created);
+            if let Some(source) = header(&message, SOURCE_TIMESTAMP_HEADER).and_then(parse_index) {
+                pipeline_latencies.push(created - source as i64);
+            }
         }
         if let Some(checker) = checker.as_mut() {
             checker.check(&message);
@@ -220,6 +236,7 @@ pub fn consume(
         bytes,
         seconds: started.elapsed().as_secs_f64(),
         latency: LatencyStats::from_samples(latencies),
+        pipeline_latency: LatencyStats::from_samples(pipeline_latencies),
         verify: checker.map(Checker::finish),
     })
 }
@@ -231,24 +248,41 @@ fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-/// For each record index of the file, the fingerprint of its wire value;
-/// `None` for bad records, which the producer dead-letters.
-fn file_fingerprints(path: &std::path::Path) -> Result<Vec<Option<u64>>> {
+/// The value of a message's header `key`, if it has one.
+fn header<'a>(message: &'a BorrowedMessage<'_>, key: &str) -> Option<&'a [u8]> {
+    let headers = message.headers()?;
+    headers.iter().find(|h| h.key == key)?.value
+}
+
+/// What a file record may look like in the topic: its wire value, or (in
+/// the real-time pipeline's output) its fields with a description added.
+#[derive(Clone, Copy)]
+struct Expected {
+    wire: u64,
+    enriched: u64,
+}
+
+/// For each record index of the file (the first `limit`), its expected
+/// fingerprints; `None` for bad records, which the producer dead-letters.
+fn file_fingerprints(path: &std::path::Path, limit: Option<u64>) -> Result<Vec<Option<Expected>>> {
     let mut fingerprints = Vec::new();
     let mut value = Vec::new();
-    for element in RecordReader::open(path)? {
+    for element in RecordReader::open(path)?.take(limit.map_or(usize::MAX, |n| n as usize)) {
         let element =
             element.with_context(|| format!("cannot verify against {}", path.display()))?;
         fingerprints.push(element.record.is_ok().then(|| {
             compact_json(&element.raw, &mut value);
-            fingerprint(&value)
+            Expected {
+                wire: fingerprint(&value),
+                enriched: enriched_call_fingerprint(&value).unwrap_or_default(),
+            }
         }));
     }
     Ok(fingerprints)
 }
 
 struct Checker {
-    expected: Vec<Option<u64>>,
+    expected: Vec<Option<Expected>>,
     seen: Vec<bool>,
     report: VerifyReport,
 }
@@ -256,7 +290,7 @@ struct Checker {
 const MAX_LISTED_MISSING: usize = 20;
 
 impl Checker {
-    fn new(expected: Vec<Option<u64>>) -> Self {
+    fn new(expected: Vec<Option<Expected>>) -> Self {
         Checker {
             seen: vec![false; expected.len()],
             report: VerifyReport {
@@ -268,18 +302,19 @@ impl Checker {
     }
 
     fn check(&mut self, message: &BorrowedMessage<'_>) {
-        let index = message.headers().and_then(|headers| {
-            headers
-                .iter()
-                .find(|h| h.key == INDEX_HEADER)
-                .and_then(|h| h.value.and_then(parse_index))
-        });
+        let index = header(message, INDEX_HEADER).and_then(parse_index);
         let Some(Some(want)) = index.and_then(|i| self.expected.get(i as usize)) else {
             self.report.foreign += 1;
             return;
         };
         let index = index.unwrap_or_default() as usize;
-        if fingerprint(message.payload().unwrap_or_default()) != *want {
+        let value = message.payload().unwrap_or_default();
+        let intact = if header(message, SOURCE_TIMESTAMP_HEADER).is_some() {
+            enriched_call_fingerprint(value) == Some(want.enriched)
+        } else {
+            fingerprint(value) == want.wire
+        };
+        if !intact {
             self.report.corrupted += 1;
         } else if std::mem::replace(&mut self.seen[index], true) {
             self.report.duplicated += 1;

@@ -8,6 +8,27 @@ use std::hash::{Hash, Hasher};
 /// Header carrying the record's 0-based index in the source file.
 pub const INDEX_HEADER: &str = "sfcrime.index";
 
+/// Header the real-time pipeline (data_stream.py --real-time) adds to each
+/// enriched call: the input record's Kafka timestamp in ms.
+pub const SOURCE_TIMESTAMP_HEADER: &str = "sfcrime.source.timestamp";
+
+/// The field the real-time pipeline adds to each call.
+const ENRICHED_FIELD: &str = "description";
+
+/// A fingerprint of a call's fields that an enriched copy shares with the
+/// original: the JSON object without `description`, without null fields
+/// (the pipeline writes every field, the file may leave some out), keys
+/// sorted. `None` when `value` is not a JSON object.
+pub fn enriched_call_fingerprint(value: &[u8]) -> Option<u64> {
+    let serde_json::Value::Object(mut fields) = serde_json::from_slice(value).ok()? else {
+        return None;
+    };
+    fields.remove(ENRICHED_FIELD);
+    let canonical: std::collections::BTreeMap<_, _> =
+        fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    Some(fingerprint(&serde_json::to_vec(&canonical).ok()?))
+}
+
 /// `raw` without whitespace outside strings. The bytes inside strings are
 /// copied untouched, so the value is the same JSON document, only smaller.
 pub fn compact_json(raw: &[u8], out: &mut Vec<u8>) {
@@ -59,6 +80,18 @@ mod tests {
         let before: serde_json::Value = serde_json::from_slice(raw).unwrap();
         let after: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(before, after);
+    }
+
+    #[test]
+    fn an_enriched_call_matches_its_original() {
+        let original = br#"{"crime_id":"1","disposition":"ND","city":null}"#;
+        let enriched =
+            br#"{"disposition":"ND","crime_id":"1","city":null,"description":"No Disposition"}"#;
+        let changed = br#"{"crime_id":"2","disposition":"ND","description":"No Disposition"}"#;
+        let fp = enriched_call_fingerprint(original).unwrap();
+        assert_eq!(enriched_call_fingerprint(enriched), Some(fp));
+        assert_ne!(enriched_call_fingerprint(changed), Some(fp));
+        assert_eq!(enriched_call_fingerprint(b"[1]"), None);
     }
 
     #[test]

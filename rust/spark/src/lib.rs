@@ -6,10 +6,12 @@
 //! - [`table`]: the live one-row-per-batch progress table.
 //! - [`tail`]: following a file another process appends to.
 //! - [`diagnose`]: recognising known failures in Spark's log.
+//! - [`job`]: the job's arguments, presets and final results.
 //! - [`runner`]: one run of the job, tying the above together.
 
 pub mod clock;
 pub mod diagnose;
+pub mod job;
 pub mod progress;
 pub mod runner;
 pub mod summary;
@@ -17,6 +19,7 @@ pub mod table;
 pub mod tail;
 
 pub use diagnose::{diagnose, find_ui_address, Diagnosis, FailureKind, Finding};
+pub use job::{FinalResults, JobArgs, Trigger};
 pub use progress::{
     read_progress_file, PartitionOffsets, ProgressError, SinkProgress, SourceProgress,
     StateOperatorProgress, StreamingQueryProgress, TopicPartition,

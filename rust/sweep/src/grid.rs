@@ -20,6 +20,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use sfcrime_spark::job::JOB_OPTIONS;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
@@ -35,17 +36,9 @@ pub const SPARK_DEFAULTS: [(&str, &str); 3] = [
     ("spark.sql.shuffle.partitions", "200"),
 ];
 
-/// The parameters that are not Spark confs: the job's flag for each.
-pub const JOB_OPTIONS: [(&str, &str); 5] = [
-    ("source", "--source"),
-    ("maxOffsetsPerTrigger", "--max-offsets-per-trigger"),
-    ("minOffsetsPerTrigger", "--min-offsets-per-trigger"),
-    ("maxTriggerDelay", "--max-trigger-delay"),
-    ("trigger", "--trigger-interval"),
-];
-
-/// The job option that only a processing-time trigger (latency mode) uses.
-pub const TRIGGER_KEY: &str = "trigger";
+/// The job options that only a latency sweep's runs use: a processing-time
+/// trigger, or the real-time pipeline.
+pub const TRIGGER_KEYS: [&str; 2] = ["trigger", "realTime"];
 
 /// A parameter value as written in TOML: a string, a number or a boolean,
 /// all passed to Spark as text.
@@ -416,16 +409,13 @@ impl Point {
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// The job's flags for the source options and trigger of this point.
-    pub fn job_flags(&self) -> Vec<String> {
-        let mut flags = Vec::new();
-        for (key, flag) in JOB_OPTIONS {
-            if let Some(value) = self.params.get(key) {
-                flags.push(flag.to_string());
-                flags.push(value.clone());
-            }
-        }
-        flags
+    /// The job options of this point (source options, trigger), by the
+    /// names of [`JOB_OPTIONS`], in key order.
+    pub fn job_options(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params
+            .iter()
+            .filter(|(k, _)| JOB_OPTIONS.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -464,13 +454,12 @@ pub fn check_key(key: &str) -> Result<()> {
     if key.starts_with("spark.") && key.len() > "spark.".len() {
         return Ok(());
     }
-    if JOB_OPTIONS.iter().any(|(k, _)| *k == key) {
+    if JOB_OPTIONS.contains(&key) {
         return Ok(());
     }
-    let options: Vec<&str> = JOB_OPTIONS.iter().map(|(k, _)| *k).collect();
     bail!(
         "unknown parameter {key:?}: use a Spark conf (spark.*) or one of {}",
-        options.join(", ")
+        JOB_OPTIONS.join(", ")
     )
 }
 
@@ -619,7 +608,8 @@ mod tests {
         let spec = SweepSpec::from_toml(SPEC).unwrap();
         let ex = spec.expand().unwrap();
         let p = &ex.points[4];
-        assert_eq!(p.job_flags(), ["--max-offsets-per-trigger", "50000"]);
+        let options: Vec<_> = p.job_options().collect();
+        assert_eq!(options, [("maxOffsetsPerTrigger", "50000")]);
         let confs: Vec<_> = p.spark_confs().collect();
         assert!(confs.contains(&("spark.master", "local[*]")));
         assert!(!confs.iter().any(|(k, _)| *k == "maxOffsetsPerTrigger"));
@@ -638,10 +628,14 @@ mod tests {
         )
         .unwrap();
         let ex = spec.expand().unwrap();
-        let flags: Vec<_> = ex.points.iter().map(Point::job_flags).collect();
+        let options: Vec<Vec<_>> = ex
+            .points
+            .iter()
+            .map(|p| p.job_options().collect())
+            .collect();
         assert_eq!(
-            flags,
-            [["--source", "kafka"], ["--source", "sfcrime"]],
+            options,
+            [[("source", "kafka")], [("source", "sfcrime")]],
             "baseline, then the level"
         );
         assert!(ex.points[1].spark_confs().all(|(k, _)| k != "source"));

@@ -12,20 +12,25 @@
 //! records' Kafka timestamps, and once its first trigger has fired a
 //! `sfcrime produce --rate R --duration S` child writes to the topic; when
 //! the producer is done and the query has caught up, the job is stopped.
+//! A point that sets `realTime` runs the job's real-time pipeline instead:
+//! its latency is read from the enriched topic afterwards, record by record
+//! (each output's append time minus its input's), and the same read checks
+//! that every produced call came out exactly once.
 
 use anyhow::{bail, Context, Result};
-use serde::Deserialize;
 use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
+use sfcrime_kafka::consume::{consume, ConsumeOptions, Start};
 use sfcrime_spark::clock::rfc3339_utc;
 use sfcrime_spark::{
-    read_progress_file, RunEvent, RunSummary, SparkRun, SparkRunError, StopReason,
+    read_progress_file, FinalResults, JobArgs, RunEvent, RunSummary, SparkRun, SparkRunError,
+    StopReason, Trigger,
 };
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::grid::{run_order, LatencySpec, Point, SweepSpec, TRIGGER_KEY};
+use crate::grid::{run_order, LatencySpec, Point, SweepSpec, TRIGGER_KEYS};
 use crate::latency::{e2e_latency, E2eLatency};
 use crate::memory::{DriverMemory, Sampler};
 use crate::results::{ResultsDir, RunRecord, RunStatus, SweepPlan};
@@ -40,6 +45,9 @@ pub struct SweepOptions {
     pub results_dir: PathBuf,
     pub kafka: KafkaSettings,
     pub topic: String,
+    /// The calls file latency runs produce from (and real-time runs are
+    /// checked against).
+    pub data_file: PathBuf,
     /// Give up after this many failed runs in a row (a broken setup fails
     /// every run; one bad point should not stop the study).
     pub max_consecutive_failures: usize,
@@ -61,16 +69,21 @@ pub type Log<'a> = &'a mut dyn FnMut(&str);
 /// Resolves the spec into the plan that [`run_sweep`] would follow.
 pub fn plan(spec: &SweepSpec, options: &SweepOptions, expected_rows: i64) -> Result<SweepPlan> {
     let expansion = spec.expand()?;
-    let trigger_point = expansion
-        .points
-        .iter()
-        .find(|p| p.get(TRIGGER_KEY).is_some());
-    if let (Some(point), None) = (trigger_point, spec.latency) {
-        bail!(
-            "point {} sets `{TRIGGER_KEY}`, but sweep runs use --available-now, which ignores \
-             the trigger interval; vary it in a latency sweep instead",
-            point.label
-        );
+    for point in &expansion.points {
+        // Every option must turn into a job argument before anything runs.
+        let mut job = JobArgs::default();
+        for (key, value) in point.job_options() {
+            job.set_option(key, value)
+                .map_err(|e| anyhow::anyhow!("point {}: {e}", point.label))?;
+        }
+        let trigger_key = TRIGGER_KEYS.iter().find(|k| point.get(k).is_some());
+        if let (Some(key), None) = (trigger_key, spec.latency) {
+            bail!(
+                "point {} sets `{key}`, but sweep runs use --available-now, which ignores \
+                 the trigger; vary it in a latency sweep instead",
+                point.label
+            );
+        }
     }
     let order = run_order(expansion.points.len(), spec.repeat, spec.seed);
     Ok(SweepPlan {
@@ -240,36 +253,41 @@ impl SlotRun<'_> {
         }
         let latency = self.spec.latency;
         let topic = match latency {
-            Some(_) => self.create_latency_topic()?,
+            Some(_) => self.create_latency_topic(&self.latency_topic_name())?,
             None => self.options.topic.clone(),
         };
         let mut run = SparkRun::new(&self.options.home).runs_dir(&slot_dir);
         for (key, value) in self.point.spark_confs() {
             run = run.conf(key, value);
         }
-        let mut job_args = vec![
-            "--bootstrap-servers".to_string(),
-            self.options.kafka.bootstrap_servers.clone(),
-            "--topic".to_string(),
-            topic.clone(),
-            "--checkpoint-dir".to_string(),
-            checkpoint.display().to_string(),
-            "--output-dir".to_string(),
-            output.display().to_string(),
-            "--console-rows".to_string(),
-            "0".to_string(),
-        ];
-        match latency {
-            None => job_args.push("--available-now".to_string()),
-            Some(l) => {
-                job_args.push("--observe-kafka-timestamps".to_string());
-                // A safety net only: the run stops itself once caught up.
-                run = run.stop_after(Duration::from_secs_f64(l.duration_s + 300.0));
-            }
+        let mut job = JobArgs {
+            bootstrap_servers: self.options.kafka.bootstrap_servers.clone(),
+            topic: topic.clone(),
+            checkpoint_dir: checkpoint.display().to_string(),
+            output_dir: output.clone(),
+            console_rows: Some(0),
+            kafka_settings: self.options.kafka.overrides.clone(),
+            trigger: match latency {
+                None => Trigger::AvailableNow,
+                Some(_) => Trigger::JobDefault,
+            },
+            observe_kafka_timestamps: latency.is_some(),
+            ..JobArgs::default()
+        };
+        for (key, value) in self.point.job_options() {
+            job.set_option(key, value).map_err(anyhow::Error::msg)?;
         }
-        for arg in job_args.into_iter().chain(self.point.job_flags()) {
-            run = run.app_arg(arg);
+        let real_time = matches!(job.trigger, Trigger::RealTime(_));
+        if real_time {
+            // Its latency is measured on the output topic, not per batch.
+            job.observe_kafka_timestamps = false;
+            job.output_topic = Some(self.create_latency_topic(&job.enriched_topic())?);
         }
+        if let Some(l) = latency {
+            // A safety net only: the run stops itself once caught up.
+            run = run.stop_after(Duration::from_secs_f64(l.duration_s + 300.0));
+        }
+        let run = job.apply(run);
 
         let load_before = load_average();
         let started_at = rfc3339_utc(SystemTime::now());
@@ -326,11 +344,21 @@ impl SlotRun<'_> {
             }
             (_, error) => error,
         };
-        let e2e = match latency {
-            Some(_) => e2e_latency(&read_progress_file(&paths.progress)?),
-            None => None,
+        let (e2e, output_calls) = match (latency, &job.output_topic) {
+            (Some(_), Some(enriched)) if error.is_none() => {
+                let (e2e, calls) = self.read_enriched(enriched, expected_rows)?;
+                (e2e, calls)
+            }
+            (_, Some(_)) => (None, None),
+            (Some(_), None) => (
+                e2e_latency(&read_progress_file(&paths.progress)?),
+                final_call_count(&output),
+            ),
+            (None, None) => (None, final_call_count(&output)),
         };
-        let output_calls = final_call_count(&output);
+        if let Some(enriched) = &job.output_topic {
+            admin::delete_topic(&self.options.kafka, enriched, Duration::from_secs(30))?;
+        }
         // The output is only needed for the count; the checkpoint not at all.
         // Dropping both keeps a 40-run sweep at megabytes instead of gigabytes.
         for dir in [&checkpoint, &output] {
@@ -339,7 +367,8 @@ impl SlotRun<'_> {
         let status = match (&error, output_calls) {
             (Some(_), _) => RunStatus::Failed,
             (None, Some(calls))
-                if calls == expected_rows && summary.total_input_rows == expected_rows =>
+                if calls == expected_rows
+                    && (real_time || summary.total_input_rows == expected_rows) =>
             {
                 RunStatus::Ok
             }
@@ -360,10 +389,9 @@ impl SlotRun<'_> {
         })))
     }
 
-    /// A new topic for one latency run, stamped with the broker's append
-    /// time so that the job sees when each record reached Kafka.
-    fn create_latency_topic(&self) -> Result<String> {
-        let topic = format!(
+    /// The name of one latency run's input topic.
+    fn latency_topic_name(&self) -> String {
+        format!(
             "{}.{}.r{}.{}",
             self.spec.name,
             self.point.id,
@@ -371,16 +399,54 @@ impl SlotRun<'_> {
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
-        );
+        )
+    }
+
+    /// A new topic for one latency run, stamped with the broker's append
+    /// time so that the job (or the reader of its output) sees when each
+    /// record reached Kafka.
+    fn create_latency_topic(&self, topic: &str) -> Result<String> {
         admin::ensure_topic(
             &self.options.kafka,
-            &topic,
+            topic,
             LATENCY_PARTITIONS,
             1,
             &[("message.timestamp.type", "LogAppendTime")],
             Duration::from_secs(30),
         )?;
-        Ok(topic)
+        Ok(topic.to_string())
+    }
+
+    /// A real-time run's output: its record-by-record latency, and how many
+    /// produced calls it holds, or None unless each is there exactly once
+    /// and intact.
+    fn read_enriched(
+        &self,
+        enriched: &str,
+        produced: i64,
+    ) -> Result<(Option<E2eLatency>, Option<i64>)> {
+        let summary = consume(
+            &ConsumeOptions {
+                topic: enriched.to_string(),
+                kafka: self.options.kafka.clone(),
+                start: Start::Beginning,
+                max_messages: None,
+                timeout: Duration::from_secs(30),
+                verify: Some(self.options.data_file.clone()),
+                verify_first: Some(produced.max(0) as u64),
+            },
+            |_| {},
+        )
+        .with_context(|| format!("cannot read the enriched topic '{enriched}'"))?;
+        let e2e = summary.pipeline_latency.map(|l| E2eLatency {
+            p50_ms: l.p50_ms as f64,
+            p95_ms: l.p95_ms as f64,
+            p99_ms: l.p99_ms as f64,
+            batches: 0,
+            rows: l.count as i64,
+        });
+        let exact = summary.verify.filter(|v| v.is_exact());
+        Ok((e2e, exact.map(|v| v.present as i64)))
     }
 
     fn record(&self, parts: RecordParts) -> RunRecord {
@@ -460,7 +526,9 @@ impl Load {
         if !self.produced {
             self.produced = true;
             match Command::new(&options.sfcrime)
-                .args(["produce", "-t", &self.topic, "--rate"])
+                .args(["produce", "-t", &self.topic, "-f"])
+                .arg(&options.data_file)
+                .arg("--rate")
                 .arg(self.spec.rate.to_string())
                 .arg("--duration")
                 .arg(self.spec.duration_s.to_string())
@@ -517,24 +585,12 @@ impl Load {
     }
 }
 
-/// One line of the job's `final/crime_type_totals.jsonl`.
-#[derive(Deserialize)]
-struct CrimeTypeTotal {
-    count: i64,
-}
-
 /// Calls counted over all crime types in the job's final results: equal to
 /// the topic's record count when nothing was lost or counted twice.
 fn final_call_count(output: &Path) -> Option<i64> {
-    let text = std::fs::read_to_string(output.join("final/crime_type_totals.jsonl")).ok()?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str::<CrimeTypeTotal>(l)
-                .ok()
-                .map(|t| t.count)
-        })
-        .sum()
+    FinalResults::read(output)
+        .ok()
+        .map(|results| results.total_calls() as i64)
 }
 
 /// Records in `topic` now (a topic that does not exist is an error).
@@ -577,19 +633,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn final_counts_sum_over_crime_types() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(final_call_count(dir.path()), None);
-        std::fs::create_dir_all(dir.path().join("final")).unwrap();
-        std::fs::write(
-            dir.path().join("final/crime_type_totals.jsonl"),
-            "{\"original_crime_type_name\":\"A\",\"count\":3}\n{\"original_crime_type_name\":\"B\",\"count\":4}\n",
-        )
-        .unwrap();
-        assert_eq!(final_call_count(dir.path()), Some(7));
-    }
-
-    #[test]
     fn run_dirs_are_recorded_relative_to_a_relative_results_dir() {
         let cwd = std::env::current_dir().unwrap();
         let run = cwd.join("runs/sweeps/x/runs/p/r0/20261125T000000Z");
@@ -619,10 +662,17 @@ mod tests {
             results_dir: PathBuf::from("/x/r"),
             kafka: KafkaSettings::new("127.0.0.1:1"),
             topic: "t".into(),
+            data_file: PathBuf::from("/x/calls.json"),
             max_consecutive_failures: 3,
         };
         let err = plan(&spec, &options, 10).unwrap_err().to_string();
         assert!(err.contains("available-now"), "{err}");
+        let bad = SweepSpec::from_toml(
+            "name = \"t\"\n[[vary]]\nkey = \"maxOffsetsPerTrigger\"\nvalues = [\"many\"]",
+        )
+        .unwrap();
+        let err = plan(&bad, &options, 10).unwrap_err().to_string();
+        assert!(err.contains("whole number"), "{err}");
         // A latency sweep runs on the processing-time trigger it varies.
         let latency = SweepSpec::from_toml(
             "name = \"t\"\n[latency]\nrate = 10\nduration_s = 5\n\
@@ -630,9 +680,7 @@ mod tests {
         )
         .unwrap();
         let plan = plan(&latency, &options, 50).unwrap();
-        assert_eq!(
-            plan.expansion.points[1].job_flags(),
-            ["--trigger-interval", "1 second"]
-        );
+        let options: Vec<_> = plan.expansion.points[1].job_options().collect();
+        assert_eq!(options, [("trigger", "1 second")]);
     }
 }

@@ -1,0 +1,214 @@
+//! `bench latency`: end-to-end latency (Kafka append of a record to the
+//! commit of its micro-batch, or to the append of its enriched copy) of
+//! three ways to run the pipeline, in one interleaved run against the same
+//! broker at the same produce rate:
+//!
+//! - `previous`: the job as it ran before the latency work, its 10 s
+//!   processing-time trigger with 2 shuffle partitions;
+//! - `low-latency`: the same stateful counts with `spark run
+//!   --low-latency`'s preset ([`LOW_LATENCY`]);
+//! - `real-time`: the stateless enriched-calls pipeline in Spark's
+//!   real-time mode (`spark run --real-time`).
+//!
+//! It is a latency sweep (sfcrime_sweep): each run gets fresh topics, the
+//! producer starts at the job's first progress event, the job stops once
+//! it has caught up, and every run is checked for exact results (counts
+//! equal to what was produced; every enriched call exactly once).
+
+use crate::measure::format_spread as spread;
+use anyhow::{bail, Result};
+use serde::Serialize;
+use sfcrime_spark::job::LOW_LATENCY;
+use sfcrime_sweep::grid::SweepSpec;
+use sfcrime_sweep::results::{read_plan, read_records};
+use sfcrime_sweep::stats::{point_stats, PointStats};
+use sfcrime_sweep::sweep::{run_sweep, SweepOptions};
+use std::path::PathBuf;
+
+/// The real-time pipeline's checkpoint interval in these runs: short
+/// enough that its progress (one event per interval) tells within seconds
+/// that it has caught up.
+pub const REAL_TIME_INTERVAL: &str = "10 seconds";
+/// Task slots for the real-time run: one long-running task for each of the
+/// topic's 3 partitions, and one to spare.
+pub const REAL_TIME_MASTER: &str = "local[4]";
+
+pub struct LatencyBenchOptions {
+    /// Where and how the sweep runs; each run makes its own topics.
+    pub sweep: SweepOptions,
+    /// Records per second the producer sends.
+    pub rate: f64,
+    /// How long it sends, in seconds.
+    pub duration_s: f64,
+    pub repeat: u32,
+    pub seed: u64,
+}
+
+/// One mode's runs.
+#[derive(Debug, Serialize)]
+pub struct ModeResult {
+    pub mode: String,
+    pub settings: String,
+    pub stats: PointStats,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LatencyBenchReport {
+    pub rate: f64,
+    pub duration_s: f64,
+    pub repeat: u32,
+    pub results_dir: PathBuf,
+    /// 1-minute load average before the runs, lowest and highest.
+    pub load_min: f64,
+    pub load_max: f64,
+    pub modes: Vec<ModeResult>,
+}
+
+/// The sweep: the previous defaults as its baseline, the two other modes
+/// as extra points on it.
+pub fn spec(options: &LatencyBenchOptions) -> Result<SweepSpec> {
+    let low_latency: Vec<String> = LOW_LATENCY
+        .confs
+        .iter()
+        .map(|(key, value)| format!("{key:?} = {value:?}"))
+        .collect();
+    let text = format!(
+        r#"name = "latency-bench"
+description = "end-to-end latency: previous defaults, --low-latency, --real-time"
+repeat = {repeat}
+seed = {seed}
+
+[latency]
+rate = {rate:?}
+duration_s = {duration:?}
+
+[baseline]
+trigger = "10 seconds"
+"spark.sql.shuffle.partitions" = 2
+
+[[points]]
+trigger = {trigger:?}
+{low_latency}
+
+[[points]]
+trigger = "none"
+realTime = {interval:?}
+"spark.master" = {master:?}
+"#,
+        repeat = options.repeat,
+        seed = options.seed,
+        rate = options.rate,
+        duration = options.duration_s,
+        trigger = LOW_LATENCY.trigger,
+        interval = REAL_TIME_INTERVAL,
+        master = REAL_TIME_MASTER,
+        low_latency = low_latency.join("\n"),
+    );
+    SweepSpec::from_toml(&text)
+}
+
+pub fn run(
+    options: &LatencyBenchOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LatencyBenchReport> {
+    let spec = spec(options)?;
+    let outcome = run_sweep(&spec, &options.sweep, progress)?;
+    let dir = &options.sweep.results_dir;
+    if outcome.interrupted {
+        bail!("interrupted; resume with --results-dir {}", dir.display());
+    }
+    let plan = read_plan(dir)?;
+    let runs = read_records(dir)?;
+    let names = ["previous", LOW_LATENCY.name, "real-time"];
+    let modes = point_stats(&plan.expansion, &runs)
+        .into_iter()
+        .zip(names)
+        .map(|(stats, mode)| ModeResult {
+            mode: mode.to_string(),
+            settings: stats.label.clone(),
+            stats,
+        })
+        .collect();
+    let loads = runs.iter().map(|r| r.load_before);
+    Ok(LatencyBenchReport {
+        rate: options.rate,
+        duration_s: options.duration_s,
+        repeat: options.repeat,
+        results_dir: dir.clone(),
+        load_min: loads.clone().fold(f64::INFINITY, f64::min),
+        load_max: loads.fold(f64::NEG_INFINITY, f64::max),
+        modes,
+    })
+}
+
+impl LatencyBenchReport {
+    /// A Markdown table: per mode, medians (min–max) over the repeats.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!(
+            "{:.0} records/s for {:.0} s, {} repeats per mode, interleaved; load average \
+             {:.1}–{:.1} before the runs; medians (min–max) over the ok runs; runs in {}\n\n\
+             | mode | settings | ok runs | e2e p50 ms | e2e p95 ms | e2e p99 ms |\n\
+             | --- | --- | ---: | ---: | ---: | ---: |\n",
+            self.rate,
+            self.duration_s,
+            self.repeat,
+            self.load_min,
+            self.load_max,
+            self.results_dir.display()
+        );
+        for m in &self.modes {
+            out.push_str(&format!(
+                "| {} | {} | {}{} | {} | {} | {} |\n",
+                m.mode,
+                m.settings,
+                m.stats.runs.len(),
+                if m.stats.failed > 0 {
+                    format!(" ({} failed)", m.stats.failed)
+                } else {
+                    String::new()
+                },
+                spread(m.stats.e2e_ms_p50, 0),
+                spread(m.stats.e2e_ms_p95, 0),
+                spread(m.stats.e2e_ms_p99, 0),
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sfcrime_kafka::client::KafkaSettings;
+
+    #[test]
+    fn the_three_modes_are_the_sweeps_points() {
+        let options = LatencyBenchOptions {
+            sweep: SweepOptions {
+                home: "/x".into(),
+                sfcrime: "/x/sfcrime".into(),
+                results_dir: "/x/r".into(),
+                kafka: KafkaSettings::new("127.0.0.1:1"),
+                topic: "t".into(),
+                data_file: "/x/calls.json".into(),
+                max_consecutive_failures: 3,
+            },
+            rate: 1000.0,
+            duration_s: 60.0,
+            repeat: 3,
+            seed: 1,
+        };
+        let spec = spec(&options).unwrap();
+        let points = spec.expand().unwrap().points;
+        assert_eq!(points.len(), 3);
+        let options_of = |i: usize| points[i].job_options().collect::<Vec<_>>();
+        assert_eq!(options_of(0), [("trigger", "10 seconds")]);
+        assert_eq!(points[0].get("spark.sql.shuffle.partitions"), Some("2"));
+        assert_eq!(options_of(1), [("trigger", LOW_LATENCY.trigger)]);
+        for (key, value) in LOW_LATENCY.confs {
+            assert_eq!(points[1].get(key), Some(*value));
+        }
+        assert_eq!(options_of(2), [("realTime", REAL_TIME_INTERVAL)]);
+        assert_eq!(points[2].get("spark.master"), Some(REAL_TIME_MASTER));
+    }
+}

@@ -1,0 +1,355 @@
+//! The job's interface, owned here once: the arguments of
+//! `python/data_stream.py` as a typed value that `spark run`, `sweep` and
+//! `bench` fill in and turn into its command line and environment, the
+//! low-latency preset, and the reader of its final results.
+
+use crate::runner::SparkRun;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// How data_stream.py receives the Kafka client settings: a JSON object in
+/// its environment (a password on a command line can be read by any local
+/// user with `ps`).
+pub const KAFKA_SETTINGS_ENV: &str = "SFCRIME_KAFKA_CLIENT_SETTINGS";
+
+/// When the query runs its batches.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Trigger {
+    /// The job's own default processing-time trigger.
+    #[default]
+    JobDefault,
+    /// Read what the topic holds now, in batches, then stop.
+    AvailableNow,
+    /// A processing-time trigger, e.g. "10 seconds" ("0 seconds": the next
+    /// batch starts as soon as the last one ended).
+    ProcessingTime(String),
+    /// The stateless enriched-calls pipeline in Spark's real-time mode; the
+    /// value is its checkpoint interval (None: the job's default).
+    RealTime(Option<String>),
+}
+
+/// Spark settings and trigger of the job's low-latency run (`spark run
+/// --low-latency`, `bench latency`): each measured in docs/BENCHMARKS.md.
+pub struct Preset {
+    pub name: &'static str,
+    pub confs: &'static [(&'static str, &'static str)],
+    pub trigger: &'static str,
+}
+
+/// The stateful query tuned for end-to-end latency: a new batch as soon as
+/// the last one ended, and one state-store partition (each shuffle
+/// partition costs a task, a state-store load and a commit per batch).
+pub const LOW_LATENCY: Preset = Preset {
+    name: "low-latency",
+    confs: &[("spark.sql.shuffle.partitions", "1")],
+    trigger: "0 seconds",
+};
+
+/// Everything `python/data_stream.py` is told, as typed values.
+#[derive(Debug, Clone, Default)]
+pub struct JobArgs {
+    /// kafka (spark-sql-kafka) or sfcrime (the Rust connector); None: the job's default.
+    pub source: Option<String>,
+    pub bootstrap_servers: String,
+    pub topic: String,
+    pub starting_offsets: Option<String>,
+    pub radio_codes: Option<PathBuf>,
+    pub max_offsets_per_trigger: Option<u64>,
+    pub min_offsets_per_trigger: Option<u64>,
+    pub max_trigger_delay: Option<String>,
+    pub fail_on_data_loss: Option<bool>,
+    pub window: Option<String>,
+    pub watermark: Option<String>,
+    /// A path or URI (the checkpoint may be on HDFS or S3).
+    pub checkpoint_dir: String,
+    pub output_dir: PathBuf,
+    pub trigger: Trigger,
+    /// The real-time pipeline's output topic (None: `<topic>.enriched`).
+    pub output_topic: Option<String>,
+    /// Updated rows printed per batch (None: the job's default).
+    pub console_rows: Option<u32>,
+    /// Report each batch's Kafka timestamps, for end-to-end latency.
+    pub observe_kafka_timestamps: bool,
+    /// librdkafka client settings (-X / -F), passed through the environment.
+    pub kafka_settings: Vec<(String, String)>,
+}
+
+/// A sweep parameter that is not one of the job's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownJobOption(pub String);
+
+impl fmt::Display for UnknownJobOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not a job option (known: {})",
+            self.0,
+            JOB_OPTIONS.join(", ")
+        )
+    }
+}
+
+/// The job options a sweep can vary, by the names sweeps use (the Kafka
+/// source's option names where there is one).
+pub const JOB_OPTIONS: [&str; 6] = [
+    "source",
+    "maxOffsetsPerTrigger",
+    "minOffsetsPerTrigger",
+    "maxTriggerDelay",
+    "trigger",
+    "realTime",
+];
+
+impl JobArgs {
+    /// Sets one option by its sweep name ([`JOB_OPTIONS`]). `trigger` is a
+    /// processing-time interval; `realTime` a real-time checkpoint interval
+    /// ("default" for the job's).
+    pub fn set_option(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{key} must be a whole number, not '{v}'"))
+        };
+        match key {
+            "source" => self.source = Some(value.to_string()),
+            "maxOffsetsPerTrigger" => self.max_offsets_per_trigger = Some(number(value)?),
+            "minOffsetsPerTrigger" => self.min_offsets_per_trigger = Some(number(value)?),
+            "maxTriggerDelay" => self.max_trigger_delay = Some(value.to_string()),
+            "trigger" => self.trigger = Trigger::ProcessingTime(value.to_string()),
+            "realTime" => {
+                self.trigger =
+                    Trigger::RealTime(Some(value).filter(|v| *v != "default").map(String::from))
+            }
+            _ => return Err(UnknownJobOption(key.to_string()).to_string()),
+        }
+        Ok(())
+    }
+
+    /// The job's command line, flag by flag.
+    pub fn command_line(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut flag = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                args.push(name.to_string());
+                args.push(value);
+            }
+        };
+        flag("--source", self.source.clone());
+        flag("--bootstrap-servers", Some(self.bootstrap_servers.clone()));
+        flag("--topic", Some(self.topic.clone()));
+        flag("--starting-offsets", self.starting_offsets.clone());
+        flag(
+            "--radio-codes",
+            self.radio_codes.as_ref().map(|p| p.display().to_string()),
+        );
+        flag(
+            "--max-offsets-per-trigger",
+            self.max_offsets_per_trigger.map(|n| n.to_string()),
+        );
+        flag(
+            "--min-offsets-per-trigger",
+            self.min_offsets_per_trigger.map(|n| n.to_string()),
+        );
+        flag("--max-trigger-delay", self.max_trigger_delay.clone());
+        flag(
+            "--fail-on-data-loss",
+            self.fail_on_data_loss.map(|b| b.to_string()),
+        );
+        flag("--window", self.window.clone());
+        flag("--watermark", self.watermark.clone());
+        flag("--checkpoint-dir", Some(self.checkpoint_dir.clone()));
+        flag("--output-dir", Some(self.output_dir.display().to_string()));
+        flag("--output-topic", self.output_topic.clone());
+        flag("--console-rows", self.console_rows.map(|n| n.to_string()));
+        match &self.trigger {
+            Trigger::JobDefault => {}
+            Trigger::AvailableNow => args.push("--available-now".into()),
+            Trigger::ProcessingTime(interval) => {
+                args.push("--trigger-interval".into());
+                args.push(interval.clone());
+            }
+            Trigger::RealTime(interval) => {
+                // An optional value: given as one word so it cannot be
+                // taken for the next flag's.
+                args.push(match interval {
+                    Some(interval) => format!("--real-time={interval}"),
+                    None => "--real-time".into(),
+                });
+            }
+        }
+        if self.observe_kafka_timestamps {
+            args.push("--observe-kafka-timestamps".into());
+        }
+        args
+    }
+
+    /// `run` with this job's arguments and settings environment added.
+    pub fn apply(&self, mut run: SparkRun) -> SparkRun {
+        for arg in self.command_line() {
+            run = run.app_arg(arg);
+        }
+        if !self.kafka_settings.is_empty() {
+            let settings: serde_json::Map<String, serde_json::Value> = self
+                .kafka_settings
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into()))
+                .collect();
+            run = run.env(
+                KAFKA_SETTINGS_ENV,
+                serde_json::Value::Object(settings).to_string(),
+            );
+        }
+        run
+    }
+
+    /// Where the real-time pipeline writes (the job's own default).
+    pub fn enriched_topic(&self) -> String {
+        self.output_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}.enriched", self.topic))
+    }
+}
+
+/// One line of `final/crime_type_totals.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CrimeTypeTotal {
+    pub original_crime_type_name: Option<String>,
+    pub count: u64,
+}
+
+/// One line of `final/dispositions.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DispositionTotal {
+    pub disposition: Option<String>,
+    pub description: Option<String>,
+    pub count: u64,
+}
+
+/// One line of `final/crime_type_window.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CrimeTypeWindow {
+    pub window_start: Option<String>,
+    pub original_crime_type_name: Option<String>,
+    pub count: u64,
+}
+
+/// The job's exact results, `<output dir>/final/*.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalResults {
+    pub crime_type_totals: Vec<CrimeTypeTotal>,
+    pub dispositions: Vec<DispositionTotal>,
+    pub crime_type_window: Vec<CrimeTypeWindow>,
+}
+
+impl FinalResults {
+    /// Reads the three files the job writes when it ends.
+    pub fn read(output_dir: &Path) -> Result<Self, String> {
+        let dir = output_dir.join("final");
+        Ok(FinalResults {
+            crime_type_totals: read_jsonl(&dir.join("crime_type_totals.jsonl"))?,
+            dispositions: read_jsonl(&dir.join("dispositions.jsonl"))?,
+            crime_type_window: read_jsonl(&dir.join("crime_type_window.jsonl"))?,
+        })
+    }
+
+    /// Calls counted over all crime types.
+    pub fn total_calls(&self) -> u64 {
+        self.crime_type_totals.iter().map(|t| t.count).sum()
+    }
+}
+
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("the job wrote no {}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> JobArgs {
+        JobArgs {
+            bootstrap_servers: "b:9092".into(),
+            topic: "t".into(),
+            checkpoint_dir: "/c".into(),
+            output_dir: "/o".into(),
+            ..JobArgs::default()
+        }
+    }
+
+    #[test]
+    fn command_line_has_only_what_is_set() {
+        let mut job = args();
+        job.trigger = Trigger::AvailableNow;
+        job.max_offsets_per_trigger = Some(5);
+        assert_eq!(
+            job.command_line(),
+            [
+                "--bootstrap-servers",
+                "b:9092",
+                "--topic",
+                "t",
+                "--max-offsets-per-trigger",
+                "5",
+                "--checkpoint-dir",
+                "/c",
+                "--output-dir",
+                "/o",
+                "--available-now"
+            ]
+        );
+    }
+
+    #[test]
+    fn real_time_interval_is_one_word() {
+        let mut job = args();
+        job.set_option("realTime", "5 seconds").unwrap();
+        assert!(job
+            .command_line()
+            .ends_with(&["--real-time=5 seconds".to_string()]));
+        job.set_option("realTime", "default").unwrap();
+        assert!(job.command_line().ends_with(&["--real-time".to_string()]));
+        assert_eq!(job.enriched_topic(), "t.enriched");
+    }
+
+    #[test]
+    fn sweep_options_are_typed_and_unknown_ones_refused() {
+        let mut job = args();
+        job.set_option("trigger", "0 seconds").unwrap();
+        assert_eq!(job.trigger, Trigger::ProcessingTime("0 seconds".into()));
+        let err = job.set_option("maxOffsetsPerTrigger", "x").unwrap_err();
+        assert!(err.contains("whole number"), "{err}");
+        let err = job.set_option("maxRatePerPartition", "5").unwrap_err();
+        assert!(err.contains("not a job option"), "{err}");
+    }
+
+    #[test]
+    fn final_results_are_read_and_summed() {
+        let dir = tempfile::tempdir().unwrap();
+        let final_dir = dir.path().join("final");
+        std::fs::create_dir_all(&final_dir).unwrap();
+        std::fs::write(
+            final_dir.join("crime_type_totals.jsonl"),
+            "{\"original_crime_type_name\":\"A\",\"count\":3}\n{\"original_crime_type_name\":null,\"count\":4}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            final_dir.join("dispositions.jsonl"),
+            "{\"disposition\":\"ND\",\"description\":null,\"count\":7}\n",
+        )
+        .unwrap();
+        let missing = FinalResults::read(dir.path()).unwrap_err();
+        assert!(missing.contains("crime_type_window.jsonl"), "{missing}");
+        std::fs::write(final_dir.join("crime_type_window.jsonl"), "").unwrap();
+        let results = FinalResults::read(dir.path()).unwrap();
+        assert_eq!(results.total_calls(), 7);
+        assert_eq!(results.dispositions[0].description, None);
+    }
+}
