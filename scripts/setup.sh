@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 # System packages: a C toolchain + cmake for librdkafka, OpenSSL/curl/SASL
-# headers for its TLS and SASL support, Java 17 and Maven for Kafka/Spark.
+# headers for its TLS and SASL support, Java 17 (with javac) and Maven for
+# Kafka/Spark.
 need=()
 command -v cmake >/dev/null || need+=(cmake)
 command -v mvn >/dev/null || need+=(maven)
 command -v java >/dev/null || need+=(openjdk-17-jre-headless)
+# spark/submit.sh compiles spark/localfs/NioLocalFs.java once (faster checkpoints).
+command -v javac >/dev/null || need+=(openjdk-17-jdk-headless)
 command -v g++ >/dev/null || need+=(g++)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 # `stack up --security sasl_ssl` makes its CA and broker certificate with it.

@@ -34,6 +34,14 @@
 # archive is made by running spark/cds_warmup.py (the job's query on a file
 # stream; no broker needed) with -XX:DumpLoadedClassList, then java -Xshare:dump.
 #
+# Local file system without child processes: pyspark from pip has no Hadoop
+# native library, so Hadoop's local file system runs `chmod` and `readlink` in
+# child processes for the files a streaming checkpoint writes, dozens per
+# micro-batch. With a local master, runs use spark/localfs/NioLocalFs.java
+# instead (the same, with java.nio), compiled once with javac into .venv/
+# spark-localfs/: a small batch's offset and commit log writes take 4 ms instead
+# of 65 (docs/BENCHMARKS.md). Without javac, runs use Hadoop's as before.
+#
 # Output: the job's tables and results on stdout; errors and Spark's log on
 # stderr. Exit status: the job's (0 ok, 1 query failed, 2 bad arguments).
 #
@@ -97,12 +105,44 @@ cleanup_resolve() {
   if [[ -n $resolve_tmp ]]; then rm -rf "$resolve_tmp" "$resolve_tmp.old"; fi
 }
 
-# The class-data-sharing archive for this pyspark install and Java build.
+# The jar of spark/localfs/NioLocalFs.java for this pyspark's Hadoop (a name
+# only: make_localfs builds it).
+localfs_jar() {
+  local src=$home/spark/localfs/NioLocalFs.java api
+  api=$(echo "$spark_home"/jars/hadoop-client-api-*.jar)
+  echo "$venv/spark-localfs/sfcrime-localfs-$(sha256sum "$src" | cut -c1-12)-${api##*/hadoop-client-api-}"
+}
+
+# Builds the jar unless it exists; fails (quietly) without javac.
+make_localfs() {
+  local jar tmp rc=0
+  jar=$(localfs_jar)
+  [[ ! -f $jar ]] || return 0
+  command -v javac >/dev/null && command -v jar >/dev/null || return 1
+  mkdir -p "${jar%/*}"
+  tmp=$(mktemp -d "${jar%/*}/.build.XXXXXX")
+  javac --release 17 -cp "$(echo "$spark_home"/jars/hadoop-client-api-*.jar)" -d "$tmp/classes" \
+    "$home/spark/localfs/NioLocalFs.java" >"$tmp/javac.log" 2>&1 &&
+    jar cf "$tmp/localfs.jar" -C "$tmp/classes" . || rc=$?
+  if ((rc)); then
+    echo "$prog: warning: cannot compile spark/localfs/NioLocalFs.java, so checkpoints use Hadoop's slower local file system: $(tail -n 3 "$tmp/javac.log")" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
+  rm -f "${jar%/*}"/sfcrime-localfs-*.jar  # of an earlier source or Hadoop
+  mv "$tmp/localfs.jar" "$jar"
+  rm -rf "$tmp"
+}
+
+# The class-data-sharing archive for this pyspark install, Java build and class
+# path (the local file system's jar is on it).
 cds_archive() {
-  local build installed
+  local build installed localfs
   build=$(sed -n 's/.*(build \([^)]*\)).*/\1/p' <<<"$java_banner" | head -n 1)
   installed=$(stat -c %Y "$spark_home/jars/spark-core_2.13-$pyspark_version.jar")
-  echo "$venv/spark-cds/spark-$pyspark_version-$installed-java-${build//[^A-Za-z0-9.+-]/_}.jsa"
+  localfs=$(localfs_jar)
+  localfs=${localfs##*/sfcrime-localfs-}
+  echo "$venv/spark-cds/spark-$pyspark_version-$installed-java-${build//[^A-Za-z0-9.+-]/_}-localfs-${localfs%.jar}.jsa"
 }
 
 # Makes the archive (see "Class-data sharing" above): a warm-up run of the job's
@@ -206,6 +246,7 @@ while (($#)); do
     --jars) user_jars=$value; continue ;;
     --master) has_master=1 master=$value ;;
     --driver-memory) has_memory=1 ;;
+    --driver-class-path) user_confs+=(spark.driver.extraClassPath) ;;
     --conf | -c)
       user_confs+=("${value%%=*}")
       case $value in
@@ -233,6 +274,14 @@ case $master in
   *) shuffle_partitions=8 ;;
 esac
 default_confs+=("spark.sql.shuffle.partitions=$shuffle_partitions")
+# The local file system without child processes (see above): the driver is the
+# only JVM of a local master, so the jar on its class path is enough.
+if [[ $master == local || $master == local\[* ]] &&
+  [[ " ${user_confs[*]} " != *" spark.driver.extraClassPath "* ]] && make_localfs; then
+  default_confs+=("spark.driver.extraClassPath=$(localfs_jar)"
+    'spark.hadoop.fs.file.impl=org.sfcrime.hadoop.NioLocalFs$FileSystem'
+    'spark.hadoop.fs.AbstractFileSystem.file.impl=org.sfcrime.hadoop.NioLocalFs$AbstractFs')
+fi
 for conf in "${default_confs[@]}"; do
   [[ " ${user_confs[*]} " == *" ${conf%%=*} "* ]] || submit_args+=(--conf "$conf")
 done

@@ -75,7 +75,8 @@ minute on 2 cores; the runs and their logs are kept in the results directory (a 
     #[command(
         after_help = "Needs the broker (sfcrime stack up). Each run makes fresh topics \
 stamped with the broker's append time, starts the job, produces --rate records/s for \
---duration seconds from its first progress event, stops it once caught up and checks the \
+--warmup + --duration seconds from its first progress event (latency is measured on the \
+records after the warm-up), stops it once caught up and checks the \
 results: the counts equal what was produced, every enriched call is there exactly once. \
 About 2 minutes per run. The run records (results.json, with each run's load average \
 before it) stay in the results directory."
@@ -90,9 +91,13 @@ before it) stay in the results directory."
         /// Records per second produced during each run.
         #[arg(long, default_value_t = 1000.0)]
         rate: f64,
-        /// Seconds of producing per run.
+        /// Seconds of producing per run, measured.
         #[arg(long, default_value_t = 60.0)]
         duration: f64,
+        /// Seconds of producing before that, not measured: the job's first
+        /// batches run on a cold JIT (start-up, not the steady state).
+        #[arg(long, default_value_t = 20.0)]
+        warmup: f64,
         /// Runs per mode.
         #[arg(long, default_value_t = 3)]
         repeat: u32,
@@ -184,14 +189,15 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
         BenchTarget::Latency {
             rate,
             duration,
+            warmup,
             repeat,
             seed,
             results_dir,
             json,
             ..
         } => {
-            if !(rate > 0.0 && duration > 0.0) {
-                bail!("--rate and --duration must be positive");
+            if !(rate > 0.0 && duration > 0.0 && warmup >= 0.0) {
+                bail!("--rate and --duration must be positive, --warmup not negative");
             }
             let results_dir = match results_dir {
                 Some(dir) => dir,
@@ -209,6 +215,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
                 },
                 rate,
                 duration_s: duration,
+                warmup_s: warmup,
                 repeat: repeat.max(1),
                 seed,
             };

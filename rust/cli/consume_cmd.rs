@@ -77,6 +77,7 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<()> {
         timeout: args.kafka.timeout(),
         verify: args.verify.clone(),
         verify_first: args.verify_first,
+        pipeline_latency_since_ms: 0,
     };
     let format = if args.json || args.verify.is_some() {
         Format::None

@@ -47,6 +47,15 @@ pub struct SweepArgs {
         requires = "latency_rate"
     )]
     latency_duration: f64,
+    /// Latency mode: seconds the producer sends before --latency-duration,
+    /// not measured (the job's first batches run on a cold JIT).
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "SECONDS",
+        requires = "latency_rate"
+    )]
+    latency_warmup: f64,
     /// Sweep name [default: the file's `name`, else "adhoc"].
     #[arg(long)]
     name: Option<String>,
@@ -99,6 +108,7 @@ impl SweepArgs {
                 self.latency_rate.map(|rate| LatencySpec {
                     rate,
                     duration_s: self.latency_duration,
+                    warmup_s: self.latency_warmup,
                 }),
             )?,
         };

@@ -16,14 +16,13 @@
 
 use crate::common::background::{kill, processes_with_arg, spawn, stat, KillGroupsWith};
 use crate::common::{
-    assert_all_delivered, count, data_slice, progress_events, verify, Aggregates, Broker,
+    assert_all_delivered, count, data_slice, progress_events, verify, wait_for, Aggregates, Broker,
     SparkCluster, TOPIC,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::ClientConfig;
 use serde_json::Value;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 const RECORDS: u64 = 60_000;
@@ -58,18 +57,6 @@ fn read_up_to(events: &[Value]) -> u64 {
         .and_then(|p| p["sources"][0]["endOffset"][TOPIC].as_object())
         .map(|partitions| partitions.values().filter_map(Value::as_u64).sum())
         .unwrap_or(0)
-}
-
-fn wait_for(what: &str, timeout: Duration, log: &Path, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {timeout:?}; log {}",
-            log.display()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod cluster;
 mod connector;
 mod data_checksums;
 mod faults;
+mod latency_modes;
 mod produce_consume;
 mod security;
 mod spark_job;

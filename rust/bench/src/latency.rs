@@ -38,8 +38,10 @@ pub struct LatencyBenchOptions {
     pub sweep: SweepOptions,
     /// Records per second the producer sends.
     pub rate: f64,
-    /// How long it sends, in seconds.
+    /// How long it sends, in seconds, measured.
     pub duration_s: f64,
+    /// How long it sends before that, unmeasured.
+    pub warmup_s: f64,
     pub repeat: u32,
     pub seed: u64,
 }
@@ -56,6 +58,7 @@ pub struct ModeResult {
 pub struct LatencyBenchReport {
     pub rate: f64,
     pub duration_s: f64,
+    pub warmup_s: f64,
     pub repeat: u32,
     pub results_dir: PathBuf,
     /// 1-minute load average before the runs, lowest and highest.
@@ -81,6 +84,7 @@ seed = {seed}
 [latency]
 rate = {rate:?}
 duration_s = {duration:?}
+warmup_s = {warmup:?}
 
 [baseline]
 trigger = "10 seconds"
@@ -99,6 +103,7 @@ realTime = {interval:?}
         seed = options.seed,
         rate = options.rate,
         duration = options.duration_s,
+        warmup = options.warmup_s,
         trigger = LOW_LATENCY.trigger,
         interval = REAL_TIME_INTERVAL,
         master = REAL_TIME_MASTER,
@@ -133,6 +138,7 @@ pub fn run(
     Ok(LatencyBenchReport {
         rate: options.rate,
         duration_s: options.duration_s,
+        warmup_s: options.warmup_s,
         repeat: options.repeat,
         results_dir: dir.clone(),
         load_min: loads.clone().fold(f64::INFINITY, f64::min),
@@ -145,12 +151,14 @@ impl LatencyBenchReport {
     /// A Markdown table: per mode, medians (min–max) over the repeats.
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
-            "{:.0} records/s for {:.0} s, {} repeats per mode, interleaved; load average \
+            "{:.0} records/s for {:.0} s measured after {:.0} s of warm-up, {} repeats per mode, \
+             interleaved; load average \
              {:.1}–{:.1} before the runs; medians (min–max) over the ok runs; runs in {}\n\n\
              | mode | settings | ok runs | e2e p50 ms | e2e p95 ms | e2e p99 ms |\n\
              | --- | --- | ---: | ---: | ---: | ---: |\n",
             self.rate,
             self.duration_s,
+            self.warmup_s,
             self.repeat,
             self.load_min,
             self.load_max,
@@ -195,6 +203,7 @@ mod tests {
             },
             rate: 1000.0,
             duration_s: 60.0,
+            warmup_s: 20.0,
             repeat: 3,
             seed: 1,
         };

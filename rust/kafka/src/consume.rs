@@ -42,6 +42,9 @@ pub struct ConsumeOptions {
     /// With `verify`: only the file's first N records are expected (what
     /// `produce -n N`, or `--rate R --duration S` for N = R x S, sends).
     pub verify_first: Option<u64>,
+    /// Pipeline latency only of records whose input was appended at or
+    /// after this time (ms since the epoch), leaving out a warm-up.
+    pub pipeline_latency_since_ms: i64,
 }
 
 /// librdkafka consumer settings unless `-X` overrides them.
@@ -222,8 +225,11 @@ pub fn consume(
         bytes += message.payload_len() as u64;
         if let Some(created) = message.timestamp().to_millis() {
             latencies.push(now_millis() - created);
-            if let Some(source) = header(&message, SOURCE_TIMESTAMP_HEADER).and_then(parse_index) {
-                pipeline_latencies.push(created - source as i64);
+            let source = header(&message, SOURCE_TIMESTAMP_HEADER).and_then(parse_index);
+            if let Some(source) = source.map(|ms| ms as i64) {
+                if source >= options.pipeline_latency_since_ms {
+                    pipeline_latencies.push(created - source);
+                }
             }
         }
         if let Some(checker) = checker.as_mut() {

@@ -125,8 +125,12 @@ pub struct SweepSpec {
 pub struct LatencySpec {
     /// Records per second the producer sends.
     pub rate: f64,
-    /// How long it sends, in seconds.
+    /// How long it sends, in seconds, measured.
     pub duration_s: f64,
+    /// Seconds it sends before that, unmeasured: the job's first batches
+    /// run on a cold JIT, which is start-up, not the steady state.
+    #[serde(default)]
+    pub warmup_s: f64,
 }
 
 fn default_repeat() -> u32 {

@@ -42,6 +42,8 @@ struct ObservedTimestamps {
 pub struct BatchLatency {
     pub batch: i64,
     pub rows: i64,
+    /// The batch's oldest record's Kafka timestamp, ms.
+    pub first_ms: i64,
     knots: Vec<(f64, f64)>,
 }
 
@@ -65,6 +67,7 @@ impl BatchLatency {
         Some(BatchLatency {
             batch: p.batch_id?,
             rows: observed.rows,
+            first_ms: observed.min_ms?,
             knots,
         })
     }
@@ -135,11 +138,13 @@ pub struct E2eLatency {
     pub rows: i64,
 }
 
-/// Pools every batch of `events` that reported its timestamps.
-pub fn e2e_latency(events: &[StreamingQueryProgress]) -> Option<E2eLatency> {
+/// Pools every batch of `events` that reported its timestamps, leaving out
+/// those holding records appended before `since_ms` (a warm-up).
+pub fn e2e_latency(events: &[StreamingQueryProgress], since_ms: i64) -> Option<E2eLatency> {
     let batches: Vec<BatchLatency> = events
         .iter()
         .filter_map(BatchLatency::from_progress)
+        .filter(|b| b.first_ms >= since_ms)
         .collect();
     Some(E2eLatency {
         p50_ms: pooled_quantile(&batches, 0.50)?,
@@ -202,7 +207,7 @@ mod tests {
         let b = BatchLatency::from_progress(&p).unwrap();
         assert_eq!(b.rows, 1000);
         assert!((b.median_ms() - 7000.0).abs() < 1.0, "{}", b.median_ms());
-        let e = e2e_latency(&[p]).unwrap();
+        let e = e2e_latency(&[p], 0).unwrap();
         assert!((e.p95_ms - 11_500.0).abs() < 1.0, "{e:?}");
         assert!((e.p99_ms - 11_900.0).abs() < 1.0, "{e:?}");
     }
@@ -214,10 +219,13 @@ mod tests {
         // is in the fast batch, the 99th percentile in the slow one.
         let fast = batch(1, t0, 500, t0 - 1000, t0 - 1000, 900);
         let slow = batch(2, t0 + 20_000, 1000, t0, t0, 100);
-        let e = e2e_latency(&[fast, slow]).unwrap();
+        let e = e2e_latency(&[fast.clone(), slow.clone()], 0).unwrap();
         assert_eq!((e.batches, e.rows), (2, 1000));
         assert!((e.p50_ms - 1500.0).abs() < 1.0, "{e:?}");
         assert!((e.p99_ms - 21_000.0).abs() < 1.0, "{e:?}");
+        // A warm-up until t0 - 500 leaves out the batch of older records.
+        let e = e2e_latency(&[fast, slow], t0 - 500).unwrap();
+        assert_eq!((e.batches, e.rows), (1, 100));
     }
 
     #[test]
@@ -228,6 +236,6 @@ mod tests {
         )
         .unwrap();
         assert!(BatchLatency::from_progress(&p).is_none());
-        assert!(e2e_latency(&[p]).is_none());
+        assert!(e2e_latency(&[p], 0).is_none());
     }
 }

@@ -100,7 +100,7 @@ pub fn plan(spec: &SweepSpec, options: &SweepOptions, expected_rows: i64) -> Res
 pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Result<SweepOutcome> {
     let expected_rows = match spec.latency {
         // Each run's own topic is checked after its producer is done.
-        Some(l) => (l.rate * l.duration_s).round() as i64,
+        Some(l) => (l.rate * (l.warmup_s + l.duration_s)).round() as i64,
         None => topic_size(&options.kafka, &options.topic)?,
     };
     if expected_rows == 0 {
@@ -145,6 +145,10 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
         interrupted: false,
     };
     let source = match spec.latency {
+        Some(l) if l.warmup_s > 0.0 => format!(
+            "a fresh topic per run, produced at {} records/s for {} s after {} s of warm-up",
+            l.rate, l.duration_s, l.warmup_s
+        ),
         Some(l) => format!(
             "a fresh topic per run, produced at {} records/s for {} s",
             l.rate, l.duration_s
@@ -299,6 +303,7 @@ impl SlotRun<'_> {
             producer: None,
             produced: false,
             stop_sent: false,
+            measure_from_ms: 0,
         });
         let mut pgid = None;
         let result = run.run(|event| match event {
@@ -321,6 +326,8 @@ impl SlotRun<'_> {
             Some(load) => load.finish(self.options)?,
             None => self.expected_rows,
         };
+        // Latency counts from the end of the producer's warm-up.
+        let measure_from = load.as_ref().map_or(0, |l| l.measure_from_ms);
 
         let (summary, paths, error) = match result {
             Ok(outcome) if outcome.stopped == Some(StopReason::Interrupted) => return Ok(None),
@@ -346,12 +353,11 @@ impl SlotRun<'_> {
         };
         let (e2e, output_calls) = match (latency, &job.output_topic) {
             (Some(_), Some(enriched)) if error.is_none() => {
-                let (e2e, calls) = self.read_enriched(enriched, expected_rows)?;
-                (e2e, calls)
+                self.read_enriched(enriched, expected_rows, measure_from)?
             }
             (_, Some(_)) => (None, None),
             (Some(_), None) => (
-                e2e_latency(&read_progress_file(&paths.progress)?),
+                e2e_latency(&read_progress_file(&paths.progress)?, measure_from),
                 final_call_count(&output),
             ),
             (None, None) => (None, final_call_count(&output)),
@@ -424,6 +430,7 @@ impl SlotRun<'_> {
         &self,
         enriched: &str,
         produced: i64,
+        measure_from_ms: i64,
     ) -> Result<(Option<E2eLatency>, Option<i64>)> {
         let summary = consume(
             &ConsumeOptions {
@@ -434,6 +441,7 @@ impl SlotRun<'_> {
                 timeout: Duration::from_secs(30),
                 verify: Some(self.options.data_file.clone()),
                 verify_first: Some(produced.max(0) as u64),
+                pipeline_latency_since_ms: measure_from_ms,
             },
             |_| {},
         )
@@ -510,6 +518,8 @@ struct Load {
     /// The producer was started (and may have finished).
     produced: bool,
     stop_sent: bool,
+    /// When the warm-up ends: records appended before are not measured.
+    measure_from_ms: i64,
 }
 
 impl Load {
@@ -531,7 +541,7 @@ impl Load {
                 .arg("--rate")
                 .arg(self.spec.rate.to_string())
                 .arg("--duration")
-                .arg(self.spec.duration_s.to_string())
+                .arg((self.spec.warmup_s + self.spec.duration_s).to_string())
                 .env(
                     "SFCRIME_BOOTSTRAP_SERVERS",
                     &options.kafka.bootstrap_servers,
@@ -542,9 +552,10 @@ impl Load {
                 .spawn()
             {
                 Ok(child) => {
+                    self.measure_from_ms = unix_millis() + (self.spec.warmup_s * 1000.0) as i64;
                     log(&format!(
-                        "    producing {} records/s for {} s to {}",
-                        self.spec.rate, self.spec.duration_s, self.topic
+                        "    producing {} records/s for {} s (+{} s warm-up) to {}",
+                        self.spec.rate, self.spec.duration_s, self.spec.warmup_s, self.topic
                     ));
                     self.producer = Some(child);
                 }
@@ -618,6 +629,12 @@ pub fn relative(path: &Path, base: &Path) -> String {
         .unwrap_or(&path)
         .display()
         .to_string()
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The 1-minute load average, or NaN where /proc/loadavg is unreadable.

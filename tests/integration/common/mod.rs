@@ -676,6 +676,20 @@ impl Aggregates {
 }
 
 /// The progress events (StreamingQueryProgress) in a progress file so far.
+/// Polls `done` every 200 ms; fails naming `what` and the log to read after
+/// `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, log: &Path, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {timeout:?}; log {}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 pub fn progress_events(progress: &Path) -> Vec<Value> {
     std::fs::read_to_string(progress)
         .unwrap_or_default()
