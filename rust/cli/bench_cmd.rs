@@ -8,8 +8,9 @@ use sfcrime_bench::latency::{self, LatencyBenchOptions};
 use sfcrime_config::Settings;
 use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_stack::{java, Mode, Stack};
-use sfcrime_sweep::sweep::SweepOptions;
+use sfcrime_sweep::sweep::{QuietWait, SweepOptions};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -104,6 +105,10 @@ before it) stay in the results directory."
         /// Seed of the run order.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Before each run, wait (up to 5 minutes) for the 1-minute load
+        /// average to drop to this; each run records the load it started at.
+        #[arg(long, default_value_t = 1.5)]
+        max_load: f64,
         /// Results directory; give an interrupted bench's to resume it
         /// [default: a new runs/bench-latency/<time>].
         #[arg(long, value_name = "DIR")]
@@ -166,6 +171,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
                     kafka: KafkaSettings::new(settings.bootstrap_servers()?),
                     topic: connector::TOPIC.to_string(),
                     data_file: settings.path("data.file")?,
+                    quiet: None,
                     max_consecutive_failures: 2,
                 },
                 file: settings.path("data.file")?,
@@ -192,6 +198,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
             warmup,
             repeat,
             seed,
+            max_load,
             results_dir,
             json,
             ..
@@ -211,6 +218,10 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
                     kafka: KafkaSettings::new(settings.bootstrap_servers()?),
                     topic: settings.string("topic")?,
                     data_file: settings.path("data.file")?,
+                    quiet: Some(QuietWait {
+                        max_load,
+                        max_wait: Duration::from_secs(300),
+                    }),
                     max_consecutive_failures: 2,
                 },
                 rate,

@@ -139,6 +139,7 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<()> {
         kafka: KafkaSettings::new(settings.bootstrap_servers()?),
         topic: settings.string("topic")?,
         data_file: settings.path("data.file")?,
+        quiet: None,
         max_consecutive_failures: args.max_failures.max(1),
     };
     if args.dry_run {

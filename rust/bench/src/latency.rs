@@ -199,6 +199,7 @@ mod tests {
                 kafka: KafkaSettings::new("127.0.0.1:1"),
                 topic: "t".into(),
                 data_file: "/x/calls.json".into(),
+                quiet: None,
                 max_consecutive_failures: 3,
             },
             rate: 1000.0,

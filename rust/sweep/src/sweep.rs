@@ -48,9 +48,40 @@ pub struct SweepOptions {
     /// The calls file latency runs produce from (and real-time runs are
     /// checked against).
     pub data_file: PathBuf,
+    /// Before each run, wait (at most `max_wait`) until the 1-minute load
+    /// average is at most `max_load`: on 2 cores, the previous run's
+    /// lingering load changes the next one's result.
+    pub quiet: Option<QuietWait>,
     /// Give up after this many failed runs in a row (a broken setup fails
     /// every run; one bad point should not stop the study).
     pub max_consecutive_failures: usize,
+}
+
+/// How long to wait for a quiet machine before each run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuietWait {
+    pub max_load: f64,
+    pub max_wait: Duration,
+}
+
+impl QuietWait {
+    /// Waits until the load average is at most `max_load` or `max_wait`
+    /// has passed; returns the load then.
+    fn wait(&self, log: Log<'_>) -> f64 {
+        let started = Instant::now();
+        let mut load = load_average();
+        if load > self.max_load {
+            log(&format!(
+                "    waiting for a 1-minute load average of at most {} (now {load:.2}, at most {:.0?})",
+                self.max_load, self.max_wait
+            ));
+        }
+        while load > self.max_load && started.elapsed() < self.max_wait {
+            std::thread::sleep(Duration::from_secs(5));
+            load = load_average();
+        }
+        load
+    }
 }
 
 /// How the sweep went.
@@ -174,6 +205,9 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
             point.label,
             slot.repeat
         ));
+        if let Some(quiet) = options.quiet {
+            quiet.wait(log);
+        }
         let slot_run = SlotRun {
             spec,
             options,
@@ -680,6 +714,7 @@ mod tests {
             kafka: KafkaSettings::new("127.0.0.1:1"),
             topic: "t".into(),
             data_file: PathBuf::from("/x/calls.json"),
+            quiet: None,
             max_consecutive_failures: 3,
         };
         let err = plan(&spec, &options, 10).unwrap_err().to_string();
