@@ -643,9 +643,7 @@ def run(args):
 
 def real_time_writer(spark, args, radio_codes):
     """The enriched-calls pipeline in real-time mode: Kafka in, Kafka out."""
-    # Real-time mode runs without adaptive query execution (Spark would turn it off
-    # itself, with a warning in the middle of the run's output).
-    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    # (Spark turns adaptive query execution off for real-time mode by itself.)
     raw = read_kafka(spark, args, includeHeaders="true")
     if args.observe_kafka_timestamps:
         raw = observe_kafka_timestamps(raw)

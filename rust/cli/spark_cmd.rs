@@ -234,6 +234,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
             eprintln!("spark: skipped a progress line ({error}): {line:.120}");
         }
         RunEvent::Stopping(reason) => eprintln!("spark: stopping the query ({reason:?})"),
+        RunEvent::Polled => {}
     });
     let outcome = match outcome {
         Ok(outcome) => outcome,

@@ -95,6 +95,9 @@ pub enum RunEvent<'a> {
     },
     /// The runner sent the job its first stop signal.
     Stopping(StopReason),
+    /// The runner looked at the job again (every poll interval), whether or
+    /// not anything above happened: a hook for checks of the caller's own.
+    Polled,
 }
 
 /// A run that ended by itself with success, or that the runner stopped.
@@ -334,6 +337,7 @@ impl SparkRun {
                     on_event(RunEvent::Stopping(reason));
                 }
             }
+            on_event(RunEvent::Polled);
             std::thread::sleep(self.poll_interval);
         };
         drop(interrupts);

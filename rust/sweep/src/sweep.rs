@@ -334,21 +334,35 @@ impl SlotRun<'_> {
         let mut load = latency.map(|spec| Load {
             spec,
             topic: topic.clone(),
+            output_topic: job.output_topic.clone(),
+            last_output_check: None,
+            events_file: None,
             producer: None,
             produced: false,
             stop_sent: false,
             measure_from_ms: 0,
+            producer_done_ms: None,
         });
         let mut pgid = None;
         let result = run.run(|event| match event {
             RunEvent::Started { pid, paths } => {
                 sampler = Some(Sampler::start(pid, Duration::from_millis(250)));
                 pgid = Some(pid);
+                if let Some(load) = load.as_mut() {
+                    let mut events = paths.progress.clone().into_os_string();
+                    events.push(".events");
+                    load.events_file = Some(events.into());
+                }
                 log(&format!("    run dir {}", paths.dir.display()));
             }
             RunEvent::Progress(p) => {
                 if let (Some(load), Some(pgid)) = (load.as_mut(), pgid) {
                     load.on_progress(p, pgid, self.options, log);
+                }
+            }
+            RunEvent::Polled => {
+                if let (Some(load), Some(pgid)) = (load.as_mut(), pgid) {
+                    load.on_poll(pgid, self.options, log);
                 }
             }
             RunEvent::Stopping(reason) => log(&format!("    stopping the job: {reason:?}")),
@@ -554,6 +568,25 @@ struct Load {
     stop_sent: bool,
     /// When the warm-up ends: records appended before are not measured.
     measure_from_ms: i64,
+    /// When the producer was first seen done (every record acknowledged).
+    producer_done_ms: Option<i64>,
+    /// The real-time pipeline's output topic: the run is caught up when it
+    /// holds as many records as the input (its progress comes only once a
+    /// checkpoint interval, which may be minutes).
+    output_topic: Option<String>,
+    last_output_check: Option<Instant>,
+    /// The job's lifecycle events (`<progress file>.events`).
+    events_file: Option<PathBuf>,
+}
+
+/// Whether the job's lifecycle events file says its query started.
+fn query_started(events: &Path) -> bool {
+    std::fs::read_to_string(events).is_ok_and(|text| {
+        text.lines().any(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .is_ok_and(|event| event["event"] == "started")
+        })
+    })
 }
 
 impl Load {
@@ -568,49 +601,115 @@ impl Load {
         log: Log<'_>,
     ) {
         if !self.produced {
-            self.produced = true;
-            match Command::new(&options.sfcrime)
-                .args(["produce", "-t", &self.topic, "-f"])
-                .arg(&options.data_file)
-                .arg("--rate")
-                .arg(self.spec.rate.to_string())
-                .arg("--duration")
-                .arg((self.spec.warmup_s + self.spec.duration_s).to_string())
-                .env(
-                    "SFCRIME_BOOTSTRAP_SERVERS",
-                    &options.kafka.bootstrap_servers,
-                )
-                .env("SFCRIME_HOME", &options.home)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-            {
-                Ok(child) => {
-                    self.measure_from_ms = unix_millis() + (self.spec.warmup_s * 1000.0) as i64;
-                    log(&format!(
-                        "    producing {} records/s for {} s (+{} s warm-up) to {}",
-                        self.spec.rate, self.spec.duration_s, self.spec.warmup_s, self.topic
-                    ));
-                    self.producer = Some(child);
-                }
-                Err(e) => log(&format!("    cannot start the producer: {e}")),
+            self.start_producer(options, log);
+            return;
+        }
+        self.note_producer_done();
+        // Caught up only by a batch that began after the producer was done:
+        // an earlier one measured "behind" against an older end of the topic
+        // (with trigger 0, stopping then lost the last few hundred records).
+        let caught_up = self
+            .producer_done_ms
+            .zip(p.timestamp_millis())
+            .is_some_and(|(done, began)| began >= done)
+            && p.offsets_behind_latest() == Some(0);
+        if caught_up {
+            self.stop_job(pgid, log, "producer done and the query caught up");
+        }
+    }
+
+    /// Starts `sfcrime produce` at the spec's rate, once.
+    fn start_producer(&mut self, options: &SweepOptions, log: Log<'_>) {
+        self.produced = true;
+        match Command::new(&options.sfcrime)
+            .args(["produce", "-t", &self.topic, "-f"])
+            .arg(&options.data_file)
+            .arg("--rate")
+            .arg(self.spec.rate.to_string())
+            .arg("--duration")
+            .arg((self.spec.warmup_s + self.spec.duration_s).to_string())
+            .env(
+                "SFCRIME_BOOTSTRAP_SERVERS",
+                &options.kafka.bootstrap_servers,
+            )
+            .env("SFCRIME_HOME", &options.home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => {
+                self.measure_from_ms = unix_millis() + (self.spec.warmup_s * 1000.0) as i64;
+                log(&format!(
+                    "    producing {} records/s for {} s (+{} s warm-up) to {}",
+                    self.spec.rate, self.spec.duration_s, self.spec.warmup_s, self.topic
+                ));
+                self.producer = Some(child);
+            }
+            Err(e) => log(&format!("    cannot start the producer: {e}")),
+        }
+    }
+
+    /// Between progress events: a real-time run is caught up once its
+    /// output topic holds every input record (checked once a second).
+    fn on_poll(&mut self, pgid: u32, options: &SweepOptions, log: Log<'_>) {
+        let Some(output) = self.output_topic.clone() else {
+            return;
+        };
+        if !self.produced {
+            // Its first progress event comes only after a checkpoint
+            // interval: produce from the query's start (the warm-up covers
+            // its first tasks' start).
+            if self.events_file.as_deref().is_some_and(query_started) {
+                self.start_producer(options, log);
             }
             return;
         }
-        let producer_done = match self.producer.as_mut() {
-            Some(child) => matches!(child.try_wait(), Ok(Some(_))),
-            None => true,
-        };
-        if producer_done && !self.stop_sent && p.offsets_behind_latest() == Some(0) {
-            self.stop_sent = true;
-            log("    producer done and the query caught up: stopping the job");
-            // The job's documented stop: SIGINT to its process group lets the
-            // running batch finish and writes the final results.
-            if let Ok(pgid) = libc::pid_t::try_from(pgid) {
-                // SAFETY: kill(2) on our child's process group; plain integers.
-                unsafe {
-                    libc::kill(-pgid, libc::SIGINT);
-                }
+        if self.stop_sent
+            || self
+                .last_output_check
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        {
+            return;
+        }
+        self.last_output_check = Some(Instant::now());
+        self.note_producer_done();
+        if self.producer_done_ms.is_none() {
+            return;
+        }
+        let sizes = topic_size(&options.kafka, &self.topic)
+            .and_then(|input| topic_size(&options.kafka, &output).map(|output| (input, output)));
+        if matches!(sizes, Ok((input, output)) if input > 0 && output >= input) {
+            self.stop_job(
+                pgid,
+                log,
+                "producer done and every record is in the output topic",
+            );
+        }
+    }
+
+    fn note_producer_done(&mut self) {
+        if self.producer_done_ms.is_none() {
+            let done = match self.producer.as_mut() {
+                Some(child) => matches!(child.try_wait(), Ok(Some(_))),
+                None => true,
+            };
+            if done {
+                self.producer_done_ms = Some(unix_millis());
+            }
+        }
+    }
+
+    /// The job's documented stop: SIGINT to its process group lets the
+    /// running batch finish and writes the final results.
+    fn stop_job(&mut self, pgid: u32, log: Log<'_>, why: &str) {
+        if std::mem::replace(&mut self.stop_sent, true) {
+            return;
+        }
+        log(&format!("    {why}: stopping the job"));
+        if let Ok(pgid) = libc::pid_t::try_from(pgid) {
+            // SAFETY: kill(2) on our child's process group; plain integers.
+            unsafe {
+                libc::kill(-pgid, libc::SIGINT);
             }
         }
     }
