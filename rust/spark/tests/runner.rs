@@ -30,10 +30,12 @@ fn fake_run(root: &Path, mode: &str, replay: Option<&str>) -> SparkRun {
     run
 }
 
-/// What the callback saw, in order, as short strings.
+/// What the callback saw, in order, as short strings; the polls, which come
+/// every poll interval whatever happens, left out.
 fn recorder(seen: &mut Vec<String>) -> impl FnMut(RunEvent<'_>) + '_ {
     move |event| {
         seen.push(match event {
+            RunEvent::Polled => return,
             RunEvent::Started { paths, pid } => {
                 assert!(pid > 0 && paths.dir.is_dir());
                 "started".to_string()
@@ -138,6 +140,23 @@ fn a_deadline_stops_the_job_with_sigint() {
     let log = std::fs::read_to_string(&outcome.paths.log).unwrap();
     assert!(log.contains("stopping on SIGINT"), "{log}");
     assert_eq!(outcome.summary.progress_events, 0);
+}
+
+#[test]
+fn the_caller_is_polled_while_the_job_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let mut polls = 0;
+    fake_run(root.path(), "forever", None)
+        .poll_interval(Duration::from_millis(20))
+        .stop_after(Duration::from_millis(400))
+        .run(|event| {
+            if matches!(event, RunEvent::Polled) {
+                polls += 1;
+            }
+        })
+        .unwrap();
+    // 400 ms at one poll per 20 ms, on a busy machine too.
+    assert!(polls >= 5, "{polls} polls");
 }
 
 #[test]
