@@ -537,9 +537,17 @@ def finalize(output_dir):
     sys.stdout.flush()
 
 
-def run_until_done(query, stop_signals):
-    """Wait for the query; on a stop request let a running batch finish, then stop."""
+def run_until_done(query, stop_signals, real_time=False):
+    """Wait for the query; on a stop request let a running batch finish, then stop.
+    A real-time batch runs for its whole checkpoint interval, so that query stops at
+    once: its interval is replayed on the next start (at-least-once output)."""
     while not query.awaitTermination(1):
+        if stop_signals and real_time:
+            print(f"{signal.Signals(stop_signals[0]).name}: stopping the real-time query "
+                  "(a restart replays its unfinished checkpoint interval)",
+                  file=sys.stderr, flush=True)
+            query.stop()
+            break
         if stop_signals:
             print(f"{signal.Signals(stop_signals[0]).name}: stopping the query after the "
                   "running batch, then finalizing", file=sys.stderr, flush=True)
@@ -634,7 +642,7 @@ def run(args):
     if stop_signals:
         print("stop requested before the query started", file=sys.stderr, flush=True)
     else:
-        run_until_done(writer.start(), stop_signals)
+        run_until_done(writer.start(), stop_signals, real_time=args.real_time is not None)
     spark.stop()
     if args.real_time is None:
         finalize(args.output_dir)
