@@ -21,6 +21,9 @@
  <output-dir>/final/*.jsonl. Every StreamingQueryProgress is appended as one
  JSON line to --progress-file.
 
+ --real-time runs a second, stateless pipeline instead, in Spark's real-time mode:
+ each call with its radio-code description joined, as JSON to --output-topic.
+
  Run it through spark/submit.sh, which adds the Kafka connector jars:
     $ spark/submit.sh --available-now --bootstrap-servers 127.0.0.1:9092
 """

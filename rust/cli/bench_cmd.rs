@@ -164,16 +164,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
                 None => connector::new_results_dir(&settings.home().join("runs/bench-connector"))?,
             };
             let options = ConnectorBenchOptions {
-                sweep: SweepOptions {
-                    home: settings.home().to_path_buf(),
-                    sfcrime: std::env::current_exe()?,
-                    results_dir,
-                    kafka: KafkaSettings::new(settings.bootstrap_servers()?),
-                    topic: connector::TOPIC.to_string(),
-                    data_file: settings.path("data.file")?,
-                    quiet: None,
-                    max_consecutive_failures: 2,
-                },
+                sweep: sweep_options(settings, results_dir, connector::TOPIC, None)?,
                 file: settings.path("data.file")?,
                 repeat: repeat.max(1),
                 base: if base.is_empty() {
@@ -210,20 +201,13 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
                 Some(dir) => dir,
                 None => connector::new_results_dir(&settings.home().join("runs/bench-latency"))?,
             };
+            let quiet = QuietWait {
+                max_load,
+                max_wait: Duration::from_secs(300),
+            };
+            let topic = settings.string("topic")?;
             let options = LatencyBenchOptions {
-                sweep: SweepOptions {
-                    home: settings.home().to_path_buf(),
-                    sfcrime: std::env::current_exe()?,
-                    results_dir,
-                    kafka: KafkaSettings::new(settings.bootstrap_servers()?),
-                    topic: settings.string("topic")?,
-                    data_file: settings.path("data.file")?,
-                    quiet: Some(QuietWait {
-                        max_load,
-                        max_wait: Duration::from_secs(300),
-                    }),
-                    max_consecutive_failures: 2,
-                },
+                sweep: sweep_options(settings, results_dir, &topic, Some(quiet))?,
                 rate,
                 duration_s: duration,
                 warmup_s: warmup,
@@ -244,4 +228,24 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
     }
     print!("{markdown}");
     Ok(())
+}
+
+/// How a bench's sweep runs: against the configured broker and data file,
+/// giving up after 2 failed runs in a row.
+fn sweep_options(
+    settings: &Settings,
+    results_dir: PathBuf,
+    topic: &str,
+    quiet: Option<QuietWait>,
+) -> Result<SweepOptions> {
+    Ok(SweepOptions {
+        home: settings.home().to_path_buf(),
+        sfcrime: std::env::current_exe()?,
+        results_dir,
+        kafka: KafkaSettings::new(settings.bootstrap_servers()?),
+        topic: topic.to_string(),
+        data_file: settings.path("data.file")?,
+        quiet,
+        max_consecutive_failures: 2,
+    })
 }
