@@ -18,7 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use sfcrime_records::RecordReader;
 use sfcrime_stats::nearest_rank;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,8 +133,8 @@ pub fn consume(
                 options.topic, options.kafka.bootstrap_servers
             )
         })?;
-    let expected = match &options.verify {
-        Some(path) => Some(file_fingerprints(path, options.verify_first)?),
+    let mut checker = match &options.verify {
+        Some(path) => Some(Checker::new(path, options.verify_first)?),
         None => None,
     };
     let group = match &options.start {
@@ -173,7 +173,6 @@ pub fn consume(
     }
 
     let started = Instant::now();
-    let mut checker = expected.map(Checker::new);
     let (mut messages, mut bytes) = (0u64, 0u64);
     let mut latencies = Vec::new();
     let mut pipeline_latencies = Vec::new();
@@ -233,7 +232,7 @@ pub fn consume(
             }
         }
         if let Some(checker) = checker.as_mut() {
-            checker.check(&message);
+            checker.check(&message)?;
         }
         on_message(&message);
     }
@@ -260,17 +259,14 @@ fn header<'a>(message: &'a BorrowedMessage<'_>, key: &str) -> Option<&'a [u8]> {
     headers.iter().find(|h| h.key == key)?.value
 }
 
-/// What a file record may look like in the topic: its wire value, or (in
-/// the real-time pipeline's output) its fields with a description added.
-#[derive(Clone, Copy)]
-struct Expected {
-    wire: u64,
-    enriched: u64,
-}
-
-/// For each record index of the file (the first `limit`), its expected
-/// fingerprints; `None` for bad records, which the producer dead-letters.
-fn file_fingerprints(path: &std::path::Path, limit: Option<u64>) -> Result<Vec<Option<Expected>>> {
+/// For each record index of the file (the first `limit`), the fingerprint
+/// `of` its compact value; `None` for bad records, which the producer
+/// dead-letters.
+fn file_fingerprints(
+    path: &Path,
+    limit: Option<u64>,
+    of: impl Fn(&[u8]) -> u64,
+) -> Result<Vec<Option<u64>>> {
     let mut fingerprints = Vec::new();
     let mut value = Vec::new();
     for element in RecordReader::open(path)?.take(limit.map_or(usize::MAX, |n| n as usize)) {
@@ -278,17 +274,27 @@ fn file_fingerprints(path: &std::path::Path, limit: Option<u64>) -> Result<Vec<O
             element.with_context(|| format!("cannot verify against {}", path.display()))?;
         fingerprints.push(element.record.is_ok().then(|| {
             compact_json(&element.raw, &mut value);
-            Expected {
-                wire: fingerprint(&value),
-                enriched: enriched_call_fingerprint(&value).unwrap_or_default(),
-            }
+            of(&value)
         }));
     }
     Ok(fingerprints)
 }
 
+/// The fingerprint an enriched copy of a file record must have (the file's
+/// good records are all JSON objects, so the 0 for others never matters).
+fn enriched_fingerprint(value: &[u8]) -> u64 {
+    enriched_call_fingerprint(value).unwrap_or_default()
+}
+
 struct Checker {
-    expected: Vec<Option<Expected>>,
+    file: PathBuf,
+    limit: Option<u64>,
+    /// Each record's wire value's fingerprint.
+    expected: Vec<Option<u64>>,
+    /// The fingerprints an enriched copy must have, made from the file when
+    /// the first enriched call comes (a JSON parse of every record, which a
+    /// plain topic never needs).
+    enriched: Option<Vec<Option<u64>>>,
     seen: Vec<bool>,
     report: VerifyReport,
 }
@@ -296,29 +302,41 @@ struct Checker {
 const MAX_LISTED_MISSING: usize = 20;
 
 impl Checker {
-    fn new(expected: Vec<Option<Expected>>) -> Self {
-        Checker {
+    fn new(file: &Path, limit: Option<u64>) -> Result<Self> {
+        let expected = file_fingerprints(file, limit, fingerprint)?;
+        Ok(Checker {
+            file: file.to_path_buf(),
+            limit,
             seen: vec![false; expected.len()],
             report: VerifyReport {
                 expected: expected.iter().filter(|f| f.is_some()).count() as u64,
                 ..VerifyReport::default()
             },
             expected,
-        }
+            enriched: None,
+        })
     }
 
-    fn check(&mut self, message: &BorrowedMessage<'_>) {
+    fn check(&mut self, message: &BorrowedMessage<'_>) -> Result<()> {
         let index = header(message, INDEX_HEADER).and_then(parse_index);
-        let Some(Some(want)) = index.and_then(|i| self.expected.get(i as usize)) else {
+        let Some(Some(wire)) = index.and_then(|i| self.expected.get(i as usize)).copied() else {
             self.report.foreign += 1;
-            return;
+            return Ok(());
         };
         let index = index.unwrap_or_default() as usize;
         let value = message.payload().unwrap_or_default();
         let intact = if header(message, SOURCE_TIMESTAMP_HEADER).is_some() {
-            enriched_call_fingerprint(value) == Some(want.enriched)
+            let enriched = match &self.enriched {
+                Some(enriched) => enriched,
+                None => self.enriched.insert(file_fingerprints(
+                    &self.file,
+                    self.limit,
+                    enriched_fingerprint,
+                )?),
+            };
+            enriched_call_fingerprint(value).is_some_and(|f| enriched[index] == Some(f))
         } else {
-            fingerprint(value) == want.wire
+            fingerprint(value) == wire
         };
         if !intact {
             self.report.corrupted += 1;
@@ -327,6 +345,7 @@ impl Checker {
         } else {
             self.report.present += 1;
         }
+        Ok(())
     }
 
     fn finish(mut self) -> VerifyReport {

@@ -56,6 +56,8 @@ pub struct RunPaths {
     pub dir: PathBuf,
     pub log: PathBuf,
     pub progress: PathBuf,
+    /// The job's query lifecycle events.
+    pub events: PathBuf,
     pub summary: PathBuf,
 }
 
@@ -64,6 +66,9 @@ impl RunPaths {
         RunPaths {
             log: dir.join(LOG_FILE),
             progress: dir.join(PROGRESS_FILE),
+            // data_stream.py writes the query's lifecycle events (started,
+            // idle, terminated) beside the progress file, named after it.
+            events: dir.join(format!("{PROGRESS_FILE}.events")),
             summary: dir.join(SUMMARY_FILE),
             dir,
         }

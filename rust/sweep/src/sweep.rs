@@ -66,8 +66,8 @@ pub struct QuietWait {
 
 impl QuietWait {
     /// Waits until the load average is at most `max_load` or `max_wait`
-    /// has passed; returns the load then.
-    fn wait(&self, log: Log<'_>) -> f64 {
+    /// has passed (the run records the load it then starts at).
+    fn wait(&self, log: Log<'_>) {
         let started = Instant::now();
         let mut load = load_average();
         if load > self.max_load {
@@ -80,7 +80,6 @@ impl QuietWait {
             std::thread::sleep(Duration::from_secs(5));
             load = load_average();
         }
-        load
     }
 }
 
@@ -291,7 +290,11 @@ impl SlotRun<'_> {
         }
         let latency = self.spec.latency;
         let topic = match latency {
-            Some(_) => self.create_latency_topic(&self.latency_topic_name())?,
+            Some(_) => {
+                let topic = self.latency_topic_name();
+                self.create_latency_topic(&topic)?;
+                topic
+            }
             None => self.options.topic.clone(),
         };
         let mut run = SparkRun::new(&self.options.home).runs_dir(&slot_dir);
@@ -319,11 +322,13 @@ impl SlotRun<'_> {
         if real_time {
             // Its latency is measured on the output topic, not per batch.
             job.observe_kafka_timestamps = false;
-            job.output_topic = Some(self.create_latency_topic(&job.enriched_topic())?);
+            let enriched = job.enriched_topic();
+            self.create_latency_topic(&enriched)?;
+            job.output_topic = Some(enriched);
         }
         if let Some(l) = latency {
             // A safety net only: the run stops itself once caught up.
-            run = run.stop_after(Duration::from_secs_f64(l.duration_s + 300.0));
+            run = run.stop_after(Duration::from_secs_f64(l.warmup_s + l.duration_s + 300.0));
         }
         let run = job.apply(run);
 
@@ -349,9 +354,7 @@ impl SlotRun<'_> {
                 sampler = Some(Sampler::start(pid, Duration::from_millis(250)));
                 pgid = Some(pid);
                 if let Some(load) = load.as_mut() {
-                    let mut events = paths.progress.clone().into_os_string();
-                    events.push(".events");
-                    load.events_file = Some(events.into());
+                    load.events_file = Some(paths.events.clone());
                 }
                 log(&format!("    run dir {}", paths.dir.display()));
             }
@@ -459,7 +462,7 @@ impl SlotRun<'_> {
     /// A new topic for one latency run, stamped with the broker's append
     /// time so that the job (or the reader of its output) sees when each
     /// record reached Kafka.
-    fn create_latency_topic(&self, topic: &str) -> Result<String> {
+    fn create_latency_topic(&self, topic: &str) -> Result<()> {
         admin::ensure_topic(
             &self.options.kafka,
             topic,
@@ -468,7 +471,7 @@ impl SlotRun<'_> {
             &[("message.timestamp.type", "LogAppendTime")],
             Duration::from_secs(30),
         )?;
-        Ok(topic.to_string())
+        Ok(())
     }
 
     /// A real-time run's output: its record-by-record latency, and how many
@@ -575,7 +578,7 @@ struct Load {
     /// checkpoint interval, which may be minutes).
     output_topic: Option<String>,
     last_output_check: Option<Instant>,
-    /// The job's lifecycle events (`<progress file>.events`).
+    /// The job's lifecycle events ([`sfcrime_spark::RunPaths::events`]).
     events_file: Option<PathBuf>,
 }
 
