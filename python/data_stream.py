@@ -58,7 +58,6 @@ CALL_FIELDS = [
     "address_type", "common_location",
 ]
 CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELDS])
-RADIO_COLUMNS = ["disposition", "description"]
 KEYS = ["window_start", "window_end", "original_crime_type_name", "disposition", "description"]
 # A batch's updated rows as the sink writes them (Spark's Arrow types; time zone UTC).
 UPDATE_SCHEMA = pa.schema([*[(key, pa.timestamp("us", "UTC")) for key in KEYS[:2]],
@@ -177,6 +176,12 @@ def parse_args(argv=None):
     p.add_argument("--watermark", help=WATERMARK_HELP)
     p.add_argument("--console-rows", type=int, default=10, metavar="N",
                    help="updated rows shown per batch, 0 for none (default: %(default)s)")
+    p.add_argument("--read-in-one-task", action="store_true",
+                   help="read all topic partitions in one task (coalesce(1)): with "
+                        "spark.sql.shuffle.partitions=1 a batch is then one task with no "
+                        "shuffle, which makes small batches faster and large ones slower "
+                        "(one core parses everything); part of `sfcrime spark run "
+                        "--low-latency`")
     p.add_argument("--observe-kafka-timestamps", action="store_true",
                    help="report per-batch statistics of the records' Kafka timestamps in the "
                         f"progress events' observedMetrics[{OBSERVED_TIMESTAMPS!r}] (for "
@@ -191,6 +196,8 @@ def parse_args(argv=None):
                     "data source in real-time mode)")
         if args.max_offsets_per_trigger or args.min_offsets_per_trigger:
             p.error("--real-time has no batches to limit: drop --max/--min-offsets-per-trigger")
+        if args.read_in_one_task:
+            p.error("--read-in-one-task is for the counts' micro-batches, not --real-time")
         args.output_topic = args.output_topic or f"{args.topic}.enriched"
     elif args.output_topic:
         p.error("--output-topic is for --real-time")
@@ -310,7 +317,8 @@ def parse_calls(raw):
                                        F.lit("yyyy-MM-dd'T'HH:mm:ss.SSS")).alias("call_ts")))
 
 
-def load_radio_codes(spark, path):
+def load_radio_codes(path):
+    """{disposition code: description} from the radio-code file."""
     with open(path, encoding="utf-8") as f:
         codes = json.load(f)
     descriptions = {}
@@ -321,35 +329,39 @@ def load_radio_codes(spark, path):
         descriptions[code] = c["description"]
     if not descriptions:
         raise ValueError(f"{path}: no radio codes")
-    # An inline table: Spark broadcasts it from the driver. createDataFrame(list) would
-    # ship pickled rows through a Python worker instead, a 3 s job in every run.
-    rows = ", ".join(f"({sql_string(code)}, {sql_string(description)})"
-                     for code, description in sorted(descriptions.items()))
-    return spark.sql(f"SELECT * FROM VALUES {rows} AS radio_codes({', '.join(RADIO_COLUMNS)})")
+    return descriptions
 
 
-def sql_string(text):
-    """A Spark SQL string literal (backslash escapes, as Spark parses them by default)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def description_of(disposition, radio_codes):
+    """The radio code's description of a disposition column; null for a disposition
+    without one (e.g. "Not recorded"). A map literal looked up in each row: a join
+    with the codes as a broadcast table cost a Spark job in every micro-batch."""
+    codes = F.create_map(*[F.lit(text) for pair in sorted(radio_codes.items()) for text in pair])
+    return codes[disposition]
 
 
-def build_counts(calls, radio_codes, window, watermark):
-    # LEFT: dispositions without a radio code (e.g. "Not recorded") keep a null
-    calls = calls.join(F.broadcast(radio_codes), "disposition", "left")
+def build_counts(calls, radio_codes, window, watermark, read_in_one_task=False):
+    """Calls per window, crime type, disposition and description, as the sink writes
+    them (the window as two columns). read_in_one_task: all topic partitions are read
+    by one task, so with one shuffle partition a batch is one task and no shuffle."""
+    if read_in_one_task:
+        calls = calls.coalesce(1)
+    calls = calls.withColumn("description", description_of(F.col("disposition"), radio_codes))
     if watermark:
         calls = calls.withWatermark("call_ts", watermark)
-    return calls.groupBy(F.window("call_ts", window).alias("window"),
-                         "original_crime_type_name", "disposition", "description").count()
+    counts = calls.groupBy(F.window("call_ts", window).alias("window"),
+                           "original_crime_type_name", "disposition", "description").count()
+    return counts.select(F.col("window.start").alias("window_start"),
+                         F.col("window.end").alias("window_end"), *KEYS[2:], "count")
 
 
 def build_enriched(raw, radio_codes):
     """The real-time pipeline's records: each call as JSON with its radio-code
     description (null without one), keyed by crime_id, with the input record's headers
     and its Kafka timestamp as one more header. Stateless: one input, one output."""
-    calls = raw.select("headers", "timestamp", F.from_json(F.col("value").cast("string"),
-                                                           CALL_SCHEMA).alias("call"))
-    codes = radio_codes.withColumnRenamed("disposition", "code")
-    enriched = calls.join(F.broadcast(codes), F.col("call.disposition") == F.col("code"), "left")
+    enriched = (raw.select("headers", "timestamp", F.from_json(F.col("value").cast("string"),
+                                                               CALL_SCHEMA).alias("call"))
+                .withColumn("description", description_of(F.col("call.disposition"), radio_codes)))
     source_timestamp = F.struct(F.lit(SOURCE_TIMESTAMP_HEADER).alias("key"),
                                 F.unix_millis("timestamp").cast("string").cast("binary")
                                 .alias("value"))
@@ -366,14 +378,13 @@ def batch_writer(updates_dir, console_rows):
     """The foreachBatch sink: ONE Spark action per micro-batch. The batch's updated rows
     (at most one per key) come to the driver as one Arrow table, which is written there
     as the batch's Parquet file and cut for the console; a count, a Spark write and a
-    show() would each run the batch's plan again."""
+    show() would each run the batch's plan again. The batch is collected as it comes:
+    a select() on it would be analysed and optimized once more in every batch."""
     updates = local_path(updates_dir)
 
     def write_batch(batch, batch_id):
-        table = batch.select(F.col("window.start").alias("window_start"),
-                             F.col("window.end").alias("window_end"),
-                             *KEYS[2:], "count",
-                             F.lit(batch_id).cast("long").alias("batch_id")).toArrow()
+        table = batch.toArrow()
+        table = table.append_column("batch_id", pa.array([batch_id] * table.num_rows, pa.int64()))
         if table.num_rows:
             write_update(updates / f"batch_id={batch_id}", table)
         print(f"-------------------------------------------\n"
@@ -628,11 +639,12 @@ def run(args):
         print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
     spark.streams.addListener(ProgressFileListener(spark, args.progress_file))
 
-    radio_codes = load_radio_codes(spark, args.radio_codes)
+    radio_codes = load_radio_codes(args.radio_codes)
     if args.real_time is not None:
         writer = real_time_writer(spark, args, radio_codes)
     else:
-        counts = build_counts(read_calls(spark, args), radio_codes, args.window, args.watermark)
+        counts = build_counts(read_calls(spark, args), radio_codes, args.window, args.watermark,
+                              args.read_in_one_task)
         writer = (counts.writeStream.queryName("sfcrime_counts")
                   .outputMode("update")
                   .option("checkpointLocation", args.checkpoint_dir)

@@ -36,7 +36,7 @@ def main(out):
     raw = spark.readStream.text(str(calls))
     counts = data_stream.build_counts(
         data_stream.parse_calls(raw),
-        data_stream.load_radio_codes(spark, data_stream.ROOT / "data/radio_code.json"),
+        data_stream.load_radio_codes(data_stream.ROOT / "data/radio_code.json"),
         "1 hour", None)
     (counts.writeStream.outputMode("update")
      .option("checkpointLocation", str(out / "checkpoint"))

@@ -173,10 +173,9 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
         (Some(interval), _) => Trigger::RealTime(Some(interval.clone()).filter(|i| !i.is_empty())),
         _ if args.available_now => Trigger::AvailableNow,
         (None, Some(interval)) => Trigger::ProcessingTime(interval.clone()),
-        (None, None) if args.low_latency => Trigger::ProcessingTime(LOW_LATENCY.trigger.into()),
         (None, None) => Trigger::JobDefault,
     };
-    let job_args = JobArgs {
+    let mut job_args = JobArgs {
         source: Some(args.source.clone()),
         bootstrap_servers: kafka.bootstrap_servers.clone(),
         topic: settings.string("topic")?,
@@ -196,12 +195,21 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
         trigger,
         output_topic: args.output_topic.clone(),
         console_rows: None,
-        observe_kafka_timestamps: false,
         // The -X / -F client settings (SASL, TLS) go to both Spark sources
         // as kafka.* options; data_stream.py renames them for
         // spark-sql-kafka's Java client.
         kafka_settings: kafka.overrides.clone(),
+        ..JobArgs::default()
     };
+    if args.low_latency {
+        for (key, value) in LOW_LATENCY.job_options {
+            // A trigger given on the command line wins over the preset's.
+            if *key == "trigger" && job_args.trigger != Trigger::JobDefault {
+                continue;
+            }
+            job_args.set_option(key, value).map_err(anyhow::Error::msg)?;
+        }
+    }
     let real_time = args.real_time.is_some();
     if real_time {
         // Spark's Kafka sink does not create topics (nor does our broker).

@@ -13,8 +13,11 @@ use std::path::PathBuf;
     after_help = "Every run is `spark/submit.sh ... --available-now` over the same pre-loaded \
 topic, with a fresh checkpoint, so each reads the whole topic. Parameters are Spark confs \
 (spark.*, including spark.master and spark.driver.memory) or the Kafka source's options \
-(maxOffsetsPerTrigger, minOffsetsPerTrigger, maxTriggerDelay), or `source` (kafka: Spark's \
-spark-sql-kafka, sfcrime: sfcrime's Rust connector); `none` leaves one unset. The \
+(maxOffsetsPerTrigger, minOffsetsPerTrigger, maxTriggerDelay), or the job's: `source` \
+(kafka: Spark's spark-sql-kafka, sfcrime: sfcrime's Rust connector), `trigger` (a \
+processing-time interval; latency mode), `realTime` (the real-time pipeline's checkpoint \
+interval; latency mode), `readInOneTask` (true: all topic partitions read by one task, \
+--low-latency's); `none` leaves one unset. The \
 baseline is Spark's own defaults (local[*], 1g, 200 shuffle partitions), passed explicitly.\n\n\
 Results go to runs/sweeps/<name>/ (results.csv, results.json, sweep.json, runs/); rerunning \
 the same command resumes, skipping the runs that succeeded. Then: sfcrime report <dir>.\n\n\

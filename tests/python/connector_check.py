@@ -81,7 +81,7 @@ def compare_raw(spark, args):
     write_json(args.out, result)
 
 
-def write_final(spark, calls, out_dir):
+def write_final(calls, out_dir):
     """python/data_stream.py's three results, in its final/*.jsonl layout, so
     the Rust side compares them with ground truth exactly as it does the job's."""
     crime = "original_crime_type_name"
@@ -90,9 +90,10 @@ def write_final(spark, calls, out_dir):
                   .select(F.date_format("w.start", "yyyy-MM-dd'T'HH:mm:ss").alias("window_start"),
                           crime, "count"))
     totals = valid.groupBy(crime).count()
+    codes = data_stream.load_radio_codes(RADIO_CODES)
     dispositions = (valid.groupBy("disposition").count()
-                    .join(F.broadcast(data_stream.load_radio_codes(spark, RADIO_CODES)),
-                          "disposition", "left"))
+                    .withColumn("description", data_stream.description_of(F.col("disposition"),
+                                                                          codes)))
     final = Path(out_dir) / "final"
     final.mkdir(parents=True, exist_ok=True)
     for name, df in [("crime_type_window", per_window), ("crime_type_totals", totals),
@@ -110,7 +111,7 @@ def calls(spark, args):
           .option("maxRecordsPerPartition", args.max_records_per_partition)
           .load()
           .cache())
-    write_final(spark, df, args.out)
+    write_final(df, args.out)
     corrupt = df.where(F.col("_corrupt_record").isNotNull())
     fields_null = F.lit(True)
     for name in sfcrime_source.CALL_FIELDS:

@@ -72,8 +72,9 @@ pub struct LatencyBenchReport {
 /// as extra points on it.
 pub fn spec(options: &LatencyBenchOptions) -> Result<SweepSpec> {
     let low_latency: Vec<String> = LOW_LATENCY
-        .confs
+        .job_options
         .iter()
+        .chain(LOW_LATENCY.confs)
         .map(|(key, value)| format!("{key:?} = {value:?}"))
         .collect();
     let text = format!(
@@ -92,7 +93,6 @@ trigger = "10 seconds"
 "spark.sql.shuffle.partitions" = 2
 
 [[points]]
-trigger = {trigger:?}
 {low_latency}
 
 [[points]]
@@ -105,7 +105,6 @@ realTime = {interval:?}
         rate = options.rate,
         duration = options.duration_s,
         warmup = options.warmup_s,
-        trigger = LOW_LATENCY.trigger,
         interval = REAL_TIME_INTERVAL,
         master = REAL_TIME_MASTER,
         low_latency = low_latency.join("\n"),
@@ -215,7 +214,9 @@ mod tests {
         let options_of = |i: usize| points[i].job_options().collect::<Vec<_>>();
         assert_eq!(options_of(0), [("trigger", "10 seconds")]);
         assert_eq!(points[0].get("spark.sql.shuffle.partitions"), Some("2"));
-        assert_eq!(options_of(1), [("trigger", LOW_LATENCY.trigger)]);
+        let mut preset_options = LOW_LATENCY.job_options.to_vec();
+        preset_options.sort(); // a point's options come in key order
+        assert_eq!(options_of(1), preset_options);
         for (key, value) in LOW_LATENCY.confs {
             assert_eq!(points[1].get(key), Some(*value));
         }

@@ -29,12 +29,13 @@ pub enum Trigger {
     RealTime(Option<String>),
 }
 
-/// Spark settings and trigger of the job's low-latency run (`spark run
+/// Spark settings and job options of the job's low-latency run (`spark run
 /// --low-latency`, `bench latency`): each measured in docs/BENCHMARKS.md.
 pub struct Preset {
     pub name: &'static str,
     pub confs: &'static [(&'static str, &'static str)],
-    pub trigger: &'static str,
+    /// By their sweep names ([`JOB_OPTIONS`]), for [`JobArgs::set_option`].
+    pub job_options: &'static [(&'static str, &'static str)],
 }
 
 /// The stateful query tuned for end-to-end latency: a new batch as soon as
@@ -43,7 +44,7 @@ pub struct Preset {
 pub const LOW_LATENCY: Preset = Preset {
     name: "low-latency",
     confs: &[("spark.sql.shuffle.partitions", "1")],
-    trigger: "0 seconds",
+    job_options: &[("trigger", "0 seconds"), ("readInOneTask", "true")],
 };
 
 /// Everything `python/data_stream.py` is told, as typed values.
@@ -69,6 +70,9 @@ pub struct JobArgs {
     pub output_topic: Option<String>,
     /// Updated rows printed per batch (None: the job's default).
     pub console_rows: Option<u32>,
+    /// Read all topic partitions in one task (no shuffle with one shuffle
+    /// partition): faster small batches, slower large ones.
+    pub read_in_one_task: bool,
     /// Report each batch's Kafka timestamps, for end-to-end latency.
     pub observe_kafka_timestamps: bool,
     /// librdkafka client settings (-X / -F), passed through the environment.
@@ -92,13 +96,14 @@ impl fmt::Display for UnknownJobOption {
 
 /// The job options a sweep can vary, by the names sweeps use (the Kafka
 /// source's option names where there is one).
-pub const JOB_OPTIONS: [&str; 6] = [
+pub const JOB_OPTIONS: [&str; 7] = [
     "source",
     "maxOffsetsPerTrigger",
     "minOffsetsPerTrigger",
     "maxTriggerDelay",
     "trigger",
     "realTime",
+    "readInOneTask",
 ];
 
 impl JobArgs {
@@ -119,6 +124,11 @@ impl JobArgs {
             "realTime" => {
                 self.trigger =
                     Trigger::RealTime(Some(value).filter(|v| *v != "default").map(String::from))
+            }
+            "readInOneTask" => {
+                self.read_in_one_task = value
+                    .parse()
+                    .map_err(|_| format!("{key} must be true or false, not '{value}'"))?
             }
             _ => return Err(UnknownJobOption(key.to_string()).to_string()),
         }
@@ -176,6 +186,9 @@ impl JobArgs {
                     None => "--real-time".into(),
                 });
             }
+        }
+        if self.read_in_one_task {
+            args.push("--read-in-one-task".into());
         }
         if self.observe_kafka_timestamps {
             args.push("--observe-kafka-timestamps".into());
@@ -320,6 +333,10 @@ mod tests {
         assert!(err.contains("whole number"), "{err}");
         let err = job.set_option("maxRatePerPartition", "5").unwrap_err();
         assert!(err.contains("not a job option"), "{err}");
+        job.set_option("readInOneTask", "true").unwrap();
+        assert!(job.command_line().contains(&"--read-in-one-task".to_string()));
+        let err = job.set_option("readInOneTask", "yes").unwrap_err();
+        assert!(err.contains("true or false"), "{err}");
     }
 
     #[test]
