@@ -207,7 +207,9 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
             if *key == "trigger" && job_args.trigger != Trigger::JobDefault {
                 continue;
             }
-            job_args.set_option(key, value).map_err(anyhow::Error::msg)?;
+            job_args
+                .set_option(key, value)
+                .map_err(anyhow::Error::msg)?;
         }
     }
     let real_time = args.real_time.is_some();

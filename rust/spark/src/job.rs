@@ -334,7 +334,9 @@ mod tests {
         let err = job.set_option("maxRatePerPartition", "5").unwrap_err();
         assert!(err.contains("not a job option"), "{err}");
         job.set_option("readInOneTask", "true").unwrap();
-        assert!(job.command_line().contains(&"--read-in-one-task".to_string()));
+        assert!(job
+            .command_line()
+            .contains(&"--read-in-one-task".to_string()));
         let err = job.set_option("readInOneTask", "yes").unwrap_err();
         assert!(err.contains("true or false"), "{err}");
     }
