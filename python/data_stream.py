@@ -34,7 +34,6 @@ import shutil
 import signal
 import sys
 import textwrap
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,7 +46,6 @@ from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQueryListener
 from pyspark.sql.types import StringType, StructField, StructType
 
 ROOT = Path(os.environ.get("SFCRIME_HOME") or Path(__file__).resolve().parent.parent)
@@ -426,49 +424,53 @@ def top_rows(table, n):
     return "\n".join([line, fmt(names), line, *map(fmt, cells), line])
 
 
-class ProgressFileListener(StreamingQueryListener):
-    """Appends each StreamingQueryProgress, idle ones included, as one raw JSON line (the
-    file is never truncated; a restart appends lines with a new runId). Lifecycle events
-    (started, idle, terminated with its exception) go to <file>.events."""
+class ProgressLog:
+    """Appends each StreamingQueryProgress of the query, idle ones included, as one raw
+    JSON line (the file is never truncated; a restart appends lines with a new runId);
+    the query's start and end go to <file>.events. The driver polls the query's
+    recentProgress between waits: a Python StreamingQueryListener gets every event
+    through py4j, whose class look-ups made the driver's JVM spend 0.1-0.25 s per
+    micro-batch on it (docs/BENCHMARKS.md, "The micro-batch's fixed cost")."""
 
-    def __init__(self, spark, path):
-        self._spark = spark
+    POLL_SECONDS = 0.25
+
+    def __init__(self, path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._progress = open(path, "a", encoding="utf-8")
         self._events = open(f"{path}.events", "a", encoding="utf-8")
-        self._lock = threading.Lock()
+        self._last = None  # (batchId, timestamp) of the last progress written
 
-    def _append(self, f, line):
-        with self._lock:
-            f.write(line + "\n")
-            f.flush()
+    @staticmethod
+    def _append(f, line):
+        f.write(line + "\n")
+        f.flush()
 
-    def _event(self, kind, event, **extra):
-        # QueryTerminatedEvent has no timestamp: use the time it was received
+    def _event(self, kind, query, **extra):
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         self._append(self._events, json.dumps({
-            "event": kind, "id": str(event.id), "runId": str(event.runId),
-            "timestamp": getattr(event, "timestamp", None) or now.replace("+00:00", "Z"),
-            **extra}))
+            "event": kind, "id": str(query.id), "runId": str(query.runId),
+            "timestamp": now.replace("+00:00", "Z"), **extra}))
 
-    def onQueryStarted(self, event):
-        self._event("started", event, name=event.name)
+    def started(self, query):
+        self._event("started", query, name=query.name)
 
-    def onQueryProgress(self, event):
-        self._append(self._progress, event.progress.json)
-
-    def onQueryIdle(self, event):
-        # Spark 4 records the progress of an idle trigger (numInputRows 0) in the query's
-        # recentProgress but tells listeners only onQueryIdle: fetch it to log it as well.
-        query = self._spark.streams.get(str(event.id))
-        progress = query._jsq.lastProgress() if query else None  # the JVM's, for its .json()
-        if progress is not None and progress.timestamp() == event.timestamp:
+    def poll(self, query):
+        """Writes the progress the query made since the last poll."""
+        recent = query._jsq.recentProgress()  # the JVM's objects: .json() is theirs
+        new = []
+        for i in range(len(recent) - 1, -1, -1):
+            progress = recent[i]
+            if (progress.batchId(), progress.timestamp()) == self._last:
+                break
+            new.append(progress)
+        for progress in reversed(new):
             self._append(self._progress, progress.json())
-        self._event("idle", event)
+        if new:
+            self._last = (new[0].batchId(), new[0].timestamp())
 
-    def onQueryTerminated(self, event):
-        self._event("terminated", event, exception=event.exception,
-                    errorClassOnException=event.errorClassOnException)
+    def terminated(self, query):
+        error = query.exception()
+        self._event("terminated", query, exception=error and error_message(error))
 
 
 def local_path(path):
@@ -551,11 +553,24 @@ def finalize(output_dir):
     sys.stdout.flush()
 
 
-def run_until_done(query, stop_signals, real_time=False):
-    """Wait for the query; on a stop request let a running batch finish, then stop.
-    A real-time batch runs for its whole checkpoint interval, so that query stops at
-    once: its interval is replayed on the next start (at-least-once output)."""
-    while not query.awaitTermination(1):
+def run_until_done(query, progress_log, stop_signals, real_time=False):
+    """Wait for the query, logging its progress; on a stop request let a running batch
+    finish, then stop. A real-time batch runs for its whole checkpoint interval, so that
+    query stops at once: its interval is replayed on the next start (at-least-once)."""
+    progress_log.started(query)
+    try:
+        wait_for_query(query, progress_log, stop_signals, real_time)
+    finally:
+        progress_log.poll(query)
+        if not query.isActive:
+            progress_log.terminated(query)
+    if query.exception() is not None:  # it may have failed while we waited to stop it
+        raise query.exception()
+
+
+def wait_for_query(query, progress_log, stop_signals, real_time):
+    while not query.awaitTermination(progress_log.POLL_SECONDS):
+        progress_log.poll(query)
         if stop_signals and real_time:
             print(f"{signal.Signals(stop_signals[0]).name}: stopping the real-time query "
                   "(a restart replays its unfinished checkpoint interval)",
@@ -575,8 +590,6 @@ def run_until_done(query, stop_signals, real_time=False):
                 time.sleep(0.2)
             query.stop()
             break
-    if query.exception() is not None:  # it may have failed while we waited to stop it
-        raise query.exception()
 
 
 def error_message(error):
@@ -637,7 +650,7 @@ def run(args):
     # Spark only logs its UI address at INFO; submit.sh runs at WARN.
     if spark.sparkContext.uiWebUrl:
         print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
-    spark.streams.addListener(ProgressFileListener(spark, args.progress_file))
+    progress_log = ProgressLog(args.progress_file)
 
     radio_codes = load_radio_codes(args.radio_codes)
     if args.real_time is not None:
@@ -657,7 +670,8 @@ def run(args):
     if stop_signals:
         print("stop requested before the query started", file=sys.stderr, flush=True)
     else:
-        run_until_done(writer.start(), stop_signals, real_time=args.real_time is not None)
+        run_until_done(writer.start(), progress_log, stop_signals,
+                       real_time=args.real_time is not None)
     spark.stop()
     if args.real_time is None:
         finalize(args.output_dir)
