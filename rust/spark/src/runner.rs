@@ -67,7 +67,7 @@ impl RunPaths {
             log: dir.join(LOG_FILE),
             progress: dir.join(PROGRESS_FILE),
             // data_stream.py writes the query's lifecycle events (started,
-            // idle, terminated) beside the progress file, named after it.
+            // terminated) beside the progress file, named after it.
             events: dir.join(format!("{PROGRESS_FILE}.events")),
             summary: dir.join(SUMMARY_FILE),
             dir,
