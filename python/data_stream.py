@@ -457,16 +457,17 @@ class ProgressLog:
     def poll(self, query):
         """Writes the progress the query made since the last poll."""
         recent = query._jsq.recentProgress()  # the JVM's objects: .json() is theirs
-        new = []
+        new = []  # (key, progress), newest first
         for i in range(len(recent) - 1, -1, -1):
             progress = recent[i]
-            if (progress.batchId(), progress.timestamp()) == self._last:
+            key = (progress.batchId(), progress.timestamp())
+            if key == self._last:
                 break
-            new.append(progress)
-        for progress in reversed(new):
+            new.append((key, progress))
+        for _, progress in reversed(new):
             self._append(self._progress, progress.json())
         if new:
-            self._last = (new[0].batchId(), new[0].timestamp())
+            self._last = new[0][0]
 
     def terminated(self, query):
         error = query.exception()
@@ -564,8 +565,9 @@ def run_until_done(query, progress_log, stop_signals, real_time=False):
         progress_log.poll(query)
         if not query.isActive:
             progress_log.terminated(query)
-    if query.exception() is not None:  # it may have failed while we waited to stop it
-        raise query.exception()
+    error = query.exception()
+    if error is not None:  # it may have failed while we waited to stop it
+        raise error
 
 
 def wait_for_query(query, progress_log, stop_signals, real_time):
