@@ -1,5 +1,6 @@
 //! `sfcrime bench ...`: side-by-side benchmarks against the reference tools.
 
+use crate::Exit;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use sfcrime_bench::connector::{self, ConnectorBenchOptions};
@@ -129,7 +130,7 @@ impl BenchArgs {
     }
 }
 
-pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
+pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
     let mut progress = |step: &str| eprintln!("bench: {step}");
     let (markdown, json_text, json) = match args.target {
         BenchTarget::Kafka { repeat, json, .. } => {
@@ -227,7 +228,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     print!("{markdown}");
-    Ok(())
+    Ok(Exit::Ok)
 }
 
 /// How a bench's sweep runs: against the configured broker and data file,

@@ -2,6 +2,7 @@
 //! sfcrime_kafka::consume.
 
 use crate::kafka_args::KafkaArgs;
+use crate::Exit;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -65,7 +66,7 @@ impl ConsumeArgs {
     }
 }
 
-pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<()> {
+pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<Exit> {
     let options = ConsumeOptions {
         topic: settings.string("topic")?,
         kafka: args.kafka.kafka_settings(settings, "consumer")?,
@@ -138,10 +139,10 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<()> {
             println!("first missing indexes: {:?}", v.first_missing);
         }
         if !v.is_exact() {
-            std::process::exit(2);
+            return Ok(Exit::Incomplete);
         }
     }
-    Ok(())
+    Ok(Exit::Ok)
 }
 
 fn print_message(

@@ -14,6 +14,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use sfcrime_config::Settings;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
@@ -55,59 +56,74 @@ enum Command {
     Report(sweep_cmd::ReportArgs),
 }
 
-fn main() {
-    let cli = Cli::parse();
-    if let Err(err) = run(cli) {
-        eprintln!("sfcrime: error: {err:#}");
-        std::process::exit(1);
+/// How a command ended without an error (an error is exit 1). Every status
+/// other than 0 and 1 is named here once; the commands' `--help` texts and
+/// README list them.
+pub enum Exit {
+    Ok,
+    /// 2: `produce`: some records failed delivery; `consume --verify`: the
+    /// topic does not hold the file exactly.
+    Incomplete,
+    /// 3: `stack status`, `spark cluster status`: something is not running.
+    NotRunning,
+    /// 130 (as a shell reports SIGINT): Ctrl-C stopped a sweep, which the
+    /// same command resumes.
+    Interrupted,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(match exit {
+            Exit::Ok => 0,
+            Exit::Incomplete => 2,
+            Exit::NotRunning => 3,
+            Exit::Interrupted => 130,
+        })
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprintln!("sfcrime: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<Exit> {
     let home = sfcrime_config::find_home(env!("CARGO_MANIFEST_DIR").as_ref());
     let mut settings = Settings::load(&home, cli.config.as_deref())?;
+    cli.command.apply(&mut settings);
+    if cli.verbose {
+        eprintln!("# effective settings (home {})", settings.home().display());
+        eprint!("{}", settings.dump());
+    }
     match cli.command {
-        Command::Stack(args) => {
-            args.apply(&mut settings);
-            print_settings(cli.verbose, &settings);
-            stack_cmd::run(args, &settings)
-        }
-        Command::Produce(args) => {
-            args.apply(&mut settings);
-            print_settings(cli.verbose, &settings);
-            produce_cmd::run(args, &settings)
-        }
-        Command::Consume(args) => {
-            args.apply(&mut settings);
-            print_settings(cli.verbose, &settings);
-            consume_cmd::run(args, &settings)
-        }
-        Command::Bench(args) => {
-            args.apply(&mut settings);
-            print_settings(cli.verbose, &settings);
-            bench_cmd::run(args, &settings)
-        }
-        Command::Spark(args) => {
-            args.apply(&mut settings);
-            print_settings(cli.verbose, &settings);
-            spark_cmd::run(args, &settings)
-        }
-        Command::Sweep(args) => {
-            args.apply(&mut settings);
-            print_settings(cli.verbose, &settings);
-            sweep_cmd::run(args, &settings)
-        }
-        Command::Report(args) => {
-            args.apply(&mut settings);
-            print_settings(cli.verbose, &settings);
-            sweep_cmd::report(args, &settings)
-        }
+        Command::Stack(args) => stack_cmd::run(args, &settings),
+        Command::Produce(args) => produce_cmd::run(args, &settings),
+        Command::Consume(args) => consume_cmd::run(args, &settings),
+        Command::Bench(args) => bench_cmd::run(args, &settings),
+        Command::Spark(args) => spark_cmd::run(args, &settings),
+        Command::Sweep(args) => sweep_cmd::run(args, &settings),
+        Command::Report(args) => sweep_cmd::report(args),
     }
 }
 
-fn print_settings(verbose: bool, settings: &Settings) {
-    if verbose {
-        eprintln!("# effective settings (home {})", settings.home().display());
-        eprint!("{}", settings.dump());
+impl Command {
+    /// Lays the command's flags over the loaded settings.
+    fn apply(&self, settings: &mut Settings) {
+        match self {
+            Command::Stack(args) => args.apply(settings),
+            Command::Produce(args) => args.apply(settings),
+            Command::Consume(args) => args.apply(settings),
+            Command::Bench(args) => args.apply(settings),
+            Command::Spark(args) => args.apply(settings),
+            Command::Sweep(args) => args.apply(settings),
+            // A sweep's results directory is all it reads.
+            Command::Report(_) => {}
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! sfcrime_kafka::produce.
 
 use crate::kafka_args::KafkaArgs;
+use crate::Exit;
 use anyhow::{bail, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -63,7 +64,7 @@ impl ProduceArgs {
     }
 }
 
-pub fn run(args: ProduceArgs, settings: &Settings) -> Result<()> {
+pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
     let pace = match (args.rate, args.replay) {
         (Some(rate), _) if !(rate > 0.0 && rate.is_finite()) => {
             bail!("--rate must be a positive number of records per second, got {rate}")
@@ -140,7 +141,7 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<()> {
             "sfcrime: every record below index {0} is in the topic; resume with --start-at {0}",
             summary.confirmed_prefix
         );
-        std::process::exit(2);
+        return Ok(Exit::Incomplete);
     }
-    Ok(())
+    Ok(Exit::Ok)
 }

@@ -1,6 +1,7 @@
 //! `sfcrime spark cluster up|down|status`: flags for the local Spark
 //! standalone master and worker.
 
+use crate::Exit;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_config::Settings;
@@ -56,7 +57,7 @@ impl ClusterArgs {
     }
 }
 
-pub fn run(args: ClusterArgs, settings: &Settings) -> Result<()> {
+pub fn run(args: ClusterArgs, settings: &Settings) -> Result<Exit> {
     let cluster = Standalone::from_settings(settings)?;
     let mut progress = |step: &str| eprintln!("sfcrime: {step}...");
     match args.action {
@@ -113,9 +114,9 @@ pub fn run(args: ClusterArgs, settings: &Settings) -> Result<()> {
                 );
             }
             if !status.ready() {
-                std::process::exit(3);
+                return Ok(Exit::NotRunning);
             }
         }
     }
-    Ok(())
+    Ok(Exit::Ok)
 }

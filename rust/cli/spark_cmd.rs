@@ -4,6 +4,7 @@
 
 use crate::kafka_args::KafkaArgs;
 use crate::spark_cluster_cmd::{self, ClusterArgs};
+use crate::Exit;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use sfcrime_config::{parse_key_value, Settings};
@@ -131,14 +132,14 @@ impl SparkArgs {
     }
 }
 
-pub fn run(args: SparkArgs, settings: &Settings) -> Result<()> {
+pub fn run(args: SparkArgs, settings: &Settings) -> Result<Exit> {
     match args.action {
         SparkAction::Run(run) => run_job(*run, settings),
         SparkAction::Cluster(cluster) => spark_cluster_cmd::run(cluster, settings),
     }
 }
 
-fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
+fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
     if args.available_now && args.stop_after.is_some() {
         bail!("--stop-after is for processing-time triggers; --available-now stops by itself");
     }
@@ -290,7 +291,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<()> {
         outcome.paths.progress.display(),
         outcome.paths.summary.display()
     );
-    Ok(())
+    Ok(Exit::Ok)
 }
 
 fn millis(ms: Option<i64>) -> String {

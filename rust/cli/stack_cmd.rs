@@ -1,6 +1,7 @@
 //! `sfcrime stack up|down|status`: flags for the local brokers (and, in
 //! ZooKeeper mode, its ZooKeeper).
 
+use crate::Exit;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_config::Settings;
@@ -87,7 +88,7 @@ impl StackArgs {
     }
 }
 
-pub fn run(args: StackArgs, settings: &Settings) -> Result<()> {
+pub fn run(args: StackArgs, settings: &Settings) -> Result<Exit> {
     let mut stack = Stack::from_settings(settings)?;
     let mut progress = |step: &str| eprintln!("sfcrime: {step}...");
     match args.action {
@@ -108,11 +109,11 @@ pub fn run(args: StackArgs, settings: &Settings) -> Result<()> {
             // Both are reported, whichever is down.
             let zookeeper_ok = zookeeper_status(&stack)?;
             if !(broker_status(&stack)? && zookeeper_ok) {
-                std::process::exit(3);
+                return Ok(Exit::NotRunning);
             }
         }
     }
-    Ok(())
+    Ok(Exit::Ok)
 }
 
 /// Prints ZooKeeper's state, if there is one to report; false when it should

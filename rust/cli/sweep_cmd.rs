@@ -1,5 +1,6 @@
 //! `sfcrime sweep`: runs the tuning study (sfcrime_sweep) over the Spark job.
 
+use crate::Exit;
 use anyhow::{bail, Result};
 use clap::Args;
 use sfcrime_config::Settings;
@@ -21,6 +22,8 @@ interval; latency mode), `readInOneTask` (true: all topic partitions read by one
 baseline is Spark's own defaults (local[*], 1g, 200 shuffle partitions), passed explicitly.\n\n\
 Results go to runs/sweeps/<name>/ (results.csv, results.json, sweep.json, runs/); rerunning \
 the same command resumes, skipping the runs that succeeded. Then: sfcrime report <dir>.\n\n\
+Exit status: 0 every pending run ran (a failed run is recorded, not fatal); 1 error, or \
+--max-failures runs failed in a row; 130 Ctrl-C stopped it (rerun to resume).\n\n\
 Examples:\n  sfcrime sweep --spec config/sweeps/default.toml\n  \
 sfcrime sweep --name quick --param spark.sql.shuffle.partitions=2,8 --repeat 1"
 )]
@@ -130,7 +133,7 @@ impl SweepArgs {
     }
 }
 
-pub fn run(args: SweepArgs, settings: &Settings) -> Result<()> {
+pub fn run(args: SweepArgs, settings: &Settings) -> Result<Exit> {
     let spec = args.spec()?;
     let options = SweepOptions {
         home: settings.home().to_path_buf(),
@@ -159,7 +162,7 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<()> {
             let point = &plan.expansion.points[slot.point];
             println!("{:>4}  r{}  {}", i + 1, slot.repeat, point.label);
         }
-        return Ok(());
+        return Ok(Exit::Ok);
     }
     let mut log = |line: &str| eprintln!("sweep: {line}");
     let outcome = sweep::run_sweep(&spec, &options, &mut log)?;
@@ -170,10 +173,11 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<()> {
         outcome.skipped,
         options.results_dir.display()
     );
-    if outcome.interrupted {
-        std::process::exit(130);
-    }
-    Ok(())
+    Ok(if outcome.interrupted {
+        Exit::Interrupted
+    } else {
+        Exit::Ok
+    })
 }
 
 /// `sfcrime report`: the Markdown report and charts of a sweep.
@@ -191,16 +195,12 @@ pub struct ReportArgs {
     out: Option<PathBuf>,
 }
 
-impl ReportArgs {
-    pub fn apply(&self, _settings: &mut Settings) {}
-}
-
-pub fn report(args: ReportArgs, _settings: &Settings) -> Result<()> {
+pub fn report(args: ReportArgs) -> Result<Exit> {
     let out = args.out.unwrap_or_else(|| args.results_dir.clone());
     let files = sfcrime_sweep::report::write_report(&args.results_dir, &out)?;
     println!("{}", files.markdown.display());
     for chart in files.charts {
         println!("{}", chart.display());
     }
-    Ok(())
+    Ok(Exit::Ok)
 }
