@@ -13,7 +13,7 @@
 # first other argument (or everything after `--` or after an explicit SCRIPT.py)
 # goes to the job. Defaults, each dropped when you give your own:
 #   --master local[*]  --driver-memory 2g  --conf spark.log.level=WARN
-#   --conf spark.ui.showConsoleProgress=false
+#   --conf spark.ui.showConsoleProgress=false  --conf spark.ui.killEnabled=false
 #   --conf spark.sql.shuffle.partitions=N  (one stateful task per core of a local
 #          master: local[*] = all cores, local[K] = K; 8 on other masters.
 #          Spark's 200 triples the run time of this small job on 2 cores, and
@@ -41,6 +41,14 @@
 # instead (the same, with java.nio), compiled once with javac into .venv/
 # spark-localfs/: a small batch's offset and commit log writes take 4 ms instead
 # of 65 (docs/BENCHMARKS.md). Without javac, runs use Hadoop's as before.
+#
+# Loopback only: with a master on this machine (local[...], spark://127.0.0.1
+# or spark://localhost) the driver's RPC, block manager and web UI listen on
+# 127.0.0.1 (SPARK_LOCAL_IP), where Spark's default is the machine's address,
+# reachable from the network; and the UI's kill links are off
+# (spark.ui.killEnabled=false), so the UI cannot stop the job. A master on
+# another host must reach the driver: Spark then binds as it would, and this
+# script says so. Your own SPARK_LOCAL_IP or spark.driver.bindAddress wins.
 #
 # Output: the job's tables and results on stdout; errors and Spark's log on
 # stderr. Exit status: the job's (0 ok, 1 query failed, 2 bad arguments).
@@ -219,7 +227,8 @@ connector_jars() {
 
 # --- split the arguments ----------------------------------------------------
 submit_args=() job_args=() user_confs=() user_jars="" has_master="" has_memory="" build_cds_requested=""
-default_confs=(spark.log.level=WARN spark.ui.showConsoleProgress=false) master='local[*]'
+default_confs=(spark.log.level=WARN spark.ui.showConsoleProgress=false spark.ui.killEnabled=false)
+master='local[*]'
 while (($#)); do
   arg=$1 opt=${1%%=*}
   case $opt in
@@ -281,6 +290,13 @@ if [[ $master == local || $master == local\[* ]] &&
   default_confs+=("spark.driver.extraClassPath=$(localfs_jar)"
     'spark.hadoop.fs.file.impl=org.sfcrime.hadoop.NioLocalFs$FileSystem'
     'spark.hadoop.fs.AbstractFileSystem.file.impl=org.sfcrime.hadoop.NioLocalFs$AbstractFs')
+fi
+# Loopback only (see above).
+if [[ -z ${SPARK_LOCAL_IP:-} && " ${user_confs[*]} " != *" spark.driver.bindAddress "* ]]; then
+  case $master in
+    local | local\[* | spark://127.0.0.1:* | spark://localhost:*) export SPARK_LOCAL_IP=127.0.0.1 ;;
+    *) echo "$prog: note: the master $master may be on another host, so the driver listens on this machine's address (set SPARK_LOCAL_IP to choose)" >&2 ;;
+  esac
 fi
 for conf in "${default_confs[@]}"; do
   [[ " ${user_confs[*]} " == *" ${conf%%=*} "* ]] || submit_args+=(--conf "$conf")

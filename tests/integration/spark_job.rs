@@ -1,12 +1,18 @@
 //! The PySpark job end to end against a real broker and a real Spark: the
 //! whole dataset read through spark-sql-kafka (`--source kafka`) and through
 //! sfcrime's Rust connector (`--source sfcrime`), each with results equal to
-//! ground truth computed straight from the file.
+//! ground truth computed straight from the file; and a local run listening
+//! on loopback only.
 
+use crate::common::background::{kill, pids, processes_with_arg, spawn, stat, KillGroupsWith};
 use crate::common::{
-    announced_run_dir, create_topic, data_file, shared_broker, spark_turn, Aggregates, Broker,
+    announced_run_dir, create_topic, data_file, data_slice, progress_events, shared_broker,
+    spark_turn, wait_for, Aggregates, Broker,
 };
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 const TOPIC: &str = "spark.full";
 
@@ -72,4 +78,186 @@ fn available_now_equals_ground_truth(source: &str) {
         .find(|d| d.0 == "Not recorded")
         .unwrap();
     assert_eq!(not_recorded, &("Not recorded".to_string(), None, 19_238));
+}
+
+/// During a local `spark run`, every listening socket of ours is on
+/// loopback: the broker's, and the Spark driver's RPC, block manager and web
+/// UI, which Spark binds to the machine's address unless told otherwise
+/// (spark/submit.sh does). The UI's kill links are off.
+#[test]
+fn a_local_spark_run_listens_on_loopback_only() {
+    let broker = shared_broker();
+    let topic = "spark.loopback";
+    create_topic(broker, topic);
+    let (_slice_dir, slice) = data_slice(300);
+    broker
+        .sfcrime()
+        .args(["produce", "-t", topic, "-f"])
+        .arg(&slice)
+        .assert()
+        .success();
+    let _turn = spark_turn();
+    let output = tempfile::tempdir().unwrap();
+    let output_arg = output.path().display().to_string();
+    let _cleanup = KillGroupsWith(output_arg.clone());
+    let job = spawn(
+        broker,
+        &[
+            "spark",
+            "run",
+            "-t",
+            topic,
+            "--trigger-interval",
+            "1 second",
+            "--output-dir",
+            &output_arg,
+        ],
+    );
+    let run_dir = job.run_dir(Duration::from_secs(120));
+    let ui = loop {
+        let line = job
+            .stderr_lines
+            .recv_timeout(Duration::from_secs(300))
+            .expect("spark run announces the Spark UI");
+        if let Some(url) = line.strip_prefix("spark: Spark UI at ") {
+            break url.trim().to_string();
+        }
+    };
+    wait_for(
+        "the query's first progress event",
+        Duration::from_secs(300),
+        &run_dir.join("spark.log"),
+        || !progress_events(&run_dir.join("progress.jsonl")).is_empty(),
+    );
+    let ui_port = ui
+        .strip_prefix("http://127.0.0.1:")
+        .or_else(|| ui.strip_prefix("http://localhost:"))
+        .unwrap_or_else(|| panic!("the UI is not on loopback: {ui}"));
+    let applications = http_get(ui_port, "/api/v1/applications");
+    let application = applications[0]["id"].as_str().unwrap().to_string();
+    let environment = http_get(
+        ui_port,
+        &format!("/api/v1/applications/{application}/environment"),
+    );
+    assert!(
+        environment["sparkProperties"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(["spark.ui.killEnabled", "false"])),
+        "the UI's kill links are on: {environment}"
+    );
+
+    // The job's processes: its process groups (submit.sh, the Python
+    // driver, the JVM, Python workers), found by the output dir they got.
+    let groups: Vec<i32> = processes_with_arg(&output_arg)
+        .into_iter()
+        .map(|(_, pgid)| pgid)
+        .collect();
+    let job_pids: Vec<u32> = pids()
+        .into_iter()
+        .filter(|pid| stat(*pid).is_some_and(|(_, pgid)| groups.contains(&pgid)))
+        .collect();
+    let job_sockets = listening_sockets(&job_pids);
+    let broker_sockets = listening_sockets(&[broker.pid().expect("the broker runs")]);
+    kill(job.child.id() as i32, libc::SIGINT);
+    let (status, stdout, stderr) = job.finish(Duration::from_secs(180));
+    assert!(status.success(), "spark run failed:\n{stdout}\n{stderr}");
+
+    // The driver's RPC, block manager, UI and py4j gateway at least.
+    assert!(
+        job_sockets.len() >= 4,
+        "too few listening sockets found for the job's processes {job_pids:?}: {job_sockets:?}"
+    );
+    assert!(
+        !broker_sockets.is_empty(),
+        "no listening socket of the broker"
+    );
+    for (pid, ip, port) in job_sockets.iter().chain(&broker_sockets) {
+        let loopback = ip.is_loopback()
+            || matches!(ip, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()));
+        assert!(
+            loopback,
+            "pid {pid} listens on {ip}:{port}, beyond loopback\n{stderr}"
+        );
+    }
+}
+
+/// The JSON of a GET to the driver's web UI on 127.0.0.1.
+fn http_get(port: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "GET {path}: {head}"
+    );
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// (pid, address, port) of the TCP sockets the processes `pids` listen on:
+/// the listening sockets of /proc/net/tcp and tcp6, by inode, matched
+/// against each process's open file descriptors.
+fn listening_sockets(pids: &[u32]) -> Vec<(u32, IpAddr, u16)> {
+    const LISTEN: &str = "0A";
+    let mut by_inode = HashMap::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields[3] != LISTEN {
+                continue;
+            }
+            let (address, port) = fields[1].split_once(':').unwrap();
+            let inode: u64 = fields[9].parse().unwrap();
+            by_inode.insert(
+                inode,
+                (
+                    kernel_address(address),
+                    u16::from_str_radix(port, 16).unwrap(),
+                ),
+            );
+        }
+    }
+    let mut sockets = Vec::new();
+    for &pid in pids {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue; // exited meanwhile
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let target = target.display().to_string();
+            let inode = target
+                .strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|inode| inode.parse::<u64>().ok());
+            if let Some((ip, port)) = inode.and_then(|inode| by_inode.get(&inode)) {
+                sockets.push((pid, *ip, *port));
+            }
+        }
+    }
+    sockets
+}
+
+/// An address as /proc/net/tcp{,6} prints it: the network-order bytes as
+/// 32-bit words in the machine's byte order, in hex.
+fn kernel_address(hex: &str) -> IpAddr {
+    let bytes: Vec<u8> = (0..hex.len() / 8)
+        .flat_map(|word| {
+            u32::from_str_radix(&hex[word * 8..word * 8 + 8], 16)
+                .unwrap()
+                .to_ne_bytes()
+        })
+        .collect();
+    match bytes.len() {
+        4 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(bytes).unwrap())),
+        _ => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(bytes).unwrap())),
+    }
 }
