@@ -1,5 +1,6 @@
 //! `sfcrime bench ...`: side-by-side benchmarks against the reference tools.
 
+use crate::kafka_args::KafkaArgs;
 use crate::Exit;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -7,7 +8,6 @@ use sfcrime_bench::connector::{self, ConnectorBenchOptions};
 use sfcrime_bench::kafka::{self, KafkaBenchOptions};
 use sfcrime_bench::latency::{self, LatencyBenchOptions};
 use sfcrime_config::Settings;
-use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_stack::{java, Mode, Stack};
 use sfcrime_sweep::sweep::{QuietWait, SweepOptions};
 use std::path::PathBuf;
@@ -24,10 +24,15 @@ enum BenchTarget {
     /// sfcrime produce/consume vs Kafka's ProducerPerformance/ConsumerPerformance
     /// on the same broker, records and settings (acks=all, idempotence, lz4).
     /// Recreates the topics bench.sfcrime and bench.kafka-perf each round.
+    /// Plaintext brokers only: Kafka's Java tools do not take librdkafka's -X / -F.
+    #[command(
+        mut_arg("topic", |a| a.hide(true)),
+        mut_arg("librdkafka", |a| a.hide(true)),
+        mut_arg("client_config", |a| a.hide(true))
+    )]
     Kafka {
-        /// Bootstrap brokers [setting bootstrap.servers; default the local broker].
-        #[arg(short = 'b', long = "brokers")]
-        brokers: Option<String>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
         /// Data file [setting data.file].
         #[arg(short = 'f', long)]
         file: Option<PathBuf>,
@@ -41,17 +46,21 @@ enum BenchTarget {
     /// The Spark job with spark-sql-kafka + from_json vs sfcrime's Rust
     /// connector (calls mode) on the same topic: `--available-now` runs over
     /// the whole dataset, alternating in a seeded order, each checked for the
-    /// exact call count. Loads the topic bench.connector from the data file
-    /// when it does not hold it yet.
+    /// exact call count. Loads its topic (bench.connector unless -t) from
+    /// the data file when it does not hold it yet.
     #[command(
         after_help = "Needs the broker (sfcrime stack up). One run takes about a \
 minute on 2 cores; the runs and their logs are kept in the results directory (a sweep: \
-`sfcrime report DIR` draws it)."
+`sfcrime report DIR` draws it). Every Kafka client of the bench (its topic checks, the \
+producer that loads the topic, both Spark sources) uses the -X / -F settings.",
+        mut_arg("topic", |a| a.help(
+            "Topic both sources read, loaded from --file when it does not hold exactly \
+             its records [default bench.connector]"
+        ))
     )]
     Connector {
-        /// Bootstrap brokers [setting bootstrap.servers; default the local broker].
-        #[arg(short = 'b', long = "brokers")]
-        brokers: Option<String>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
         /// Data file [setting data.file].
         #[arg(short = 'f', long)]
         file: Option<PathBuf>,
@@ -81,12 +90,13 @@ stamped with the broker's append time, starts the job, produces --rate records/s
 records after the warm-up), stops it once caught up and checks the \
 results: the counts equal what was produced, every enriched call is there exactly once. \
 About 2 minutes per run. The run records (results.json, with each run's load average \
-before it) stay in the results directory."
+before it) stay in the results directory. Every Kafka client of the bench (topic creation, \
+the producer, the checks of the output, the job) uses the -X / -F settings.",
+        mut_arg("topic", |a| a.hide(true))
     )]
     Latency {
-        /// Bootstrap brokers [setting bootstrap.servers; default the local broker].
-        #[arg(short = 'b', long = "brokers")]
-        brokers: Option<String>,
+        #[command(flatten)]
+        kafka: KafkaArgs,
         /// Data file to produce from [setting data.file].
         #[arg(short = 'f', long)]
         file: Option<PathBuf>,
@@ -122,10 +132,10 @@ before it) stay in the results directory."
 
 impl BenchArgs {
     pub fn apply(&self, settings: &mut Settings) {
-        let (BenchTarget::Kafka { brokers, file, .. }
-        | BenchTarget::Connector { brokers, file, .. }
-        | BenchTarget::Latency { brokers, file, .. }) = &self.target;
-        settings.set_flag("bootstrap.servers", brokers.as_ref());
+        let (BenchTarget::Kafka { kafka, file, .. }
+        | BenchTarget::Connector { kafka, file, .. }
+        | BenchTarget::Latency { kafka, file, .. }) = &self.target;
+        kafka.apply(settings);
         settings.set_flag("data.file", file.as_ref().map(|f| f.display()));
     }
 }
@@ -133,7 +143,21 @@ impl BenchArgs {
 pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
     let mut progress = |step: &str| eprintln!("bench: {step}");
     let (markdown, json_text, json) = match args.target {
-        BenchTarget::Kafka { repeat, json, .. } => {
+        BenchTarget::Kafka {
+            kafka,
+            repeat,
+            json,
+            ..
+        } => {
+            if kafka.topic.is_some() {
+                bail!("bench kafka uses its own topics, bench.sfcrime and bench.kafka-perf: leave out -t");
+            }
+            if kafka.has_client_settings() {
+                bail!(
+                    "bench kafka runs Kafka's Java perf tools beside sfcrime's clients, and \
+                     they do not take librdkafka settings: leave out -X / -F (a plaintext broker only)"
+                );
+            }
             // Kafka 4's perf tools (and their Log4j 2 set-up) talk to either broker.
             let mut tools = Stack::from_settings(settings)?;
             tools.mode = Mode::Kraft;
@@ -154,6 +178,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             )
         }
         BenchTarget::Connector {
+            kafka,
             repeat,
             base,
             results_dir,
@@ -164,9 +189,10 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
                 Some(dir) => dir,
                 None => connector::new_results_dir(&settings.home().join("runs/bench-connector"))?,
             };
+            // Not the `topic` setting: its data need not be --file's.
+            let topic = kafka.topic.as_deref().unwrap_or(connector::TOPIC);
             let options = ConnectorBenchOptions {
-                sweep: sweep_options(settings, results_dir, connector::TOPIC, None)?,
-                file: settings.path("data.file")?,
+                sweep: sweep_options(settings, &kafka, results_dir, topic, None)?,
                 repeat: repeat.max(1),
                 base: if base.is_empty() {
                     connector::DEFAULT_BASE
@@ -185,6 +211,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             )
         }
         BenchTarget::Latency {
+            kafka,
             rate,
             duration,
             warmup,
@@ -202,13 +229,12 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
                 Some(dir) => dir,
                 None => connector::new_results_dir(&settings.home().join("runs/bench-latency"))?,
             };
-            let quiet = QuietWait {
-                max_load,
-                max_wait: Duration::from_secs(300),
-            };
+            if kafka.topic.is_some() {
+                bail!("bench latency makes fresh topics for each run: leave out -t");
+            }
             let topic = settings.string("topic")?;
             let options = LatencyBenchOptions {
-                sweep: sweep_options(settings, results_dir, &topic, Some(quiet))?,
+                sweep: sweep_options(settings, &kafka, results_dir, &topic, quiet(max_load))?,
                 rate,
                 duration_s: duration,
                 warmup_s: warmup,
@@ -231,10 +257,20 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// How a bench's sweep runs: against the configured broker and data file,
-/// giving up after 2 failed runs in a row.
+/// Before each run, wait up to 5 minutes for a load average of `max_load`.
+fn quiet(max_load: f64) -> Option<QuietWait> {
+    Some(QuietWait {
+        max_load,
+        max_wait: Duration::from_secs(300),
+    })
+}
+
+/// How a bench's sweep runs: against the configured broker (with the -X /
+/// -F client settings, resolved as `spark run` does) and data file, giving
+/// up after 2 failed runs in a row.
 fn sweep_options(
     settings: &Settings,
+    kafka: &KafkaArgs,
     results_dir: PathBuf,
     topic: &str,
     quiet: Option<QuietWait>,
@@ -243,7 +279,7 @@ fn sweep_options(
         home: settings.home().to_path_buf(),
         sfcrime: std::env::current_exe()?,
         results_dir,
-        kafka: KafkaSettings::new(settings.bootstrap_servers()?),
+        kafka: kafka.job_kafka_settings(settings)?,
         topic: topic.to_string(),
         data_file: settings.path("data.file")?,
         quiet,

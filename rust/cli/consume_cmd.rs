@@ -1,7 +1,7 @@
 //! `sfcrime consume`: flags, output formats and the summary around
 //! sfcrime_kafka::consume.
 
-use crate::kafka_args::KafkaArgs;
+use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::Exit;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -32,6 +32,8 @@ Exit status: 0 ok; 1 error; 2 --verify found missing, duplicated or corrupted re
 pub struct ConsumeArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    #[command(flatten)]
+    wait: TimeoutArgs,
     /// Read from the beginning to the current end (the default without --group).
     #[arg(long, conflicts_with = "group")]
     from_beginning: bool,
@@ -75,7 +77,7 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<Exit> {
             None => Start::Beginning,
         },
         max_messages: args.max_messages,
-        timeout: args.kafka.timeout(),
+        timeout: args.wait.timeout(),
         verify: args.verify.clone(),
         verify_first: args.verify_first,
         pipeline_latency_since_ms: 0,

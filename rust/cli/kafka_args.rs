@@ -1,11 +1,13 @@
 //! Flags shared by the commands that talk to Kafka, after kcat: `-b`
 //! brokers, `-t` topic, `-X key=value` for any librdkafka setting, `-F` a
-//! librdkafka properties file.
+//! librdkafka properties file; and `--timeout`, for the commands that wait
+//! on the broker themselves.
 
 use anyhow::{Context, Result};
 use clap::Args;
 use sfcrime_config::{parse_key_value, parse_properties, Settings};
 use sfcrime_kafka::client::KafkaSettings;
+use sfcrime_spark::job::{parse_kafka_settings_env, KAFKA_SETTINGS_ENV};
 use std::path::PathBuf;
 
 #[derive(Args, Clone)]
@@ -21,13 +23,12 @@ pub struct KafkaArgs {
     /// wins over -F and the defaults).
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub librdkafka: Vec<(String, String)>,
-    /// librdkafka properties file [default: config/<producer|consumer>.properties if present].
+    /// librdkafka properties file [default: the settings in
+    /// $SFCRIME_KAFKA_CLIENT_SETTINGS (a JSON object: how sweep and bench
+    /// hand theirs to the producer they start), else
+    /// config/<producer|consumer>.properties if present].
     #[arg(short = 'F', long = "client-config", value_name = "FILE")]
     pub client_config: Option<PathBuf>,
-    /// How long to wait for the broker (and, when consuming, for the next
-    /// message) before giving up, in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    pub timeout: f64,
 }
 
 impl KafkaArgs {
@@ -36,14 +37,19 @@ impl KafkaArgs {
         settings.set_flag("topic", self.topic.as_ref());
     }
 
-    /// Bootstrap list plus librdkafka overrides: the properties file (the
-    /// given one, or `config/<role>.properties`), then `-X` flags.
+    /// Bootstrap list plus librdkafka overrides: the properties file given,
+    /// else a parent sfcrime's settings from the environment, else
+    /// `config/<role>.properties`; then `-X` flags.
     pub fn kafka_settings(&self, settings: &Settings, role: &str) -> Result<KafkaSettings> {
         let mut kafka = KafkaSettings::new(settings.bootstrap_servers()?);
-        let file = match &self.client_config {
-            Some(path) => Some(path.clone()),
-            None => Some(settings.home().join(format!("config/{role}.properties")))
-                .filter(|p| p.is_file()),
+        let default_file = settings.home().join(format!("config/{role}.properties"));
+        let file = match (&self.client_config, std::env::var(KAFKA_SETTINGS_ENV)) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Ok(text)) => {
+                kafka.overrides = parse_kafka_settings_env(&text).map_err(anyhow::Error::msg)?;
+                None
+            }
+            (None, Err(_)) => Some(default_file).filter(|p| p.is_file()),
         };
         if let Some(path) = file {
             let text = std::fs::read_to_string(&path)
@@ -55,6 +61,30 @@ impl KafkaArgs {
         Ok(kafka)
     }
 
+    /// The settings of the commands that run the Spark job (`spark run`,
+    /// `sweep`, `bench connector|latency`): the job reads, so the default
+    /// file is the consumer's; the same settings serve their topic admin
+    /// and the producers they start.
+    pub fn job_kafka_settings(&self, settings: &Settings) -> Result<KafkaSettings> {
+        self.kafka_settings(settings, "consumer")
+    }
+
+    /// Whether -X or -F was given (a command that cannot pass them on
+    /// refuses them).
+    pub fn has_client_settings(&self) -> bool {
+        !self.librdkafka.is_empty() || self.client_config.is_some()
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct TimeoutArgs {
+    /// How long to wait for the broker (and, when consuming, for the next
+    /// message) before giving up, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    timeout: f64,
+}
+
+impl TimeoutArgs {
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs_f64(self.timeout.max(0.1))
     }

@@ -1,7 +1,7 @@
 //! `sfcrime produce`: flags, the progress bar and the summary around
 //! sfcrime_kafka::produce.
 
-use crate::kafka_args::KafkaArgs;
+use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::Exit;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -25,6 +25,8 @@ failed delivery (listed)."
 pub struct ProduceArgs {
     #[command(flatten)]
     pub kafka: KafkaArgs,
+    #[command(flatten)]
+    wait: TimeoutArgs,
     /// Data file: a JSON array (.json or .json.gz) or JSON lines (.jsonl)
     /// [setting data.file].
     #[arg(short = 'f', long)]
@@ -87,7 +89,7 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
         limit: args.limit,
         duration: args.duration.map(Duration::from_secs_f64),
         skip_invalid: args.skip_invalid,
-        connect_timeout: args.kafka.timeout(),
+        connect_timeout: args.wait.timeout(),
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);

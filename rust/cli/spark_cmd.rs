@@ -2,7 +2,7 @@
 //! progress table, and the end-of-run summary and results; `spark cluster`
 //! is in spark_cluster_cmd.rs.
 
-use crate::kafka_args::KafkaArgs;
+use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::spark_cluster_cmd::{self, ClusterArgs};
 use crate::Exit;
 use anyhow::{bail, Result};
@@ -56,6 +56,8 @@ second Ctrl-C kills it."
 pub struct RunArgs {
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    wait: TimeoutArgs,
     /// Spark master: local[*], local[2], spark://host:7077, yarn, ... (a
     /// local standalone one: `sfcrime spark cluster up`) [default: local[*];
     /// local[4] with --real-time].
@@ -143,7 +145,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
     if args.available_now && args.stop_after.is_some() {
         bail!("--stop-after is for processing-time triggers; --available-now stops by itself");
     }
-    let kafka = args.kafka.kafka_settings(settings, "consumer")?;
+    let kafka = args.kafka.job_kafka_settings(settings)?;
     let run_dir = new_run_dir(&settings.home().join("runs"))?;
     let output_dir = match &args.output_dir {
         Some(dir) => settings.home().join(dir),
@@ -220,7 +222,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
             &kafka,
             &job_args.enriched_topic(),
             &job_args.topic,
-            args.kafka.timeout(),
+            args.wait.timeout(),
         )?;
     }
     let mut job = job_args.apply(job);

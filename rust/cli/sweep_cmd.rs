@@ -1,10 +1,10 @@
 //! `sfcrime sweep`: runs the tuning study (sfcrime_sweep) over the Spark job.
 
+use crate::kafka_args::KafkaArgs;
 use crate::Exit;
 use anyhow::{bail, Result};
 use clap::Args;
 use sfcrime_config::Settings;
-use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_sweep::grid::{Design, LatencySpec, SweepSpec};
 use sfcrime_sweep::sweep::{self, SweepOptions};
 use std::path::PathBuf;
@@ -22,10 +22,17 @@ interval; latency mode), `readInOneTask` (true: all topic partitions read by one
 baseline is Spark's own defaults (local[*], 1g, 200 shuffle partitions), passed explicitly.\n\n\
 Results go to runs/sweeps/<name>/ (results.csv, results.json, sweep.json, runs/); rerunning \
 the same command resumes, skipping the runs that succeeded. Then: sfcrime report <dir>.\n\n\
+Every Kafka client of the sweep (its topic checks, latency mode's producer and topics, the \
+job) uses the -X / -F settings, as `spark run` does: e.g. -F a client.properties for a \
+SASL_SSL broker.\n\n\
 Exit status: 0 every pending run ran (a failed run is recorded, not fatal); 1 error, or \
 --max-failures runs failed in a row; 130 Ctrl-C stopped it (rerun to resume).\n\n\
 Examples:\n  sfcrime sweep --spec config/sweeps/default.toml\n  \
-sfcrime sweep --name quick --param spark.sql.shuffle.partitions=2,8 --repeat 1"
+sfcrime sweep --name quick --param spark.sql.shuffle.partitions=2,8 --repeat 1",
+    mut_arg("topic", |a| a.help(
+        "Topic every run reads; it must already hold the data (a latency sweep makes a \
+         fresh one per run) [setting topic]"
+    ))
 )]
 pub struct SweepArgs {
     /// Sweep file (TOML; see config/sweeps/).
@@ -74,12 +81,8 @@ pub struct SweepArgs {
     /// Results directory [default: runs/sweeps/<name>].
     #[arg(long, value_name = "DIR")]
     results_dir: Option<PathBuf>,
-    /// Bootstrap brokers [setting bootstrap.servers].
-    #[arg(short = 'b', long = "brokers")]
-    brokers: Option<String>,
-    /// Topic to read; it must already hold the data [setting topic].
-    #[arg(short = 't', long)]
-    topic: Option<String>,
+    #[command(flatten)]
+    kafka: KafkaArgs,
     /// Stop after this many failed runs in a row.
     #[arg(long, default_value_t = 3, value_name = "N")]
     max_failures: usize,
@@ -90,8 +93,7 @@ pub struct SweepArgs {
 
 impl SweepArgs {
     pub fn apply(&self, settings: &mut Settings) {
-        settings.set_flag("bootstrap.servers", self.brokers.as_ref());
-        settings.set_flag("topic", self.topic.as_ref());
+        self.kafka.apply(settings);
     }
 
     fn spec(&self) -> Result<SweepSpec> {
@@ -142,7 +144,7 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<Exit> {
             .results_dir
             .clone()
             .unwrap_or_else(|| settings.home().join("runs/sweeps").join(&spec.name)),
-        kafka: KafkaSettings::new(settings.bootstrap_servers()?),
+        kafka: args.kafka.job_kafka_settings(settings)?,
         topic: settings.string("topic")?,
         data_file: settings.path("data.file")?,
         quiet: None,

@@ -9,7 +9,7 @@
 //! checked for the exact number of calls counted, and an interrupted bench
 //! resumes with `--results-dir`.
 
-use crate::measure::{format_spread as spread, sfcrime_command};
+use crate::measure::format_spread as spread;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sfcrime_kafka::admin;
@@ -17,12 +17,12 @@ use sfcrime_records::RecordReader;
 use sfcrime_sweep::grid::{Design, SweepSpec};
 use sfcrime_sweep::results::{read_plan, read_records};
 use sfcrime_sweep::stats::{point_stats, speedup_with_range, PointStats, Spread};
-use sfcrime_sweep::sweep::{run_sweep, topic_size, SweepOptions};
+use sfcrime_sweep::sweep::{produce_command, run_sweep, topic_size, SweepOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The topic both sources read; (re)loaded from the data file when it does
-/// not hold exactly the file's records.
+/// The topic both sources read unless `-t` names another; (re)loaded from
+/// the data file when it does not hold exactly the file's records.
 pub const TOPIC: &str = "bench.connector";
 
 /// Settings both runs share unless `--base` says otherwise: the tuned
@@ -31,9 +31,9 @@ pub const TOPIC: &str = "bench.connector";
 pub const DEFAULT_BASE: &[&str] = &["spark.sql.shuffle.partitions=2"];
 
 pub struct ConnectorBenchOptions {
-    /// Where and how the sweep runs; its `topic` is [`TOPIC`].
+    /// Where and how the sweep runs: its `topic` is loaded from its
+    /// `data_file`, and both sources read it.
     pub sweep: SweepOptions,
-    pub file: PathBuf,
     pub repeat: u32,
     /// `KEY=VALUE` settings of both runs (Spark confs or the job's options).
     pub base: Vec<String>,
@@ -126,44 +126,47 @@ pub fn run(
     })
 }
 
-/// Makes [`TOPIC`] hold exactly the data file's records, producing them
-/// with `sfcrime produce` unless it already does. Returns the count.
+/// Makes the sweep's topic hold exactly the data file's records, producing
+/// them with `sfcrime produce` unless it already does. Returns the count.
 fn load_topic(options: &ConnectorBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<i64> {
-    let kafka = &options.sweep.kafka;
+    let SweepOptions {
+        kafka,
+        topic,
+        data_file,
+        ..
+    } = &options.sweep;
     let mut records = 0i64;
-    for element in RecordReader::open(&options.file)? {
+    for element in RecordReader::open(data_file)? {
         element?;
         records += 1;
     }
-    if topic_size(kafka, TOPIC).ok() == Some(records) {
+    if topic_size(kafka, topic).ok() == Some(records) {
         progress(&format!(
-            "topic '{TOPIC}' already holds the {records} records of {}",
-            options.file.display()
+            "topic '{topic}' already holds the {records} records of {}",
+            data_file.display()
         ));
         return Ok(records);
     }
     progress(&format!(
-        "loading the {records} records of {} into topic '{TOPIC}'",
-        options.file.display()
+        "loading the {records} records of {} into topic '{topic}'",
+        data_file.display()
     ));
     let timeout = Duration::from_secs(30);
-    admin::delete_topic(kafka, TOPIC, timeout)?;
-    admin::wait_deleted(kafka, TOPIC, timeout)?;
-    admin::ensure_topic(kafka, TOPIC, 3, 1, &[], timeout)?;
-    let out = sfcrime_command(&options.sweep.sfcrime, &options.sweep.home)
-        .args(["produce", "-t", TOPIC, "-b", &kafka.bootstrap_servers, "-f"])
-        .arg(&options.file)
+    admin::delete_topic(kafka, topic, timeout)?;
+    admin::wait_deleted(kafka, topic, timeout)?;
+    admin::ensure_topic(kafka, topic, 3, 1, &[], timeout)?;
+    let out = produce_command(&options.sweep, topic)
         .output()
         .context("cannot run sfcrime produce")?;
     if !out.status.success() {
         bail!(
-            "sfcrime produce into '{TOPIC}' failed:\n{}",
+            "sfcrime produce into '{topic}' failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let loaded = topic_size(kafka, TOPIC)?;
+    let loaded = topic_size(kafka, topic)?;
     if loaded != records {
-        bail!("topic '{TOPIC}' holds {loaded} records after loading {records}");
+        bail!("topic '{topic}' holds {loaded} records after loading {records}");
     }
     Ok(records)
 }

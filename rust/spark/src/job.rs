@@ -8,10 +8,39 @@ use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// How data_stream.py receives the Kafka client settings: a JSON object in
-/// its environment (a password on a command line can be read by any local
-/// user with `ps`).
+/// How a child of sfcrime receives the Kafka client settings: a JSON object
+/// of librdkafka settings in its environment (a password on a command line
+/// can be read by any local user with `ps`). data_stream.py reads it, and so
+/// does `sfcrime produce` when a sweep or bench starts it.
 pub const KAFKA_SETTINGS_ENV: &str = "SFCRIME_KAFKA_CLIENT_SETTINGS";
+
+/// `settings` as the value of [`KAFKA_SETTINGS_ENV`]; of a key given twice,
+/// the later value, as when they are applied in order.
+pub fn kafka_settings_env(settings: &[(String, String)]) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = settings
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into()))
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// The settings in a [`KAFKA_SETTINGS_ENV`] value.
+pub fn parse_kafka_settings_env(text: &str) -> Result<Vec<(String, String)>, String> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("${KAFKA_SETTINGS_ENV} is not JSON: {e}"))?;
+    let serde_json::Value::Object(object) = value else {
+        return Err(format!("${KAFKA_SETTINGS_ENV} must be a JSON object"));
+    };
+    object
+        .into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(value) => Ok((key, value)),
+            _ => Err(format!(
+                "${KAFKA_SETTINGS_ENV}: the value of {key} must be a string"
+            )),
+        })
+        .collect()
+}
 
 /// When the query runs its batches.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -219,15 +248,7 @@ impl JobArgs {
             run = run.app_arg(arg);
         }
         if !self.kafka_settings.is_empty() {
-            let settings: serde_json::Map<String, serde_json::Value> = self
-                .kafka_settings
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into()))
-                .collect();
-            run = run.env(
-                KAFKA_SETTINGS_ENV,
-                serde_json::Value::Object(settings).to_string(),
-            );
+            run = run.env(KAFKA_SETTINGS_ENV, kafka_settings_env(&self.kafka_settings));
         }
         run
     }
@@ -295,6 +316,30 @@ fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kafka_settings_go_through_the_environment_and_back() {
+        let settings = vec![
+            ("security.protocol".to_string(), "SASL_SSL".to_string()),
+            ("sasl.password".to_string(), "a\"b=c\\d".to_string()),
+            ("security.protocol".to_string(), "SSL".to_string()),
+        ];
+        let text = kafka_settings_env(&settings);
+        let mut back = parse_kafka_settings_env(&text).unwrap();
+        back.sort();
+        assert_eq!(
+            back,
+            [
+                ("sasl.password".to_string(), "a\"b=c\\d".to_string()),
+                ("security.protocol".to_string(), "SSL".to_string()),
+            ]
+        );
+        assert_eq!(kafka_settings_env(&[]), "{}");
+        for bad in ["", "[1]", r#"{"acks": 1}"#] {
+            let err = parse_kafka_settings_env(bad).unwrap_err();
+            assert!(err.contains(KAFKA_SETTINGS_ENV), "{err}");
+        }
+    }
 
     fn args() -> JobArgs {
         JobArgs {

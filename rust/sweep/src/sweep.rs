@@ -22,6 +22,7 @@ use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_kafka::consume::{consume, ConsumeOptions, Start};
 use sfcrime_spark::clock::rfc3339_utc;
+use sfcrime_spark::job::{kafka_settings_env, KAFKA_SETTINGS_ENV};
 use sfcrime_spark::{
     read_progress_file, FinalResults, JobArgs, RunEvent, RunSummary, SparkRun, SparkRunError,
     StopReason, Trigger,
@@ -43,6 +44,8 @@ pub struct SweepOptions {
     /// The `sfcrime` binary, for the producer of latency runs.
     pub sfcrime: PathBuf,
     pub results_dir: PathBuf,
+    /// Every Kafka client of the sweep uses these (-X / -F, e.g. SASL_SSL):
+    /// its own admin and consumer calls, the job, and the producers it starts.
     pub kafka: KafkaSettings,
     pub topic: String,
     /// The calls file latency runs produce from (and real-time runs are
@@ -624,18 +627,11 @@ impl Load {
     /// Starts `sfcrime produce` at the spec's rate, once.
     fn start_producer(&mut self, options: &SweepOptions, log: Log<'_>) {
         self.produced = true;
-        match Command::new(&options.sfcrime)
-            .args(["produce", "-t", &self.topic, "-f"])
-            .arg(&options.data_file)
+        match produce_command(options, &self.topic)
             .arg("--rate")
             .arg(self.spec.rate.to_string())
             .arg("--duration")
             .arg((self.spec.warmup_s + self.spec.duration_s).to_string())
-            .env(
-                "SFCRIME_BOOTSTRAP_SERVERS",
-                &options.kafka.bootstrap_servers,
-            )
-            .env("SFCRIME_HOME", &options.home)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -740,6 +736,30 @@ fn final_call_count(output: &Path) -> Option<i64> {
         .map(|results| results.total_calls() as i64)
 }
 
+/// `sfcrime produce` of the data file into `topic`, with the sweep's broker
+/// and client settings. The settings go through the environment, as the
+/// job's do (never a command line), and always: the child then uses
+/// exactly these, not its own default properties file.
+pub fn produce_command(options: &SweepOptions, topic: &str) -> Command {
+    let mut command = Command::new(&options.sfcrime);
+    command
+        .env("SFCRIME_HOME", &options.home)
+        .env(
+            KAFKA_SETTINGS_ENV,
+            kafka_settings_env(&options.kafka.overrides),
+        )
+        .args([
+            "produce",
+            "-t",
+            topic,
+            "-b",
+            &options.kafka.bootstrap_servers,
+            "-f",
+        ])
+        .arg(&options.data_file);
+    command
+}
+
 /// Records in `topic` now (a topic that does not exist is an error).
 pub fn topic_size(kafka: &KafkaSettings, topic: &str) -> Result<i64> {
     admin::topic_size(kafka, topic, Duration::from_secs(10))
@@ -803,13 +823,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn trigger_is_refused_in_throughput_sweeps() {
-        let spec = SweepSpec::from_toml(
-            "name = \"t\"\n[[vary]]\nkey = \"trigger\"\nvalues = [\"1 second\"]",
-        )
-        .unwrap();
-        let options = SweepOptions {
+    fn options() -> SweepOptions {
+        SweepOptions {
             home: PathBuf::from("/x"),
             sfcrime: PathBuf::from("/x/sfcrime"),
             results_dir: PathBuf::from("/x/r"),
@@ -818,7 +833,58 @@ mod tests {
             data_file: PathBuf::from("/x/calls.json"),
             quiet: None,
             max_consecutive_failures: 3,
-        };
+        }
+    }
+
+    #[test]
+    fn the_producer_gets_the_client_settings_in_its_environment_only() {
+        let mut options = options();
+        options.kafka.overrides = vec![
+            ("security.protocol".into(), "SASL_SSL".into()),
+            ("sasl.password".into(), "hunter2".into()),
+        ];
+        let command = produce_command(&options, "lt.1");
+        let args: Vec<_> = command.get_args().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            args,
+            [
+                "produce",
+                "-t",
+                "lt.1",
+                "-b",
+                "127.0.0.1:1",
+                "-f",
+                "/x/calls.json"
+            ]
+        );
+        let env = command
+            .get_envs()
+            .find(|(k, _)| *k == KAFKA_SETTINGS_ENV)
+            .and_then(|(_, v)| v)
+            .unwrap();
+        let mut settings =
+            sfcrime_spark::job::parse_kafka_settings_env(env.to_str().unwrap()).unwrap();
+        settings.sort();
+        assert_eq!(settings, {
+            let mut expected = options.kafka.overrides.clone();
+            expected.sort();
+            expected
+        });
+        // None at all is passed on as none, not left to the child's defaults.
+        let env = produce_command(&self::options(), "t")
+            .get_envs()
+            .find(|(k, _)| *k == KAFKA_SETTINGS_ENV)
+            .and_then(|(_, v)| v.map(|v| v.to_owned()));
+        assert_eq!(env.as_deref(), Some(std::ffi::OsStr::new("{}")));
+    }
+
+    #[test]
+    fn trigger_is_refused_in_throughput_sweeps() {
+        let spec = SweepSpec::from_toml(
+            "name = \"t\"\n[[vary]]\nkey = \"trigger\"\nvalues = [\"1 second\"]",
+        )
+        .unwrap();
+        let options = options();
         let err = plan(&spec, &options, 10).unwrap_err().to_string();
         assert!(err.contains("available-now"), "{err}");
         let bad = SweepSpec::from_toml(
