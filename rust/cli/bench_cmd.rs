@@ -67,6 +67,10 @@ producer that loads the topic, both Spark sources) uses the -X / -F settings.",
         /// Runs per source.
         #[arg(long, default_value_t = 3)]
         repeat: u32,
+        /// Before each run, wait (up to 5 minutes) for the 1-minute load
+        /// average to drop to this; each run records the load it started at.
+        #[arg(long, default_value_t = 1.5)]
+        max_load: f64,
         /// Setting of both runs, KEY=VALUE: a Spark conf or a job option as in
         /// `sfcrime sweep` (repeatable) [default: spark.sql.shuffle.partitions=2].
         #[arg(long, value_name = "KEY=VALUE")]
@@ -180,6 +184,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
         BenchTarget::Connector {
             kafka,
             repeat,
+            max_load,
             base,
             results_dir,
             json,
@@ -192,7 +197,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             // Not the `topic` setting: its data need not be --file's.
             let topic = kafka.topic.as_deref().unwrap_or(connector::TOPIC);
             let options = ConnectorBenchOptions {
-                sweep: sweep_options(settings, &kafka, results_dir, topic, None)?,
+                sweep: sweep_options(settings, &kafka, results_dir, topic, quiet(max_load))?,
                 repeat: repeat.max(1),
                 base: if base.is_empty() {
                     connector::DEFAULT_BASE
