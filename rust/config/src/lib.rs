@@ -2,9 +2,10 @@
 //! (`config/sfcrime.properties`) < `SFCRIME_*` environment variables < flags.
 //!
 //! Every value remembers which layer set it, so `--verbose` dumps can say
-//! where a setting came from, and secrets are redacted when shown. A key the
-//! project does not know is refused, with the nearest known one suggested,
-//! because a silently ignored typo leaves the default in force unnoticed.
+//! where a setting came from, and secrets are redacted when shown. A file key
+//! or `SFCRIME_*` variable the project does not know is refused, with the
+//! nearest known one suggested, because a silently ignored typo leaves the
+//! default in force unnoticed.
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -120,11 +121,22 @@ impl Settings {
             }
             None => {}
         }
-        let env: BTreeMap<String, String> = env.into_iter().collect();
-        let keys: Vec<String> = settings.values.keys().cloned().collect();
-        for key in keys {
-            if let Some(value) = env.get(&env_name(&key)) {
-                settings.set(&key, value, Layer::Env);
+        let env: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        if let Some(unknown) = env
+            .keys()
+            .find(|name| !OTHER_ENV_VARS.contains(&name.as_str()) && !is_setting_env(name))
+        {
+            bail!(
+                "unknown setting variable '{unknown}' in the environment{}",
+                env_hint(unknown)
+            );
+        }
+        for (key, _) in DEFAULTS {
+            if let Some(value) = env.get(&env_name(key)) {
+                settings.set(key, value, Layer::Env);
             }
         }
         Ok(settings)
@@ -287,9 +299,50 @@ impl Settings {
     }
 }
 
+/// The prefix of every environment variable of the project.
+const ENV_PREFIX: &str = "SFCRIME_";
+
+/// The `SFCRIME_*` variables that are not settings: the project reads them
+/// for other purposes, so the environment layer lets them pass instead of
+/// refusing them. None may be a setting's variable too (a test checks), so
+/// that each name has one meaning.
+const OTHER_ENV_VARS: &[&str] = &[
+    // The project root, for sfcrime, spark/submit.sh and python/data_stream.py.
+    "SFCRIME_HOME",
+    // JSON Kafka client settings that `spark run` hands to python/data_stream.py.
+    "SFCRIME_KAFKA_CLIENT_SETTINGS",
+    // The TrueType font file sweep charts are drawn with (rust/sweep).
+    "SFCRIME_FONT",
+    // Tests only: seconds the long fuzz run of rust/records/tests lasts.
+    "SFCRIME_FUZZ_SECONDS",
+    // Tests only: rust/spark/tests' marker that a run passes its environment on.
+    "SFCRIME_FAKE",
+];
+
 /// True for the keys of the project's settings (those with a default).
 fn is_setting(key: &str) -> bool {
     DEFAULTS.iter().any(|(known, _)| *known == key)
+}
+
+/// True for a variable that [`env_name`] makes of some setting's key.
+fn is_setting_env(name: &str) -> bool {
+    DEFAULTS.iter().any(|(key, _)| env_name(key) == name)
+}
+
+/// " (did you mean 'SFCRIME_…'?)" naming the known variable nearest to the
+/// unknown `name`, or nothing. The shared prefix is left out of the
+/// comparison: it would make every name look close to every other.
+fn env_hint(name: &str) -> String {
+    let known: Vec<String> = DEFAULTS
+        .iter()
+        .map(|(key, _)| env_name(key))
+        .chain(OTHER_ENV_VARS.iter().map(|other| other.to_string()))
+        .map(|known| known[ENV_PREFIX.len()..].to_string())
+        .collect();
+    match nearest(&name[ENV_PREFIX.len()..], known.iter().map(String::as_str)) {
+        Some(suffix) => format!(" (did you mean '{ENV_PREFIX}{suffix}'?)"),
+        None => String::new(),
+    }
 }
 
 /// The candidate closest to `typed` when it is close enough to be a typo of
@@ -335,7 +388,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// `SFCRIME_` + key upper-cased with '.' and '-' as '_'.
 pub fn env_name(key: &str) -> String {
-    format!("SFCRIME_{}", key.to_uppercase().replace(['.', '-'], "_"))
+    format!(
+        "{ENV_PREFIX}{}",
+        key.to_uppercase().replace(['.', '-'], "_")
+    )
 }
 
 /// True for keys whose values must never be printed (passwords, keys, JAAS).
@@ -556,6 +612,93 @@ mod tests {
             err,
             format!("{}:2: unknown setting 'colour'", file.display())
         );
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_env_var_is_refused_with_suggestion() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_with_env(
+            dir.path(),
+            None,
+            env(&[("SFCRIME_KAFKA_PORT", "1"), ("SFCRIME_KAFKA_PROT", "2")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "unknown setting variable 'SFCRIME_KAFKA_PROT' in the environment \
+             (did you mean 'SFCRIME_KAFKA_PORT'?)"
+        );
+        // The allow-list is among the suggestions too.
+        let err = Settings::load_with_env(dir.path(), None, env(&[("SFCRIME_HOM", "/x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("(did you mean 'SFCRIME_HOME'?)"), "{err}");
+        let err = Settings::load_with_env(dir.path(), None, env(&[("SFCRIME_COLOUR", "blue")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "unknown setting variable 'SFCRIME_COLOUR' in the environment"
+        );
+    }
+
+    #[test]
+    fn allow_listed_and_foreign_env_vars_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pairs: Vec<(&str, &str)> = OTHER_ENV_VARS.iter().map(|name| (*name, "x")).collect();
+        // Not ours: no SFCRIME_ prefix (and names are case-sensitive).
+        pairs.extend([("PATH", "/bin"), ("sfcrime_colour", "blue")]);
+        let s = Settings::load_with_env(dir.path(), None, env(&pairs)).unwrap();
+        assert!(s.dump().lines().all(|line| line.ends_with("(default)")));
+    }
+
+    #[test]
+    fn each_env_var_has_one_meaning() {
+        let mut names: Vec<String> = DEFAULTS.iter().map(|(key, _)| env_name(key)).collect();
+        names.extend(OTHER_ENV_VARS.iter().map(|name| name.to_string()));
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "two meanings share a variable");
+    }
+
+    #[test]
+    fn every_known_key_works_in_every_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.properties");
+        let text: String = DEFAULTS
+            .iter()
+            .map(|(key, _)| format!("{key}=file\n"))
+            .collect();
+        std::fs::write(&file, text).unwrap();
+        let s = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
+        for (key, default) in DEFAULTS {
+            assert_eq!(s.get(key), Some(*default), "{key}");
+            assert_eq!(s.layer(key), Some(Layer::Default), "{key}");
+        }
+        let s = Settings::load_with_env(dir.path(), Some(&file), Vec::new()).unwrap();
+        for (key, _) in DEFAULTS {
+            assert_eq!(s.get(key), Some("file"), "{key}");
+            assert_eq!(s.layer(key), Some(Layer::File), "{key}");
+        }
+        let names: Vec<String> = DEFAULTS.iter().map(|(key, _)| env_name(key)).collect();
+        let pairs: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "env")).collect();
+        let mut s = Settings::load_with_env(dir.path(), Some(&file), env(&pairs)).unwrap();
+        for (key, _) in DEFAULTS {
+            assert_eq!(s.get(key), Some("env"), "{key}");
+            assert_eq!(s.layer(key), Some(Layer::Env), "{key}");
+            s.set_flag(key, Some("flag"));
+            assert_eq!(s.get(key), Some("flag"), "{key}");
+            assert_eq!(s.layer(key), Some(Layer::Flag), "{key}");
+        }
     }
 
     #[test]
