@@ -309,6 +309,8 @@ const ENV_PREFIX: &str = "SFCRIME_";
 const OTHER_ENV_VARS: &[&str] = &[
     // The project root, for sfcrime, spark/submit.sh and python/data_stream.py.
     "SFCRIME_HOME",
+    // Where spark/submit.sh caches Spark's Kafka connector jars.
+    "SFCRIME_SPARK_JARS_DIR",
     // JSON Kafka client settings that `spark run` hands to python/data_stream.py.
     "SFCRIME_KAFKA_CLIENT_SETTINGS",
     // The TrueType font file sweep charts are drawn with (rust/sweep).
