@@ -23,7 +23,7 @@
 # Your --jars are appended to the connector's. Deploy mode is client.
 #
 # The connector (config/spark-kafka-pom.xml) is resolved with mvn once into
-# $SFCRIME_HOME/.stack/spark-jars/ (atomically: a temp dir renamed into place,
+# $SFCRIME_SPARK_JARS_DIR (atomically: a temp dir beside it renamed into place,
 # redone when the pom changes); later runs are offline.
 #
 # Class-data sharing: with the archive of --build-cds (under .venv/spark-cds/,
@@ -58,8 +58,9 @@
 # results; a second one kills it.
 #
 # Environment: SFCRIME_HOME (project root; default: this script's parent dir),
-# SFCRIME_STACK_DIR (default .stack, relative to SFCRIME_HOME), JAVA_HOME,
-# PYSPARK_PYTHON (default: the venv's python).
+# SFCRIME_SPARK_JARS_DIR (the connector's jars; default .stack/spark-jars,
+# relative to SFCRIME_HOME), JAVA_HOME, PYSPARK_PYTHON (default: the venv's
+# python). Not SFCRIME_STACK_DIR: that is the broker's dir (setting stack.dir).
 set -euo pipefail
 
 prog=spark/submit.sh
@@ -67,11 +68,14 @@ die() { echo "$prog: error: $*" >&2; exit 1; }
 
 home=${SFCRIME_HOME:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 [[ -d $home ]] || die "SFCRIME_HOME=$home is not a directory"
-stack=${SFCRIME_STACK_DIR:-.stack}
-[[ $stack == /* ]] || stack=$home/$stack
+cache=${SFCRIME_SPARK_JARS_DIR:-.stack/spark-jars}
+[[ $cache == /* ]] || cache=$home/$cache
+# The temp dir and mvn's log go beside the cache: a rename is atomic only
+# within one file system.
+cache_parent=$(dirname "$cache")
+cache=$cache_parent/$(basename "$cache")  # no trailing slash for mv
 venv=$home/.venv
 pom=$home/config/spark-kafka-pom.xml
-cache=$stack/spark-jars
 script=$home/python/data_stream.py
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
@@ -185,10 +189,10 @@ connector_jars() {
   if [[ ! -f $cache/.pom.xml || "$(<"$pom")" != "$(<"$cache/.pom.xml")" ]]; then
     command -v mvn >/dev/null ||
       die "mvn not found: it is needed once to download the Spark Kafka connector into $cache (e.g. apt-get install maven)"
-    mkdir -p "$stack"
+    mkdir -p "$cache_parent"
     local tmp log rc=0
-    tmp=$(mktemp -d "$stack/.spark-jars.XXXXXX")
-    log=$stack/spark-jars.resolve.log
+    tmp=$(mktemp -d "$cache_parent/.${cache##*/}.XXXXXX")
+    log=$cache.resolve.log
     # An interrupted download leaves nothing behind, and no mvn still writing.
     resolve_tmp=$tmp
     trap cleanup_resolve EXIT

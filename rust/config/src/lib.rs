@@ -2,7 +2,10 @@
 //! (`config/sfcrime.properties`) < `SFCRIME_*` environment variables < flags.
 //!
 //! Every value remembers which layer set it, so `--verbose` dumps can say
-//! where a setting came from, and secrets are redacted when shown.
+//! where a setting came from, and secrets are redacted when shown. A file key
+//! or `SFCRIME_*` variable the project does not know is refused, with the
+//! nearest known one suggested, because a silently ignored typo leaves the
+//! default in force unnoticed.
 
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -118,20 +121,38 @@ impl Settings {
             }
             None => {}
         }
-        let env: BTreeMap<String, String> = env.into_iter().collect();
-        let keys: Vec<String> = settings.values.keys().cloned().collect();
-        for key in keys {
-            if let Some(value) = env.get(&env_name(&key)) {
-                settings.set(&key, value, Layer::Env);
+        let env: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+            .collect();
+        if let Some(unknown) = env
+            .keys()
+            .find(|name| !OTHER_ENV_VARS.contains(&name.as_str()) && !is_setting_env(name))
+        {
+            bail!(
+                "unknown setting variable '{unknown}' in the environment{}",
+                env_hint(unknown)
+            );
+        }
+        for (key, _) in DEFAULTS {
+            if let Some(value) = env.get(&env_name(key)) {
+                settings.set(key, value, Layer::Env);
             }
         }
         Ok(settings)
     }
 
     fn merge_properties(&mut self, text: &str, path: &Path) -> Result<()> {
-        for (key, value) in
-            parse_properties(text).with_context(|| format!("in config file {}", path.display()))?
+        for (line, key, value) in parse_numbered_properties(text)
+            .with_context(|| format!("in config file {}", path.display()))?
         {
+            if !is_setting(&key) {
+                let hint = match nearest(&key, DEFAULTS.iter().map(|(known, _)| *known)) {
+                    Some(known) => format!(" (did you mean '{known}'?)"),
+                    None => String::new(),
+                };
+                bail!("{}:{line}: unknown setting '{key}'{hint}", path.display());
+            }
             self.set(&key, &value, Layer::File);
         }
         Ok(())
@@ -278,9 +299,101 @@ impl Settings {
     }
 }
 
+/// The prefix of every environment variable of the project.
+const ENV_PREFIX: &str = "SFCRIME_";
+
+/// The `SFCRIME_*` variables that are not settings: the project reads them
+/// for other purposes, so the environment layer lets them pass instead of
+/// refusing them. None may be a setting's variable too (a test checks), so
+/// that each name has one meaning.
+const OTHER_ENV_VARS: &[&str] = &[
+    // The project root, for sfcrime, spark/submit.sh and python/data_stream.py.
+    "SFCRIME_HOME",
+    // Where spark/submit.sh caches Spark's Kafka connector jars.
+    "SFCRIME_SPARK_JARS_DIR",
+    // JSON Kafka client settings that `spark run` hands to python/data_stream.py.
+    "SFCRIME_KAFKA_CLIENT_SETTINGS",
+    // The TrueType font file sweep charts are drawn with (rust/sweep).
+    "SFCRIME_FONT",
+    // Tests only: seconds the long fuzz run of rust/records/tests lasts.
+    "SFCRIME_FUZZ_SECONDS",
+    // Tests only: rust/spark/tests' marker that a run passes its environment on.
+    "SFCRIME_FAKE",
+];
+
+/// True for the keys of the project's settings (those with a default).
+fn is_setting(key: &str) -> bool {
+    DEFAULTS.iter().any(|(known, _)| *known == key)
+}
+
+/// True for a variable that [`env_name`] makes of some setting's key.
+fn is_setting_env(name: &str) -> bool {
+    DEFAULTS.iter().any(|(key, _)| env_name(key) == name)
+}
+
+/// " (did you mean 'SFCRIME_…'?)" naming the known variable nearest to the
+/// unknown `name`, or nothing. The shared prefix is left out of the
+/// comparison: it would make every name look close to every other.
+fn env_hint(name: &str) -> String {
+    let known: Vec<String> = DEFAULTS
+        .iter()
+        .map(|(key, _)| env_name(key))
+        .chain(OTHER_ENV_VARS.iter().map(|other| other.to_string()))
+        .map(|known| known[ENV_PREFIX.len()..].to_string())
+        .collect();
+    match nearest(&name[ENV_PREFIX.len()..], known.iter().map(String::as_str)) {
+        Some(suffix) => format!(" (did you mean '{ENV_PREFIX}{suffix}'?)"),
+        None => String::new(),
+    }
+}
+
+/// The candidate closest to `typed` when it is close enough to be a typo of
+/// it: at most one edit for every three characters of the candidate (at
+/// least one), so short keys are not "corrected" into unrelated ones. Ties go
+/// to the first candidate.
+fn nearest<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(typed, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.chars().count() / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Optimal-string-alignment distance: inserting, deleting or replacing a
+/// character, or swapping two neighbouring ones, each cost one edit. Swaps
+/// count once, not twice as in plain Levenshtein, because transposed letters
+/// are among the commonest typos.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // table[i][j]: the distance between a[..i] and b[..j].
+    let mut table = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, cells) in table.iter_mut().enumerate() {
+        cells[0] = i;
+    }
+    for (j, cell) in table[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let replace = table[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut best = replace.min(table[i - 1][j] + 1).min(table[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(table[i - 2][j - 2] + 1);
+            }
+            table[i][j] = best;
+        }
+    }
+    table[a.len()][b.len()]
+}
+
 /// `SFCRIME_` + key upper-cased with '.' and '-' as '_'.
 pub fn env_name(key: &str) -> String {
-    format!("SFCRIME_{}", key.to_uppercase().replace(['.', '-'], "_"))
+    format!(
+        "{ENV_PREFIX}{}",
+        key.to_uppercase().replace(['.', '-'], "_")
+    )
 }
 
 /// True for keys whose values must never be printed (passwords, keys, JAAS).
@@ -312,6 +425,15 @@ pub fn redact<'a>(key: &str, value: &'a str) -> &'a str {
 /// Parses Java-style `.properties` text: `key=value` or `key: value`, `#`/`!`
 /// comments, blank lines. Line continuations are not supported (and rejected).
 pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>> {
+    Ok(parse_numbered_properties(text)?
+        .into_iter()
+        .map(|(_, key, value)| (key, value))
+        .collect())
+}
+
+/// As [`parse_properties`], each pair with its 1-based line number, so that
+/// a refused key can be pointed at.
+fn parse_numbered_properties(text: &str) -> Result<Vec<(usize, String, String)>> {
     let mut out = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -328,7 +450,11 @@ pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>> {
         if key.is_empty() {
             bail!("line {}: empty key", index + 1);
         }
-        out.push((key.to_string(), line[split + 1..].trim().to_string()));
+        out.push((
+            index + 1,
+            key.to_string(),
+            line[split + 1..].trim().to_string(),
+        ));
     }
     Ok(out)
 }
@@ -430,6 +556,151 @@ mod tests {
             parse_properties("a: b=c\n").unwrap(),
             vec![("a".into(), "b=c".into())]
         );
+    }
+
+    #[test]
+    fn unknown_file_key_is_refused_with_file_line_and_suggestion() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("config/sfcrime.properties");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "# brokers\n\ntopic=t\nbootstrap.server=h:9092\n").unwrap();
+        let err = Settings::load_with_env(home.path(), None, Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:4: unknown setting 'bootstrap.server' (did you mean 'bootstrap.servers'?)",
+                file.display()
+            )
+        );
+    }
+
+    #[test]
+    fn swapped_letters_in_a_file_key_are_one_edit_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.properties");
+        std::fs::write(&file, "kafka.prot=1\n").unwrap();
+        let err = Settings::load_with_env(dir.path(), Some(&file), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with(
+                "p.properties:1: unknown setting 'kafka.prot' (did you mean 'kafka.port'?)"
+            ),
+            "{err}"
+        );
+        assert_eq!(edit_distance("topci", "topic"), 1);
+        assert_eq!(edit_distance("", "java"), 4);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn the_shipped_properties_file_holds_only_known_settings() {
+        let home = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let s = Settings::load_with_env(&home, None, Vec::new()).unwrap();
+        assert_eq!(s.layer("topic"), Some(Layer::File));
+    }
+
+    #[test]
+    fn far_off_file_key_gets_no_suggestion() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.properties");
+        std::fs::write(&file, "topic=t\ncolour: blue\n").unwrap();
+        let err = Settings::load_with_env(dir.path(), Some(&file), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("{}:2: unknown setting 'colour'", file.display())
+        );
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_env_var_is_refused_with_suggestion() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_with_env(
+            dir.path(),
+            None,
+            env(&[("SFCRIME_KAFKA_PORT", "1"), ("SFCRIME_KAFKA_PROT", "2")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "unknown setting variable 'SFCRIME_KAFKA_PROT' in the environment \
+             (did you mean 'SFCRIME_KAFKA_PORT'?)"
+        );
+        // The allow-list is among the suggestions too.
+        let err = Settings::load_with_env(dir.path(), None, env(&[("SFCRIME_HOM", "/x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("(did you mean 'SFCRIME_HOME'?)"), "{err}");
+        let err = Settings::load_with_env(dir.path(), None, env(&[("SFCRIME_COLOUR", "blue")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "unknown setting variable 'SFCRIME_COLOUR' in the environment"
+        );
+    }
+
+    #[test]
+    fn allow_listed_and_foreign_env_vars_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pairs: Vec<(&str, &str)> = OTHER_ENV_VARS.iter().map(|name| (*name, "x")).collect();
+        // Not ours: no SFCRIME_ prefix (and names are case-sensitive).
+        pairs.extend([("PATH", "/bin"), ("sfcrime_colour", "blue")]);
+        let s = Settings::load_with_env(dir.path(), None, env(&pairs)).unwrap();
+        assert!(s.dump().lines().all(|line| line.ends_with("(default)")));
+    }
+
+    #[test]
+    fn each_env_var_has_one_meaning() {
+        let mut names: Vec<String> = DEFAULTS.iter().map(|(key, _)| env_name(key)).collect();
+        names.extend(OTHER_ENV_VARS.iter().map(|name| name.to_string()));
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count, "two meanings share a variable");
+    }
+
+    #[test]
+    fn every_known_key_works_in_every_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.properties");
+        let text: String = DEFAULTS
+            .iter()
+            .map(|(key, _)| format!("{key}=file\n"))
+            .collect();
+        std::fs::write(&file, text).unwrap();
+        let s = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
+        for (key, default) in DEFAULTS {
+            assert_eq!(s.get(key), Some(*default), "{key}");
+            assert_eq!(s.layer(key), Some(Layer::Default), "{key}");
+        }
+        let s = Settings::load_with_env(dir.path(), Some(&file), Vec::new()).unwrap();
+        for (key, _) in DEFAULTS {
+            assert_eq!(s.get(key), Some("file"), "{key}");
+            assert_eq!(s.layer(key), Some(Layer::File), "{key}");
+        }
+        let names: Vec<String> = DEFAULTS.iter().map(|(key, _)| env_name(key)).collect();
+        let pairs: Vec<(&str, &str)> = names.iter().map(|name| (name.as_str(), "env")).collect();
+        let mut s = Settings::load_with_env(dir.path(), Some(&file), env(&pairs)).unwrap();
+        for (key, _) in DEFAULTS {
+            assert_eq!(s.get(key), Some("env"), "{key}");
+            assert_eq!(s.layer(key), Some(Layer::Env), "{key}");
+            s.set_flag(key, Some("flag"));
+            assert_eq!(s.get(key), Some("flag"), "{key}");
+            assert_eq!(s.layer(key), Some(Layer::Flag), "{key}");
+        }
     }
 
     #[test]
