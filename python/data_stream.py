@@ -49,6 +49,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from kafka_settings import KAFKA_SETTINGS_ENV, kafka_options, rate_limit_options
+from kafka_timestamps import OBSERVED_TIMESTAMPS, observe_kafka_timestamps, source_timestamp_header
 
 ROOT = Path(os.environ.get("SFCRIME_HOME") or Path(__file__).resolve().parent.parent)
 
@@ -63,11 +64,6 @@ KEYS = ["window_start", "window_end", "original_crime_type_name", "disposition",
 UPDATE_SCHEMA = pa.schema([*[(key, pa.timestamp("us", "UTC")) for key in KEYS[:2]],
                            *[(key, pa.string()) for key in KEYS[2:]],
                            ("count", pa.int64()), ("batch_id", pa.int64())])
-# observe() name of --observe-kafka-timestamps (sfcrime sweep's latency mode reads it).
-OBSERVED_TIMESTAMPS = "kafka_timestamps"
-# Header the real-time pipeline adds to each enriched record: the input record's Kafka
-# timestamp (ms), so that a reader can tell each record's end-to-end latency.
-SOURCE_TIMESTAMP_HEADER = "sfcrime.source.timestamp"
 # How long a graceful stop waits for a running micro-batch before interrupting it
 # (an interrupted batch is simply replayed from the checkpoint on the next start).
 STOP_GRACE_SECONDS = 60
@@ -206,17 +202,6 @@ def read_kafka(spark, args, source_format="kafka", **options):
             .load())
 
 
-def observe_kafka_timestamps(raw):
-    """Per micro-batch count, min, max and 1/5/50/95/99th percentiles of the Kafka record
-    timestamps (ms), reported as StreamingQueryProgress.observedMetrics: together with the
-    batch's end they give how long its records took from Kafka to a committed batch."""
-    ts = F.unix_millis(F.col("timestamp"))
-    return raw.observe(OBSERVED_TIMESTAMPS, F.count(F.lit(1)).alias("rows"),
-                       F.min(ts).alias("min_ms"), F.max(ts).alias("max_ms"),
-                       F.percentile_approx(ts, [0.01, 0.05, 0.5, 0.95, 0.99], 10000)
-                       .alias("quantiles_ms"))
-
-
 def read_calls(spark, args) -> DataFrame:
     """The stream of calls, one row per Kafka record: crime type, disposition and call
     time (`call_ts`); a record that is not a call gives nulls (and is still counted)."""
@@ -294,16 +279,13 @@ def build_enriched(raw, radio_codes):
     enriched = (raw.select("headers", "timestamp", F.from_json(F.col("value").cast("string"),
                                                                CALL_SCHEMA).alias("call"))
                 .withColumn("description", description_of(F.col("call.disposition"), radio_codes)))
-    source_timestamp = F.struct(F.lit(SOURCE_TIMESTAMP_HEADER).alias("key"),
-                                F.unix_millis("timestamp").cast("string").cast("binary")
-                                .alias("value"))
     return enriched.select(
         F.col("call.crime_id").alias("key"),
         # every field, null ones too, so a reader sees the same fields in every record
         F.to_json(F.struct("call.*", "description"), {"ignoreNullFields": "false"})
         .alias("value"),
         F.concat(F.coalesce("headers", F.array().cast(raw.schema["headers"].dataType)),
-                 F.array(source_timestamp)).alias("headers"))
+                 F.array(source_timestamp_header())).alias("headers"))
 
 
 def batch_writer(updates_dir, console_rows):
