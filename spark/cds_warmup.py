@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import data_stream  # noqa: E402  (python/, put on the path above)
+from job_args import ROOT  # noqa: E402
 
 CALLS = 3000
 
@@ -24,7 +25,7 @@ def main(out):
     out = Path(out)
     calls = out / "calls"
     calls.mkdir(parents=True)
-    with gzip.open(data_stream.ROOT / "data/police-department-calls-for-service.json.gz") as f:
+    with gzip.open(ROOT / "data/police-department-calls-for-service.json.gz") as f:
         records = json.load(f)[:CALLS]
     for part in range(3):  # three files: three tasks, as from three Kafka partitions
         lines = (json.dumps(r) for r in records[part::3])
@@ -36,7 +37,7 @@ def main(out):
     raw = spark.readStream.text(str(calls))
     counts = data_stream.build_counts(
         data_stream.parse_calls(raw),
-        data_stream.load_radio_codes(data_stream.ROOT / "data/radio_code.json"),
+        data_stream.load_radio_codes(ROOT / "data/radio_code.json"),
         "1 hour", None)
     (counts.writeStream.outputMode("update")
      .option("checkpointLocation", str(out / "checkpoint"))
