@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import data_stream  # noqa: E402  (python/, put on the path above)
 from job_args import ROOT  # noqa: E402
+from results import batch_writer, finalize  # noqa: E402
 
 CALLS = 3000
 
@@ -41,10 +42,10 @@ def main(out):
         "1 hour", None)
     (counts.writeStream.outputMode("update")
      .option("checkpointLocation", str(out / "checkpoint"))
-     .foreachBatch(data_stream.batch_writer(str(out / "output/updates"), 0))
+     .foreachBatch(batch_writer(str(out / "output/updates"), 0))
      .trigger(availableNow=True).start().awaitTermination())
     spark.stop()
-    data_stream.finalize(str(out / "output"))
+    finalize(str(out / "output"))
 
 
 if __name__ == "__main__":
