@@ -28,9 +28,7 @@
     $ spark/submit.sh --available-now --bootstrap-servers 127.0.0.1:9092
 """
 import json
-import signal
 import sys
-import time
 
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
@@ -38,6 +36,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from graceful_stop import run_until_done, start_spark
 from job_args import parse_args
 from kafka_settings import kafka_options, rate_limit_options
 from kafka_timestamps import observe_kafka_timestamps, source_timestamp_header
@@ -50,9 +49,6 @@ CALL_FIELDS = [
     "address_type", "common_location",
 ]
 CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELDS])
-# How long a graceful stop waits for a running micro-batch before interrupting it
-# (an interrupted batch is simply replayed from the checkpoint on the next start).
-STOP_GRACE_SECONDS = 60
 
 
 def read_kafka(spark, args, source_format="kafka", **options):
@@ -151,46 +147,6 @@ def build_enriched(raw, radio_codes):
                  F.array(source_timestamp_header())).alias("headers"))
 
 
-def run_until_done(query, progress_log, stop_signals, real_time=False):
-    """Wait for the query, logging its progress; on a stop request let a running batch
-    finish, then stop. A real-time batch runs for its whole checkpoint interval, so that
-    query stops at once: its interval is replayed on the next start (at-least-once)."""
-    progress_log.started(query)
-    try:
-        wait_for_query(query, progress_log, stop_signals, real_time)
-    finally:
-        progress_log.poll(query)
-        if not query.isActive:
-            progress_log.terminated(query)
-    error = query.exception()
-    if error is not None:  # it may have failed while we waited to stop it
-        raise error
-
-
-def wait_for_query(query, progress_log, stop_signals, real_time):
-    while not query.awaitTermination(progress_log.POLL_SECONDS):
-        progress_log.poll(query)
-        if stop_signals and real_time:
-            print(f"{signal.Signals(stop_signals[0]).name}: stopping the real-time query "
-                  "(a restart replays its unfinished checkpoint interval)",
-                  file=sys.stderr, flush=True)
-            query.stop()
-            break
-        if stop_signals:
-            print(f"{signal.Signals(stop_signals[0]).name}: stopping the query after the "
-                  "running batch, then finalizing", file=sys.stderr, flush=True)
-            # Spark has no "stop after this batch": wait for a new progress (the running
-            # batch is done) or an idle trigger. If the next batch has started meanwhile,
-            # stop() interrupts it; it is replayed from the checkpoint on the next start.
-            last = query.lastProgress
-            deadline = time.monotonic() + STOP_GRACE_SECONDS
-            while (query.status["isTriggerActive"] and query.lastProgress == last
-                   and time.monotonic() < deadline):
-                time.sleep(0.2)
-            query.stop()
-            break
-
-
 def main():
     args = parse_args(__doc__)
     try:
@@ -203,14 +159,6 @@ def main():
 
 
 def run(args):
-    # Graceful stop on Ctrl-C / SIGTERM: stop the query between batches, then finalize.
-    # The handler only appends to a list: it can interrupt itself (a Ctrl-C reaches this
-    # process directly and again via submit.sh), so locks (Event.set, print) would deadlock.
-    stop_signals = []
-
-    def request_stop(signum, _frame):
-        stop_signals.append(signum)
-
     if local_path(args.output_dir) is None:
         raise ValueError(f"--output-dir must be a local path (the driver writes the final "
                          f"results there): {args.output_dir}")
@@ -218,20 +166,8 @@ def run(args):
     if args.real_time is None:
         check_fresh_start(args.checkpoint_dir, updates_dir)
 
-    # While Spark starts, INT stays pending: SparkContext installs its own SIGINT handler
-    # (it raises KeyboardInterrupt) and the threads started meanwhile inherit the mask.
-    # The JVM launched by getOrCreate() inherits an ignored TERM (pyspark makes it ignore
-    # INT), so a TERM sent to the whole process group cannot stop Spark under us.
-    stop_sigs = {signal.SIGINT, signal.SIGTERM}
-    signal.signal(signal.SIGINT, request_stop)  # not SIG_IGN, which would drop it
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_sigs)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    spark = (SparkSession.builder.appName("sfcrime-data-stream")
-             .config("spark.sql.session.timeZone", "UTC")
-             .getOrCreate())
-    for sig in stop_sigs:
-        signal.signal(sig, request_stop)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_sigs)
+    spark, stop_signals = start_spark(SparkSession.builder.appName("sfcrime-data-stream")
+                                      .config("spark.sql.session.timeZone", "UTC"))
     # Spark only logs its UI address at INFO; submit.sh runs at WARN.
     if spark.sparkContext.uiWebUrl:
         print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
@@ -252,11 +188,7 @@ def run(args):
         else:
             writer = writer.trigger(processingTime=args.trigger_interval)
 
-    if stop_signals:
-        print("stop requested before the query started", file=sys.stderr, flush=True)
-    else:
-        run_until_done(writer.start(), progress_log, stop_signals,
-                       real_time=args.real_time is not None)
+    run_until_done(writer, progress_log, stop_signals, real_time=args.real_time is not None)
     spark.stop()
     if args.real_time is None:
         finalize(args.output_dir)
