@@ -17,17 +17,19 @@
  Parquet to <output-dir>/updates/batch_id=<id>/ (replaced when a batch is
  replayed, so restarts do not duplicate) and prints the top rows. Coarser
  views are exact sums of this grain, so the driver computes them once
- the query ends (available-now drained, or Ctrl-C / SIGTERM) and written to
+ the query ends (available-now drained, or Ctrl-C / SIGTERM) and writes them to
  <output-dir>/final/*.jsonl. Every StreamingQueryProgress is appended as one
  JSON line to --progress-file.
 
  --real-time runs a second, stateless pipeline instead, in Spark's real-time mode:
  each call with its radio-code description joined, as JSON to --output-topic.
 
+ This file is the query; job_args, kafka_settings, kafka_timestamps, radio_codes,
+ results, progress_log and graceful_stop beside it do the rest (each says what).
+
  Run it through spark/submit.sh, which adds the Kafka connector jars:
     $ spark/submit.sh --available-now --bootstrap-servers 127.0.0.1:9092
 """
-import json
 import sys
 
 from py4j.protocol import Py4JJavaError
@@ -41,6 +43,7 @@ from job_args import parse_args
 from kafka_settings import kafka_options, rate_limit_options
 from kafka_timestamps import observe_kafka_timestamps, source_timestamp_header
 from progress_log import ProgressLog, error_message
+from radio_codes import load_radio_codes
 from results import KEYS, batch_writer, check_fresh_start, finalize, local_path
 
 CALL_FIELDS = [
@@ -52,13 +55,15 @@ CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELD
 
 
 def read_kafka(spark, args, source_format="kafka", **options):
-    return (spark.readStream.format(source_format).options(**options)
-            .options(**kafka_options(args, source_format))
-            .option("subscribe", args.topic)
-            .option("startingOffsets", args.starting_offsets)
-            .option("failOnDataLoss", args.fail_on_data_loss)
-            .options(**rate_limit_options(args))
-            .load())
+    """The topic as a stream of Kafka records, read by Spark's source or sfcrime's."""
+    raw = (spark.readStream.format(source_format).options(**options)
+           .options(**kafka_options(args, source_format))
+           .option("subscribe", args.topic)
+           .option("startingOffsets", args.starting_offsets)
+           .option("failOnDataLoss", args.fail_on_data_loss)
+           .options(**rate_limit_options(args))
+           .load())
+    return observe_kafka_timestamps(raw) if args.observe_kafka_timestamps else raw
 
 
 def read_calls(spark, args) -> DataFrame:
@@ -66,18 +71,13 @@ def read_calls(spark, args) -> DataFrame:
     time (`call_ts`); a record that is not a call gives nulls (and is still counted)."""
     if args.source == "kafka":
         # spark-sql-kafka hands over bytes; the JVM parses the JSON (from_json).
-        raw = read_kafka(spark, args)
-        if args.observe_kafka_timestamps:
-            raw = observe_kafka_timestamps(raw)
-        return parse_calls(raw)
+        return parse_calls(read_kafka(spark, args))
     if args.source == "sfcrime":
         # sfcrime's Rust connector in calls mode: the JSON is parsed in Rust and the
         # fields arrive typed (call_date_time already a timestamp, read the same way).
         import sfcrime_source
         sfcrime_source.register(spark)
         calls = read_kafka(spark, args, "sfcrime_kafka", mode="calls")
-        if args.observe_kafka_timestamps:
-            calls = observe_kafka_timestamps(calls)
         return calls.select("original_crime_type_name", "disposition",
                             F.col("call_date_time").alias("call_ts"))
     raise ValueError(f"unknown source {args.source!r}")
@@ -91,21 +91,6 @@ def parse_calls(raw):
                     # naive wall-clock time; the session time zone is UTC, so no shift
                     F.try_to_timestamp(F.col("call.call_date_time"),
                                        F.lit("yyyy-MM-dd'T'HH:mm:ss.SSS")).alias("call_ts")))
-
-
-def load_radio_codes(path):
-    """{disposition code: description} from the radio-code file."""
-    with open(path, encoding="utf-8") as f:
-        codes = json.load(f)
-    descriptions = {}
-    for c in codes:
-        code = c["disposition_code"]
-        if descriptions.get(code, c["description"]) != c["description"]:
-            raise ValueError(f"{path}: disposition code {code!r} has two descriptions")
-        descriptions[code] = c["description"]
-    if not descriptions:
-        raise ValueError(f"{path}: no radio codes")
-    return descriptions
 
 
 def description_of(disposition, radio_codes):
@@ -147,15 +132,29 @@ def build_enriched(raw, radio_codes):
                  F.array(source_timestamp_header())).alias("headers"))
 
 
-def main():
-    args = parse_args(__doc__)
-    try:
-        return run(args)
-    except (PySparkException, Py4JJavaError, OSError, ValueError) as e:
-        # (the Java stack trace is in Spark's log above and, for a failed query, in the
-        # progress file's .events)
-        print(f"error: {error_message(e)}", file=sys.stderr, flush=True)
-        return 1
+def counts_writer(spark, args, radio_codes, updates_dir):
+    """The counts in update mode: each micro-batch's updated rows to the sink."""
+    counts = build_counts(read_calls(spark, args), radio_codes, args.window, args.watermark,
+                          args.read_in_one_task)
+    writer = (counts.writeStream.queryName("sfcrime_counts")
+              .outputMode("update")
+              .option("checkpointLocation", args.checkpoint_dir)
+              .foreachBatch(batch_writer(updates_dir, args.console_rows)))
+    if args.available_now:
+        return writer.trigger(availableNow=True)
+    return writer.trigger(processingTime=args.trigger_interval)
+
+
+def real_time_writer(spark, args, radio_codes):
+    """The enriched-calls pipeline in real-time mode: Kafka in, Kafka out."""
+    # (Spark turns adaptive query execution off for real-time mode by itself.)
+    raw = read_kafka(spark, args, includeHeaders="true")
+    return (build_enriched(raw, radio_codes).writeStream.queryName("sfcrime_enriched")
+            .format("kafka").options(**kafka_options(args))
+            .option("topic", args.output_topic)
+            .option("checkpointLocation", args.checkpoint_dir)
+            .outputMode("update")
+            .trigger(realTime=args.real_time))
 
 
 def run(args):
@@ -163,7 +162,8 @@ def run(args):
         raise ValueError(f"--output-dir must be a local path (the driver writes the final "
                          f"results there): {args.output_dir}")
     updates_dir = f"{args.output_dir}/updates"
-    if args.real_time is None:
+    real_time = args.real_time is not None
+    if not real_time:
         check_fresh_start(args.checkpoint_dir, updates_dir)
 
     spark, stop_signals = start_spark(SparkSession.builder.appName("sfcrime-data-stream")
@@ -174,39 +174,24 @@ def run(args):
     progress_log = ProgressLog(args.progress_file)
 
     radio_codes = load_radio_codes(args.radio_codes)
-    if args.real_time is not None:
-        writer = real_time_writer(spark, args, radio_codes)
-    else:
-        counts = build_counts(read_calls(spark, args), radio_codes, args.window, args.watermark,
-                              args.read_in_one_task)
-        writer = (counts.writeStream.queryName("sfcrime_counts")
-                  .outputMode("update")
-                  .option("checkpointLocation", args.checkpoint_dir)
-                  .foreachBatch(batch_writer(updates_dir, args.console_rows)))
-        if args.available_now:
-            writer = writer.trigger(availableNow=True)
-        else:
-            writer = writer.trigger(processingTime=args.trigger_interval)
-
-    run_until_done(writer, progress_log, stop_signals, real_time=args.real_time is not None)
+    writer = (real_time_writer(spark, args, radio_codes) if real_time
+              else counts_writer(spark, args, radio_codes, updates_dir))
+    run_until_done(writer, progress_log, stop_signals, real_time)
     spark.stop()
-    if args.real_time is None:
+    if not real_time:
         finalize(args.output_dir)
     return 0
 
 
-def real_time_writer(spark, args, radio_codes):
-    """The enriched-calls pipeline in real-time mode: Kafka in, Kafka out."""
-    # (Spark turns adaptive query execution off for real-time mode by itself.)
-    raw = read_kafka(spark, args, includeHeaders="true")
-    if args.observe_kafka_timestamps:
-        raw = observe_kafka_timestamps(raw)
-    return (build_enriched(raw, radio_codes).writeStream.queryName("sfcrime_enriched")
-            .format("kafka").options(**kafka_options(args))
-            .option("topic", args.output_topic)
-            .option("checkpointLocation", args.checkpoint_dir)
-            .outputMode("update")
-            .trigger(realTime=args.real_time))
+def main():
+    args = parse_args(__doc__)
+    try:
+        return run(args)
+    except (PySparkException, Py4JJavaError, OSError, ValueError) as e:
+        # (the Java stack trace is in Spark's log above and, for a failed query, in the
+        # progress file's .events)
+        print(f"error: {error_message(e)}", file=sys.stderr, flush=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,9 +14,12 @@ import json
 import sys
 from pathlib import Path
 
+from pyspark.sql import SparkSession
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 import data_stream  # noqa: E402  (python/, put on the path above)
 from job_args import ROOT  # noqa: E402
+from radio_codes import load_radio_codes  # noqa: E402
 from results import batch_writer, finalize  # noqa: E402
 
 CALLS = 3000
@@ -32,13 +35,13 @@ def main(out):
         lines = (json.dumps(r) for r in records[part::3])
         (calls / f"part-{part}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    spark = (data_stream.SparkSession.builder.appName("sfcrime-cds-warmup")
+    spark = (SparkSession.builder.appName("sfcrime-cds-warmup")
              .config("spark.sql.session.timeZone", "UTC").getOrCreate())
     (out / "classpath").write_text(spark._jvm.System.getProperty("java.class.path"))
     raw = spark.readStream.text(str(calls))
     counts = data_stream.build_counts(
         data_stream.parse_calls(raw),
-        data_stream.load_radio_codes(ROOT / "data/radio_code.json"),
+        load_radio_codes(ROOT / "data/radio_code.json"),
         "1 hour", None)
     (counts.writeStream.outputMode("update")
      .option("checkpointLocation", str(out / "checkpoint"))
