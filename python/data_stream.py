@@ -17,38 +17,34 @@
  Parquet to <output-dir>/updates/batch_id=<id>/ (replaced when a batch is
  replayed, so restarts do not duplicate) and prints the top rows. Coarser
  views are exact sums of this grain, so the driver computes them once
- the query ends (available-now drained, or Ctrl-C / SIGTERM) and written to
+ the query ends (available-now drained, or Ctrl-C / SIGTERM) and writes them to
  <output-dir>/final/*.jsonl. Every StreamingQueryProgress is appended as one
  JSON line to --progress-file.
 
  --real-time runs a second, stateless pipeline instead, in Spark's real-time mode:
  each call with its radio-code description joined, as JSON to --output-topic.
 
+ This file is the query; job_args, kafka_settings, kafka_timestamps, radio_codes,
+ results, progress_log and graceful_stop beside it do the rest (each says what).
+
  Run it through spark/submit.sh, which adds the Kafka connector jars:
     $ spark/submit.sh --available-now --bootstrap-servers 127.0.0.1:9092
 """
-import argparse
-import json
-import os
-import shutil
-import signal
 import sys
-import textwrap
-import time
-from datetime import datetime, timezone
-from pathlib import Path
-from urllib.parse import urlparse
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-ROOT = Path(os.environ.get("SFCRIME_HOME") or Path(__file__).resolve().parent.parent)
+from graceful_stop import run_until_done, start_spark
+from job_args import parse_args
+from kafka_settings import kafka_options, rate_limit_options
+from kafka_timestamps import observe_kafka_timestamps, source_timestamp_header
+from progress_log import ProgressLog, error_message
+from radio_codes import load_radio_codes
+from results import KEYS, batch_writer, check_fresh_start, finalize, local_path
 
 CALL_FIELDS = [
     "crime_id", "original_crime_type_name", "report_date", "call_date", "offense_date",
@@ -56,231 +52,18 @@ CALL_FIELDS = [
     "address_type", "common_location",
 ]
 CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELDS])
-KEYS = ["window_start", "window_end", "original_crime_type_name", "disposition", "description"]
-# A batch's updated rows as the sink writes them (Spark's Arrow types; time zone UTC).
-UPDATE_SCHEMA = pa.schema([*[(key, pa.timestamp("us", "UTC")) for key in KEYS[:2]],
-                           *[(key, pa.string()) for key in KEYS[2:]],
-                           ("count", pa.int64()), ("batch_id", pa.int64())])
-# Kafka client settings (librdkafka names) as a JSON object, from `sfcrime spark run`.
-KAFKA_SETTINGS_ENV = "SFCRIME_KAFKA_CLIENT_SETTINGS"
-# The Java client's JAAS login module for sasl.username/sasl.password, per mechanism.
-LOGIN_MODULES = {
-    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
-    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
-    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
-}
-# observe() name of --observe-kafka-timestamps (sfcrime sweep's latency mode reads it).
-OBSERVED_TIMESTAMPS = "kafka_timestamps"
-# Header the real-time pipeline adds to each enriched record: the input record's Kafka
-# timestamp (ms), so that a reader can tell each record's end-to-end latency.
-SOURCE_TIMESTAMP_HEADER = "sfcrime.source.timestamp"
-# How long a graceful stop waits for a running micro-batch before interrupting it
-# (an interrupted batch is simply replayed from the checkpoint on the next start).
-STOP_GRACE_SECONDS = 60
-
-WATERMARK_HELP = """event-time watermark on call_date_time, e.g. "1 hour" (default: none).
-The data file is sorted NEWEST FIRST, so when it is loaded into Kafka in file order
-the event time runs backwards: after the first batch the watermark sits near the
-newest call, and from the batch after next every older row is dropped as "late"
-(state stays bounded, but the counts are wrong: with 50000-offset batches and "1
-hour", 100003 of the 199999 rows are lost; one available-now batch loses none).
-Without a watermark nothing is dropped and the state keeps every window (~127k keys
-here, fine). With the replay producer (oldest first) "1 hour" is sensible: no row
-was late in our runs and old windows are evicted from state."""
-
-EPILOG = """exit status: 0 done (also after a graceful stop), 1 failure (one line
-"error: ..." on stderr), 2 bad arguments.
-failures: a missing topic fails the query within seconds. An unreachable broker is
-retried: Spark's Kafka source makes 3 attempts of kafka default.api.timeout.ms (60 s)
-each, so the query fails after about 3 minutes; shorten it with --kafka-option
-default.api.timeout.ms=10000 --kafka-option request.timeout.ms=5000."""
-
-
-def parse_args(argv=None):
-    def kv(text):
-        key, sep, value = text.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-        return key, value
-
-    def boolean(text):
-        if text.lower() not in ("true", "false"):
-            raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-        return text.lower()
-
-    p = argparse.ArgumentParser(
-        prog="data_stream.py", description=textwrap.fill(" ".join(__doc__.split("\n\n")[0].split()), 80),
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = p.add_argument_group("source")
-    src.add_argument("--source", choices=["kafka", "sfcrime"], default="kafka",
-                     help="how the calls are read: kafka = Spark's spark-sql-kafka "
-                          "connector, JSON parsed by from_json in the JVM; sfcrime = "
-                          "sfcrime's Rust connector (python/sfcrime_source.py, mode calls), "
-                          "JSON parsed into typed Arrow columns in Rust; it has no "
-                          "minOffsetsPerTrigger/maxTriggerDelay (default: %(default)s)")
-    src.add_argument("--bootstrap-servers", default="127.0.0.1:9092",
-                     help="Kafka bootstrap.servers (default: %(default)s)")
-    src.add_argument("--topic", default="sf.police.calls", help="(default: %(default)s)")
-    src.add_argument("--starting-offsets", default="earliest",
-                     help="earliest, latest or a JSON offsets map; only used when the "
-                          "checkpoint is new (default: %(default)s)")
-    src.add_argument("--max-offsets-per-trigger", type=int, metavar="N",
-                     help="rate limit: at most N offsets per micro-batch (all partitions)")
-    src.add_argument("--min-offsets-per-trigger", type=int, metavar="N",
-                     help="wait for N new offsets (or --max-trigger-delay) before a batch")
-    src.add_argument("--max-trigger-delay", metavar="DURATION",
-                     help='with --min-offsets-per-trigger, e.g. "5m" (Spark default 15m)')
-    src.add_argument("--fail-on-data-loss", type=boolean, default="true", metavar="true|false",
-                     help="fail when offsets vanish, e.g. topic deleted or data aged out "
-                          "(default: %(default)s)")
-    src.add_argument("--kafka-option", type=kv, action="append", default=[],
-                     metavar="KEY=VALUE", help="a Kafka consumer setting for the source, as "
-                     "kafka.KEY, e.g. security.protocol=SASL_SSL (repeatable). librdkafka "
-                     "names, as sfcrime's -X: for --source kafka (the Java client) "
-                     "sasl.mechanisms, sasl.username + sasl.password, ssl.ca.location and "
-                     "ssl.endpoint.identification.algorithm=none become sasl.mechanism, "
-                     "sasl.jaas.config, a PEM ssl.truststore and ''; other names pass as they "
-                     f"are. Applied after ${KAFKA_SETTINGS_ENV} (a JSON object of such "
-                     "settings: how `sfcrime spark run` passes its -X/-F, since other users "
-                     "can read a command line but not the environment)")
-    trig = p.add_mutually_exclusive_group()
-    trig.add_argument("--trigger-interval", default="10 seconds", metavar="INTERVAL",
-                      help="processing-time trigger; runs until Ctrl-C/SIGTERM "
-                           '(default: "%(default)s")')
-    trig.add_argument("--available-now", action="store_true",
-                      help="process everything in the topic now (in batches, respecting "
-                           "--max-offsets-per-trigger), finalize and exit")
-    trig.add_argument("--real-time", nargs="?", const="5 minutes", metavar="CHECKPOINT_INTERVAL",
-                      help="run the stateless real-time pipeline instead of the counts: "
-                           "each call, its radio-code description joined, as JSON to "
-                           "--output-topic (key crime_id, the input's headers kept), in "
-                           "Spark's real-time mode: one long-running task per topic "
-                           "partition, so the master needs at least that many task slots "
-                           "(e.g. local[4] for 3 partitions). The interval is how often it "
-                           'checkpoints (default: "%(const)s"); runs until Ctrl-C/SIGTERM')
-    p.add_argument("--output-topic",
-                   help="--real-time: the topic of enriched calls (default: TOPIC.enriched)")
-    p.add_argument("--checkpoint-dir", default=str(ROOT / "runs/spark/checkpoint"),
-                   help="streaming checkpoint (default: %(default)s)")
-    p.add_argument("--output-dir", default=str(ROOT / "runs/spark/output"),
-                   help="updates/ and final/ go here (default: %(default)s)")
-    p.add_argument("--progress-file", default=str(ROOT / "runs/spark/progress.jsonl"),
-                   help="StreamingQueryProgress JSON lines are appended here; lifecycle "
-                        "events go to FILE.events (default: %(default)s)")
-    p.add_argument("--radio-codes", default=str(ROOT / "data/radio_code.json"),
-                   help="JSON array of {disposition_code, description} (default: %(default)s)")
-    p.add_argument("--window", default="1 hour",
-                   help='event-time window length (default: "%(default)s")')
-    p.add_argument("--watermark", help=WATERMARK_HELP)
-    p.add_argument("--console-rows", type=int, default=10, metavar="N",
-                   help="updated rows shown per batch, 0 for none (default: %(default)s)")
-    p.add_argument("--read-in-one-task", action="store_true",
-                   help="read all topic partitions in one task (coalesce(1)): with "
-                        "spark.sql.shuffle.partitions=1 a batch is then one task with no "
-                        "shuffle, which makes small batches faster and large ones slower "
-                        "(one core parses everything); part of `sfcrime spark run "
-                        "--low-latency`")
-    p.add_argument("--observe-kafka-timestamps", action="store_true",
-                   help="report per-batch statistics of the records' Kafka timestamps in the "
-                        f"progress events' observedMetrics[{OBSERVED_TIMESTAMPS!r}] (for "
-                        "end-to-end latency; costs one more aggregation per batch)")
-    args = p.parse_args(argv)
-    if args.max_trigger_delay and not args.min_offsets_per_trigger:
-        p.error("--max-trigger-delay needs --min-offsets-per-trigger")
-    if args.real_time is not None:
-        # Spark 4.2's real-time mode takes neither a Python data source nor rate limits.
-        if args.source != "kafka":
-            p.error("--real-time reads with --source kafka only (Spark 4.2 runs no Python "
-                    "data source in real-time mode)")
-        if args.max_offsets_per_trigger or args.min_offsets_per_trigger:
-            p.error("--real-time has no batches to limit: drop --max/--min-offsets-per-trigger")
-        if args.read_in_one_task:
-            p.error("--read-in-one-task is for the counts' micro-batches, not --real-time")
-        args.output_topic = args.output_topic or f"{args.topic}.enriched"
-    elif args.output_topic:
-        p.error("--output-topic is for --real-time")
-    return args
-
-
-def kafka_client_settings(args):
-    """The Kafka client settings in librdkafka's names: $SFCRIME_KAFKA_CLIENT_SETTINGS,
-    then --kafka-option (a later setting wins)."""
-    settings = {}
-    text = os.environ.get(KAFKA_SETTINGS_ENV)
-    if text:
-        try:
-            loaded = json.loads(text)
-        except ValueError as e:  # the message gives a position, never the text
-            raise ValueError(f"${KAFKA_SETTINGS_ENV} is not JSON: {e}") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"${KAFKA_SETTINGS_ENV} must be a JSON object")
-        settings.update((str(k), str(v)) for k, v in loaded.items())
-    settings.update(args.kafka_option)
-    return settings
-
-
-def java_client_settings(settings):
-    """librdkafka settings in the Java client's names, for spark-sql-kafka (the names
-    that are the same in both, e.g. security.protocol, pass as they are)."""
-    java = dict(settings)
-    if "sasl.mechanisms" in java:  # librdkafka's name (it also takes sasl.mechanism)
-        java.setdefault("sasl.mechanism", java.pop("sasl.mechanisms"))
-    user, password = java.pop("sasl.username", None), java.pop("sasl.password", None)
-    if (user is None) != (password is None):
-        raise ValueError("Kafka settings: sasl.username and sasl.password go together")
-    if user is not None and "sasl.jaas.config" not in java:
-        mechanism = java.get("sasl.mechanism", "GSSAPI").upper()
-        if mechanism not in LOGIN_MODULES:
-            raise ValueError(f"Kafka settings: sasl.username/sasl.password need a sasl.mechanisms "
-                             f"of {', '.join(LOGIN_MODULES)}, not {mechanism}; give the Java "
-                             "client's sasl.jaas.config instead")
-
-        def quoted(text):  # a JAAS string: backslash escapes
-            return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        java["sasl.jaas.config"] = (f"{LOGIN_MODULES[mechanism]} required "
-                                    f"username={quoted(user)} password={quoted(password)};")
-    if "ssl.ca.location" in java:
-        ca = java.pop("ssl.ca.location")
-        if "ssl.truststore.location" not in java:
-            java["ssl.truststore.location"] = ca
-            java.setdefault("ssl.truststore.type", "PEM")
-    if java.get("ssl.endpoint.identification.algorithm", "").lower() == "none":
-        java["ssl.endpoint.identification.algorithm"] = ""
-    return java
-
-
-def kafka_options(args, source_format="kafka"):
-    """kafka.* options of a source or sink: bootstrap servers and client settings."""
-    settings = kafka_client_settings(args)
-    if source_format == "kafka":
-        settings = java_client_settings(settings)
-    return {"kafka.bootstrap.servers": args.bootstrap_servers,
-            **{f"kafka.{key}": value for key, value in settings.items()}}
 
 
 def read_kafka(spark, args, source_format="kafka", **options):
-    reader = (spark.readStream.format(source_format).options(**options)
-              .options(**kafka_options(args, source_format))
-              .option("subscribe", args.topic)
-              .option("startingOffsets", args.starting_offsets)
-              .option("failOnDataLoss", args.fail_on_data_loss))
-    for name, value in [("maxOffsetsPerTrigger", args.max_offsets_per_trigger),
-                        ("minOffsetsPerTrigger", args.min_offsets_per_trigger),
-                        ("maxTriggerDelay", args.max_trigger_delay)]:
-        if value is not None:
-            reader = reader.option(name, value)
-    return reader.load()
-
-
-def observe_kafka_timestamps(raw):
-    """Per micro-batch count, min, max and 1/5/50/95/99th percentiles of the Kafka record
-    timestamps (ms), reported as StreamingQueryProgress.observedMetrics: together with the
-    batch's end they give how long its records took from Kafka to a committed batch."""
-    ts = F.unix_millis(F.col("timestamp"))
-    return raw.observe(OBSERVED_TIMESTAMPS, F.count(F.lit(1)).alias("rows"),
-                       F.min(ts).alias("min_ms"), F.max(ts).alias("max_ms"),
-                       F.percentile_approx(ts, [0.01, 0.05, 0.5, 0.95, 0.99], 10000)
-                       .alias("quantiles_ms"))
+    """The topic as a stream of Kafka records, read by Spark's source or sfcrime's."""
+    raw = (spark.readStream.format(source_format).options(**options)
+           .options(**kafka_options(args, source_format))
+           .option("subscribe", args.topic)
+           .option("startingOffsets", args.starting_offsets)
+           .option("failOnDataLoss", args.fail_on_data_loss)
+           .options(**rate_limit_options(args))
+           .load())
+    return observe_kafka_timestamps(raw) if args.observe_kafka_timestamps else raw
 
 
 def read_calls(spark, args) -> DataFrame:
@@ -288,18 +71,13 @@ def read_calls(spark, args) -> DataFrame:
     time (`call_ts`); a record that is not a call gives nulls (and is still counted)."""
     if args.source == "kafka":
         # spark-sql-kafka hands over bytes; the JVM parses the JSON (from_json).
-        raw = read_kafka(spark, args)
-        if args.observe_kafka_timestamps:
-            raw = observe_kafka_timestamps(raw)
-        return parse_calls(raw)
+        return parse_calls(read_kafka(spark, args))
     if args.source == "sfcrime":
         # sfcrime's Rust connector in calls mode: the JSON is parsed in Rust and the
         # fields arrive typed (call_date_time already a timestamp, read the same way).
         import sfcrime_source
         sfcrime_source.register(spark)
         calls = read_kafka(spark, args, "sfcrime_kafka", mode="calls")
-        if args.observe_kafka_timestamps:
-            calls = observe_kafka_timestamps(calls)
         return calls.select("original_crime_type_name", "disposition",
                             F.col("call_date_time").alias("call_ts"))
     raise ValueError(f"unknown source {args.source!r}")
@@ -313,21 +91,6 @@ def parse_calls(raw):
                     # naive wall-clock time; the session time zone is UTC, so no shift
                     F.try_to_timestamp(F.col("call.call_date_time"),
                                        F.lit("yyyy-MM-dd'T'HH:mm:ss.SSS")).alias("call_ts")))
-
-
-def load_radio_codes(path):
-    """{disposition code: description} from the radio-code file."""
-    with open(path, encoding="utf-8") as f:
-        codes = json.load(f)
-    descriptions = {}
-    for c in codes:
-        code = c["disposition_code"]
-        if descriptions.get(code, c["description"]) != c["description"]:
-            raise ValueError(f"{path}: disposition code {code!r} has two descriptions")
-        descriptions[code] = c["description"]
-    if not descriptions:
-        raise ValueError(f"{path}: no radio codes")
-    return descriptions
 
 
 def description_of(disposition, radio_codes):
@@ -360,256 +123,68 @@ def build_enriched(raw, radio_codes):
     enriched = (raw.select("headers", "timestamp", F.from_json(F.col("value").cast("string"),
                                                                CALL_SCHEMA).alias("call"))
                 .withColumn("description", description_of(F.col("call.disposition"), radio_codes)))
-    source_timestamp = F.struct(F.lit(SOURCE_TIMESTAMP_HEADER).alias("key"),
-                                F.unix_millis("timestamp").cast("string").cast("binary")
-                                .alias("value"))
     return enriched.select(
         F.col("call.crime_id").alias("key"),
         # every field, null ones too, so a reader sees the same fields in every record
         F.to_json(F.struct("call.*", "description"), {"ignoreNullFields": "false"})
         .alias("value"),
         F.concat(F.coalesce("headers", F.array().cast(raw.schema["headers"].dataType)),
-                 F.array(source_timestamp)).alias("headers"))
+                 F.array(source_timestamp_header())).alias("headers"))
 
 
-def batch_writer(updates_dir, console_rows):
-    """The foreachBatch sink: ONE Spark action per micro-batch. The batch's updated rows
-    (at most one per key) come to the driver as one Arrow table, which is written there
-    as the batch's Parquet file and cut for the console; a count, a Spark write and a
-    show() would each run the batch's plan again. The batch is collected as it comes:
-    a select() on it would be analysed and optimized once more in every batch."""
-    updates = local_path(updates_dir)
-
-    def write_batch(batch, batch_id):
-        table = batch.toArrow()
-        table = table.append_column("batch_id", pa.array([batch_id] * table.num_rows, pa.int64()))
-        if table.num_rows:
-            write_update(updates / f"batch_id={batch_id}", table)
-        print(f"-------------------------------------------\n"
-              f"Batch: {batch_id}  ({table.num_rows} updated rows)\n"
-              f"-------------------------------------------", flush=True)
-        if table.num_rows and console_rows > 0:
-            print(top_rows(table, console_rows), flush=True)
-    return write_batch
+def counts_writer(spark, args, radio_codes, updates_dir):
+    """The counts in update mode: each micro-batch's updated rows to the sink."""
+    counts = build_counts(read_calls(spark, args), radio_codes, args.window, args.watermark,
+                          args.read_in_one_task)
+    writer = (counts.writeStream.queryName("sfcrime_counts")
+              .outputMode("update")
+              .option("checkpointLocation", args.checkpoint_dir)
+              .foreachBatch(batch_writer(updates_dir, args.console_rows)))
+    if args.available_now:
+        return writer.trigger(availableNow=True)
+    return writer.trigger(processingTime=args.trigger_interval)
 
 
-def write_update(batch_dir, table):
-    """(Re)writes one batch's rows: a batch replayed after a restart replaces its own.
-    The files appear whole or not at all: written beside, marked _SUCCESS, renamed."""
-    staging = batch_dir.with_name(f".{batch_dir.name}.writing")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    pq.write_table(table, staging / "part-00000.parquet")
-    (staging / "_SUCCESS").touch()
-    shutil.rmtree(batch_dir, ignore_errors=True)
-    staging.rename(batch_dir)
+def real_time_writer(spark, args, radio_codes):
+    """The enriched-calls pipeline in real-time mode: Kafka in, Kafka out."""
+    # (Spark turns adaptive query execution off for real-time mode by itself.)
+    raw = read_kafka(spark, args, includeHeaders="true")
+    return (build_enriched(raw, radio_codes).writeStream.queryName("sfcrime_enriched")
+            .format("kafka").options(**kafka_options(args))
+            .option("topic", args.output_topic)
+            .option("checkpointLocation", args.checkpoint_dir)
+            .outputMode("update")
+            .trigger(realTime=args.real_time))
 
 
-def top_rows(table, n):
-    """The batch's n largest counts as a fixed-width text table."""
-    order = [("count", "descending")] + [(k, "ascending") for k in KEYS]
-    rows = table.drop_columns(["batch_id"]).sort_by(order).slice(0, n).to_pylist()
+def run(args):
+    if local_path(args.output_dir) is None:
+        raise ValueError(f"--output-dir must be a local path (the driver writes the final "
+                         f"results there): {args.output_dir}")
+    updates_dir = f"{args.output_dir}/updates"
+    real_time = args.real_time is not None
+    if not real_time:
+        check_fresh_start(args.checkpoint_dir, updates_dir)
 
-    def cell(value):
-        if value is None:
-            return "NULL"
-        if isinstance(value, datetime):
-            return value.strftime("%Y-%m-%d %H:%M:%S")
-        return str(value)[:32]
-    names = [name for name in table.column_names if name != "batch_id"]
-    cells = [[cell(row[name]) for name in names] for row in rows]
-    widths = [max(len(name), *(len(c[i]) for c in cells)) for i, name in enumerate(names)]
-    line = "+" + "+".join("-" * w for w in widths) + "+"
-    fmt = lambda values: "|" + "|".join(v.rjust(w) for v, w in zip(values, widths)) + "|"  # noqa: E731
-    return "\n".join([line, fmt(names), line, *map(fmt, cells), line])
+    spark, stop_signals = start_spark(SparkSession.builder.appName("sfcrime-data-stream")
+                                      .config("spark.sql.session.timeZone", "UTC"))
+    # Spark only logs its UI address at INFO; submit.sh runs at WARN.
+    if spark.sparkContext.uiWebUrl:
+        print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
+    progress_log = ProgressLog(args.progress_file)
 
-
-class ProgressLog:
-    """Appends each StreamingQueryProgress of the query, idle ones included, as one raw
-    JSON line (the file is never truncated; a restart appends lines with a new runId);
-    the query's start and end go to <file>.events. The driver polls the query's
-    recentProgress between waits: a Python StreamingQueryListener gets every event
-    through py4j, whose class look-ups made the driver's JVM spend 0.1-0.25 s per
-    micro-batch on it (docs/BENCHMARKS.md, "The micro-batch's fixed cost")."""
-
-    POLL_SECONDS = 0.25
-
-    def __init__(self, path):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._progress = open(path, "a", encoding="utf-8")
-        self._events = open(f"{path}.events", "a", encoding="utf-8")
-        self._last = None  # (batchId, timestamp) of the last progress written
-
-    @staticmethod
-    def _append(f, line):
-        f.write(line + "\n")
-        f.flush()
-
-    def _event(self, kind, query, **extra):
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        self._append(self._events, json.dumps({
-            "event": kind, "id": str(query.id), "runId": str(query.runId),
-            "timestamp": now.replace("+00:00", "Z"), **extra}))
-
-    def started(self, query):
-        self._event("started", query, name=query.name)
-
-    def poll(self, query):
-        """Writes the progress the query made since the last poll."""
-        recent = query._jsq.recentProgress()  # the JVM's objects: .json() is theirs
-        new = []  # (key, progress), newest first
-        for i in range(len(recent) - 1, -1, -1):
-            progress = recent[i]
-            key = (progress.batchId(), progress.timestamp())
-            if key == self._last:
-                break
-            new.append((key, progress))
-        for _, progress in reversed(new):
-            self._append(self._progress, progress.json())
-        if new:
-            self._last = new[0][0]
-
-    def terminated(self, query):
-        error = query.exception()
-        self._event("terminated", query, exception=error and error_message(error))
-
-
-def local_path(path):
-    """The local filesystem path for a plain path or file: URI, None for other schemes."""
-    url = urlparse(path)
-    if url.scheme in ("", "file"):
-        return Path(url.path if url.scheme else path)
-    if len(url.scheme) == 1:  # a Windows drive letter
-        return Path(path)
-    return None
-
-
-def check_fresh_start(checkpoint_dir, updates_dir):
-    """Refuse to mix batch_ids of two runs: a new checkpoint restarts batch ids at 0."""
-    ckpt, updates = local_path(checkpoint_dir), local_path(updates_dir)
-    if ckpt is None or updates is None:
-        return
-    new_checkpoint = not any((ckpt / "offsets").glob("[0-9]*"))
-    if new_checkpoint and any(updates.glob("batch_id=*")):
-        sys.exit(f"error: {updates} holds batches of an earlier run but checkpoint "
-                 f"{ckpt} is new; remove {updates.parent} or use another --output-dir")
-
-
-def write_jsonl(path, rows):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def finalize(output_dir):
-    """Keep the last update of every key and write the three exact result files. The
-    updates are at most one row per key and batch, so the driver reads them directly
-    (with Arrow's group-by: a Python loop over the rows took 6 s for the whole file)."""
-    updates_dir, final_dir = local_path(f"{output_dir}/updates"), local_path(f"{output_dir}/final")
-    crime = "original_crime_type_name"
-    tables = [pq.read_table(batch_dir, columns=[*KEYS, "count", "batch_id"])
-              for batch_dir in sorted(updates_dir.glob("batch_id=*"))
-              if (batch_dir / "_SUCCESS").exists()]  # else its write never committed
-    updates = pa.concat_tables(tables) if tables else UPDATE_SCHEMA.empty_table()
-    # Arrow groups null keys together, as Spark does; "last" needs the rows in batch order.
-    latest = (updates.sort_by("batch_id").group_by(KEYS, use_threads=False)
-              .aggregate([("count", "last")]).rename_columns({"count_last": "count"}))
-    # a call without a readable call_date_time has no window (null, as in Spark)
-    latest = latest.set_column(latest.schema.get_field_index("window_start"), "window_start",
-                               pc.strftime(pc.cast(latest["window_start"], pa.timestamp("s", "UTC"),
-                                                   safe=False),  # %S would show the µs
-                                           format="%Y-%m-%dT%H:%M:%S"))
-
-    def summed(keys, order):
-        sums = latest.group_by(keys).aggregate([("count", "sum")])
-        sums = sums.rename_columns({"count_sum": "count"}).select([*keys, "count"])
-        return sums.sort_by(order, null_placement="at_start").to_pylist()
-
-    results = {
-        "crime_type_window": summed(["window_start", crime],
-                                    [("window_start", "ascending"), (crime, "ascending")]),
-        "crime_type_totals": summed([crime], [("count", "descending"), (crime, "ascending")]),
-        "dispositions": summed(["disposition", "description"],
-                               [("count", "descending"), ("disposition", "ascending"),
-                                ("description", "ascending")]),
-    }
-    final_dir.mkdir(parents=True, exist_ok=True)
-    for name, rows in results.items():
-        write_jsonl(final_dir / f"{name}.jsonl", rows)
-
-    totals = results["crime_type_totals"]
-    print(f"\nFinal results in {final_dir}: {sum(r['count'] for r in totals)} calls, "
-          f"{len(totals)} crime types, {len(results['dispositions'])} dispositions, "
-          f"{len(results['crime_type_window'])} (window, crime type) rows")
-    print("\nTop 10 crime types:")
-    for r in results["crime_type_totals"][:10]:
-        print(f"  {r['count']:>8}  {r[crime]}")
-    print("\nDispositions:")
-    for r in results["dispositions"]:
-        print(f"  {r['count']:>8}  {r['disposition']!s:<14} {r['description'] or '-'}")
-    sys.stdout.flush()
-
-
-def run_until_done(query, progress_log, stop_signals, real_time=False):
-    """Wait for the query, logging its progress; on a stop request let a running batch
-    finish, then stop. A real-time batch runs for its whole checkpoint interval, so that
-    query stops at once: its interval is replayed on the next start (at-least-once)."""
-    progress_log.started(query)
-    try:
-        wait_for_query(query, progress_log, stop_signals, real_time)
-    finally:
-        progress_log.poll(query)
-        if not query.isActive:
-            progress_log.terminated(query)
-    error = query.exception()
-    if error is not None:  # it may have failed while we waited to stop it
-        raise error
-
-
-def wait_for_query(query, progress_log, stop_signals, real_time):
-    while not query.awaitTermination(progress_log.POLL_SECONDS):
-        progress_log.poll(query)
-        if stop_signals and real_time:
-            print(f"{signal.Signals(stop_signals[0]).name}: stopping the real-time query "
-                  "(a restart replays its unfinished checkpoint interval)",
-                  file=sys.stderr, flush=True)
-            query.stop()
-            break
-        if stop_signals:
-            print(f"{signal.Signals(stop_signals[0]).name}: stopping the query after the "
-                  "running batch, then finalizing", file=sys.stderr, flush=True)
-            # Spark has no "stop after this batch": wait for a new progress (the running
-            # batch is done) or an idle trigger. If the next batch has started meanwhile,
-            # stop() interrupts it; it is replayed from the checkpoint on the next start.
-            last = query.lastProgress
-            deadline = time.monotonic() + STOP_GRACE_SECONDS
-            while (query.status["isTriggerActive"] and query.lastProgress == last
-                   and time.monotonic() < deadline):
-                time.sleep(0.2)
-            query.stop()
-            break
-
-
-def error_message(error):
-    """One line: the first line of the error's message and of each of its causes'."""
-    lines = []
-    while error is not None and len(lines) < 5:
-        if isinstance(error, Py4JJavaError):
-            text, error = error.java_exception.toString(), None
-        else:  # a CapturedException's _desc lacks the JVM stack trace that str() appends
-            text, error = getattr(error, "_desc", None) or str(error), getattr(error, "_cause", None)
-        line = (text.strip().splitlines() or [""])[0]
-        if line and not any(line in seen for seen in lines):
-            lines.append(line)
-    return " | caused by: ".join(lines)
+    radio_codes = load_radio_codes(args.radio_codes)
+    writer = (real_time_writer(spark, args, radio_codes) if real_time
+              else counts_writer(spark, args, radio_codes, updates_dir))
+    run_until_done(writer, progress_log, stop_signals, real_time)
+    spark.stop()
+    if not real_time:
+        finalize(args.output_dir)
+    return 0
 
 
 def main():
-    args = parse_args()
+    args = parse_args(__doc__)
     try:
         return run(args)
     except (PySparkException, Py4JJavaError, OSError, ValueError) as e:
@@ -617,81 +192,6 @@ def main():
         # progress file's .events)
         print(f"error: {error_message(e)}", file=sys.stderr, flush=True)
         return 1
-
-
-def run(args):
-    # Graceful stop on Ctrl-C / SIGTERM: stop the query between batches, then finalize.
-    # The handler only appends to a list: it can interrupt itself (a Ctrl-C reaches this
-    # process directly and again via submit.sh), so locks (Event.set, print) would deadlock.
-    stop_signals = []
-
-    def request_stop(signum, _frame):
-        stop_signals.append(signum)
-
-    if local_path(args.output_dir) is None:
-        raise ValueError(f"--output-dir must be a local path (the driver writes the final "
-                         f"results there): {args.output_dir}")
-    updates_dir = f"{args.output_dir}/updates"
-    if args.real_time is None:
-        check_fresh_start(args.checkpoint_dir, updates_dir)
-
-    # While Spark starts, INT stays pending: SparkContext installs its own SIGINT handler
-    # (it raises KeyboardInterrupt) and the threads started meanwhile inherit the mask.
-    # The JVM launched by getOrCreate() inherits an ignored TERM (pyspark makes it ignore
-    # INT), so a TERM sent to the whole process group cannot stop Spark under us.
-    stop_sigs = {signal.SIGINT, signal.SIGTERM}
-    signal.signal(signal.SIGINT, request_stop)  # not SIG_IGN, which would drop it
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_sigs)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    spark = (SparkSession.builder.appName("sfcrime-data-stream")
-             .config("spark.sql.session.timeZone", "UTC")
-             .getOrCreate())
-    for sig in stop_sigs:
-        signal.signal(sig, request_stop)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_sigs)
-    # Spark only logs its UI address at INFO; submit.sh runs at WARN.
-    if spark.sparkContext.uiWebUrl:
-        print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
-    progress_log = ProgressLog(args.progress_file)
-
-    radio_codes = load_radio_codes(args.radio_codes)
-    if args.real_time is not None:
-        writer = real_time_writer(spark, args, radio_codes)
-    else:
-        counts = build_counts(read_calls(spark, args), radio_codes, args.window, args.watermark,
-                              args.read_in_one_task)
-        writer = (counts.writeStream.queryName("sfcrime_counts")
-                  .outputMode("update")
-                  .option("checkpointLocation", args.checkpoint_dir)
-                  .foreachBatch(batch_writer(updates_dir, args.console_rows)))
-        if args.available_now:
-            writer = writer.trigger(availableNow=True)
-        else:
-            writer = writer.trigger(processingTime=args.trigger_interval)
-
-    if stop_signals:
-        print("stop requested before the query started", file=sys.stderr, flush=True)
-    else:
-        run_until_done(writer.start(), progress_log, stop_signals,
-                       real_time=args.real_time is not None)
-    spark.stop()
-    if args.real_time is None:
-        finalize(args.output_dir)
-    return 0
-
-
-def real_time_writer(spark, args, radio_codes):
-    """The enriched-calls pipeline in real-time mode: Kafka in, Kafka out."""
-    # (Spark turns adaptive query execution off for real-time mode by itself.)
-    raw = read_kafka(spark, args, includeHeaders="true")
-    if args.observe_kafka_timestamps:
-        raw = observe_kafka_timestamps(raw)
-    return (build_enriched(raw, radio_codes).writeStream.queryName("sfcrime_enriched")
-            .format("kafka").options(**kafka_options(args))
-            .option("topic", args.output_topic)
-            .option("checkpointLocation", args.checkpoint_dir)
-            .outputMode("update")
-            .trigger(realTime=args.real_time))
 
 
 if __name__ == "__main__":

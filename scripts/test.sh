@@ -20,6 +20,8 @@ PYO3_PYTHON=$PWD/.venv/bin/python \
   cargo clippy --release -p sfcrime-connector --features python -q -- -D warnings
 say "ruff"
 .venv/bin/ruff check python/ spark/ tests/python/
+say "pytest (the job's Python modules; no Spark JVM, no broker)"
+.venv/bin/python -m pytest -q tests/python
 
 say "cargo test (unit + integration, real brokers)"
 # --no-fail-fast: every test binary runs even after one fails, and the table

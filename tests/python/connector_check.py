@@ -30,8 +30,9 @@ from pyspark.sql import functions as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
-import data_stream  # noqa: E402  (these two live in python/, put on the path above)
+import data_stream  # noqa: E402  (these live in python/, put on the path above)
 import sfcrime_source  # noqa: E402
+from radio_codes import load_radio_codes  # noqa: E402
 
 RADIO_CODES = ROOT / "data/radio_code.json"
 
@@ -90,7 +91,7 @@ def write_final(calls, out_dir):
                   .select(F.date_format("w.start", "yyyy-MM-dd'T'HH:mm:ss").alias("window_start"),
                           crime, "count"))
     totals = valid.groupBy(crime).count()
-    codes = data_stream.load_radio_codes(RADIO_CODES)
+    codes = load_radio_codes(RADIO_CODES)
     dispositions = (valid.groupBy("disposition").count()
                     .withColumn("description", data_stream.description_of(F.col("disposition"),
                                                                           codes)))
