@@ -3,6 +3,7 @@
 
 mod bench_cmd;
 mod consume_cmd;
+mod interrupt;
 mod kafka_args;
 mod produce_cmd;
 mod spark_cluster_cmd;
@@ -67,7 +68,7 @@ pub enum Exit {
     /// 3: `stack status`, `spark cluster status`: something is not running.
     NotRunning,
     /// 130 (as a shell reports SIGINT): Ctrl-C stopped a sweep, which the
-    /// same command resumes.
+    /// same command resumes, or a `produce` (`--resume` completes it).
     Interrupted,
 }
 

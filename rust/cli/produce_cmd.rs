@@ -1,6 +1,7 @@
 //! `sfcrime produce`: flags, the progress bar and the summary around
 //! sfcrime_kafka::produce.
 
+use crate::interrupt;
 use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::Exit;
 use anyhow::{bail, Result};
@@ -8,9 +9,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use sfcrime_config::Settings;
 use sfcrime_kafka::pace::Pace;
-use sfcrime_kafka::produce::{produce, ProduceOptions, ProduceProgress};
+use sfcrime_kafka::produce::{how_to_resume, produce, ProduceOptions, ProduceProgress};
+use sfcrime_kafka::resume::topic_contents;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Args)]
@@ -19,8 +22,11 @@ use std::time::Duration;
 sfcrime.index = its position in the file, so `sfcrime consume --verify FILE` can prove that \
 nothing is missing or duplicated. Defaults: acks=all, idempotence on, lz4; override any \
 librdkafka setting with -X or config/producer.properties.\n\n\
+Ctrl-C or SIGTERM stops reading; what was sent is still delivered (or times out), the \
+summary says where to resume, and `--resume` sends the rest; a second Ctrl-C exits at \
+once.\n\n\
 Exit status: 0 all delivered; 1 error (nothing half-done goes unreported); 2 some records \
-failed delivery (listed)."
+failed delivery (listed); 130 stopped by Ctrl-C/SIGTERM."
 )]
 pub struct ProduceArgs {
     #[command(flatten)]
@@ -41,9 +47,16 @@ pub struct ProduceArgs {
     /// Replay speed-up factor: 3600 plays one hour of calls per second.
     #[arg(long, default_value_t = 3600.0, requires = "replay")]
     speedup: f64,
-    /// Skip records before this index (resume a run that stopped).
+    /// Skip records before this index (resume a run that stopped; records
+    /// the broker wrote but never confirmed are then sent twice: --resume
+    /// does not).
     #[arg(long, default_value_t = 0, value_name = "INDEX")]
     start_at: u64,
+    /// Read the topic (and <topic>.dlq) first and send only the records of
+    /// the file it does not hold, by their sfcrime.index header: completes
+    /// a run that stopped without duplicates. Costs a read of the topic.
+    #[arg(long)]
+    resume: bool,
     /// Send at most this many records.
     #[arg(long, short = 'n')]
     limit: Option<u64>,
@@ -80,16 +93,39 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
         },
         (None, false) => Pace::Fastest,
     };
+    let topic = settings.string("topic")?;
+    let kafka = args.kafka.kafka_settings(settings, "producer")?;
+    let already_in_topic = match args.resume {
+        true => {
+            let contents = topic_contents(&kafka, &topic, args.wait.timeout())?;
+            eprintln!(
+                "sfcrime: '{topic}' holds {} records of the file already{}{}; sending the rest",
+                contents.indexes.len(),
+                match contents.duplicates {
+                    0 => String::new(),
+                    n => format!(" ({n} of them more than once)"),
+                },
+                match contents.foreign {
+                    0 => String::new(),
+                    n => format!(", and {n} records without an sfcrime.index header"),
+                },
+            );
+            Some(Arc::new(contents.indexes))
+        }
+        false => None,
+    };
     let options = ProduceOptions {
         file: settings.path("data.file")?,
-        topic: settings.string("topic")?,
-        kafka: args.kafka.kafka_settings(settings, "producer")?,
+        topic,
+        kafka,
         pace,
         start_at: args.start_at,
+        already_in_topic,
         limit: args.limit,
         duration: args.duration.map(Duration::from_secs_f64),
         skip_invalid: args.skip_invalid,
         connect_timeout: args.wait.timeout(),
+        stop: Some(interrupt::stop_flag()),
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
@@ -120,6 +156,12 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
+        if summary.already_in_topic > 0 {
+            println!(
+                "{} records of the file were in the topic already, not sent again",
+                summary.already_in_topic
+            );
+        }
         println!(
             "produced {} records to '{}' ({} acknowledged, {} failed, {} dead-lettered): \
              {:.1} MB in {:.2} s, {:.0} records/s, {:.1} MB/s",
@@ -140,10 +182,22 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
             eprintln!("  record {index}: {error}");
         }
         eprintln!(
-            "sfcrime: every record below index {0} is in the topic; resume with --start-at {0}",
-            summary.confirmed_prefix
+            "sfcrime: every record below index {} is in the topic. {}",
+            summary.confirmed_prefix,
+            how_to_resume(summary.confirmed_prefix)
         );
         return Ok(Exit::Incomplete);
+    }
+    if summary.interrupted {
+        eprintln!(
+            "sfcrime: stopped by a signal after sending {} records ({} acknowledged); every \
+             record below index {} is in the topic. {}",
+            summary.sent,
+            summary.delivered,
+            summary.confirmed_prefix,
+            how_to_resume(summary.confirmed_prefix)
+        );
+        return Ok(Exit::Interrupted);
     }
     Ok(Exit::Ok)
 }

@@ -2,7 +2,10 @@
 //! arrives exactly once and intact, bad input is named by record index and
 //! byte offset (or dead-lettered), pacing holds, an absent broker fails fast.
 
-use crate::common::{create_topic, data_file, shared_broker, temp_file};
+use crate::common::background::{kill, spawn};
+use crate::common::{
+    count, create_topic, data_file, data_slice, json, shared_broker, temp_file, verify,
+};
 use predicates::str::contains;
 use std::time::{Duration, Instant};
 
@@ -59,6 +62,89 @@ fn verify_reports_missing_and_duplicated_records() {
             "verify MISMATCH: 199999 expected, 100 present, 199899 missing, 100 duplicated",
         ))
         .stdout(contains("first missing indexes: [100, 101,"));
+}
+
+#[test]
+fn resume_sends_only_what_the_topic_lacks() {
+    let broker = shared_broker();
+    create_topic(broker, "resume");
+    let (_dir, slice) = data_slice(500);
+    let produce = |args: &[&str]| {
+        let out = broker
+            .sfcrime()
+            .args(["produce", "-t", "resume", "--json", "-f"])
+            .arg(&slice)
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "produce {args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&stdout)
+    };
+    // A topic with gaps: records 0-99 and 300-349.
+    produce(&["--limit", "100"]);
+    produce(&["--start-at", "300", "--limit", "50"]);
+    let resumed = produce(&["--resume"]);
+    assert_eq!(count(&resumed, "sent"), 350, "{resumed}");
+    assert_eq!(count(&resumed, "already_in_topic"), 150, "{resumed}");
+    assert_eq!(count(&resumed, "confirmed_prefix"), 500, "{resumed}");
+    let again = produce(&["--resume"]);
+    assert_eq!(count(&again, "sent"), 0, "{again}");
+    assert_eq!(count(&again, "already_in_topic"), 500, "{again}");
+
+    let report = verify(broker, "resume", &slice);
+    assert_eq!(count(&report, "present"), 500, "{report}");
+    assert_eq!(count(&report, "missing"), 0, "{report}");
+    assert_eq!(count(&report, "duplicated"), 0, "{report}");
+}
+
+#[test]
+fn an_interrupted_produce_says_where_it_stopped_and_resume_completes_it() {
+    let broker = shared_broker();
+    create_topic(broker, "interrupted");
+    let (_dir, slice) = data_slice(3000);
+    let slice_arg = slice.display().to_string();
+    let producer = spawn(
+        broker,
+        &[
+            "produce",
+            "-t",
+            "interrupted",
+            "-f",
+            &slice_arg,
+            "--rate",
+            "1000",
+            "--json",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    kill(producer.child.id() as i32, libc::SIGINT);
+    let (status, stdout, stderr) = producer.finish(Duration::from_secs(90));
+    assert_eq!(status.code(), Some(130), "{stdout}{stderr}");
+    let summary = json(&stdout);
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    let sent = count(&summary, "sent");
+    assert!(sent > 0 && sent < 3000, "{summary}");
+    assert_eq!(count(&summary, "delivered"), sent, "{summary}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+
+    let out = broker
+        .sfcrime()
+        .args(["produce", "-t", "interrupted", "--json", "--resume", "-f"])
+        .arg(&slice)
+        .output()
+        .unwrap();
+    let resumed = json(&String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "{resumed}");
+    assert_eq!(count(&resumed, "sent"), 3000 - sent, "{resumed}");
+    let report = verify(broker, "interrupted", &slice);
+    assert_eq!(count(&report, "present"), 3000, "{report}");
+    assert_eq!(count(&report, "missing"), 0, "{report}");
+    assert_eq!(count(&report, "duplicated"), 0, "{report}");
 }
 
 /// Each bad-input case: (file name, contents, expected message).

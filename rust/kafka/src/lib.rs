@@ -1,11 +1,12 @@
 //! Kafka I/O for sfcrime, on rdkafka (librdkafka): client configuration with
 //! kcat-style `-X key=value` passthrough, admin operations (readiness,
-//! topics), the producer that streams the calls file, and the console
-//! consumer that reads and verifies a topic.
+//! topics), the producer that streams the calls file (and resumes it without
+//! duplicates), and the console consumer that reads and verifies a topic.
 
 pub mod admin;
 pub mod client;
 pub mod consume;
 pub mod pace;
 pub mod produce;
+pub mod resume;
 pub mod wire;

@@ -5,6 +5,7 @@
 use crate::admin;
 use crate::client::KafkaSettings;
 use crate::pace::{self, Pace, Pacer};
+use crate::resume::IndexSet;
 use crate::wire::{compact_json, INDEX_HEADER};
 use anyhow::{bail, Context, Result};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -14,7 +15,7 @@ use rdkafka::ClientContext;
 use sfcrime_records::truth::Timestamp;
 use sfcrime_records::{Element, ReadError, RecordReader};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,9 @@ pub struct ProduceOptions {
     pub pace: Pace,
     /// Skip records with a lower index (resume after a partial run).
     pub start_at: u64,
+    /// Records the topic already holds (`--resume`, from
+    /// [`crate::resume::topic_contents`]): not sent again.
+    pub already_in_topic: Option<Arc<IndexSet>>,
     /// Send at most this many records.
     pub limit: Option<u64>,
     /// Stop reading after this long (pacing tests, timed loads).
@@ -51,6 +55,10 @@ pub struct ProduceOptions {
     pub skip_invalid: bool,
     /// How long to wait for the broker before giving up.
     pub connect_timeout: Duration,
+    /// Set (e.g. by a Ctrl-C handler) to stop reading: what was handed to
+    /// the producer is still delivered or timed out, and the summary says
+    /// so ([`ProduceSummary::interrupted`]).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// A snapshot for progress display.
@@ -70,6 +78,9 @@ pub struct ProduceSummary {
     pub topic: String,
     /// Records handed to the producer (after `start_at`, within `limit`).
     pub sent: u64,
+    /// Records of the file not sent because the topic holds them already
+    /// (`already_in_topic`).
+    pub already_in_topic: u64,
     /// Records the broker acknowledged.
     pub delivered: u64,
     pub failed: u64,
@@ -82,6 +93,8 @@ pub struct ProduceSummary {
     pub confirmed_prefix: u64,
     /// The first delivery failures: (record index, error).
     pub failures: Vec<(u64, String)>,
+    /// `stop` ended the run before the file did.
+    pub interrupted: bool,
 }
 
 impl ProduceSummary {
@@ -182,6 +195,14 @@ pub fn produce(
             )
         })?;
     let deliveries = Arc::new(Deliveries::default());
+    if let Some(present) = &options.already_in_topic {
+        // Records in the topic count towards the confirmed prefix as if
+        // acknowledged now: the resume point covers them.
+        let mut acked = deliveries.acked.lock().unwrap();
+        for index in present.iter().filter(|i| *i >= options.start_at) {
+            set_bit(&mut acked, index - options.start_at);
+        }
+    }
     let producer: ThreadedProducer<TrackingContext> = options
         .kafka
         .client_config(PRODUCER_DEFAULTS)
@@ -195,6 +216,7 @@ pub fn produce(
         producer: &producer,
         pacer: Pacer::new(),
         sent: 0,
+        already_in_topic: 0,
         bytes: 0,
         dead_lettered: 0,
         dlq_ready: false,
@@ -216,7 +238,7 @@ pub fn produce(
     };
     let outcome = match options.pace {
         Pace::Replay { speedup } => {
-            let elements = replay_order(reader, options)?;
+            let elements = replay_order(reader, options, &mut run.already_in_topic)?;
             let first = elements.first().map(|(ts, _)| *ts).unwrap_or(0);
             let mut result = Ok(());
             for (ts, element) in elements {
@@ -242,6 +264,7 @@ pub fn produce(
     let summary = ProduceSummary {
         topic: options.topic.clone(),
         sent: run.sent,
+        already_in_topic: run.already_in_topic,
         delivered: deliveries.delivered.load(Ordering::Relaxed),
         failed: deliveries.failed.load(Ordering::Relaxed),
         dead_lettered: run.dead_lettered,
@@ -249,14 +272,18 @@ pub fn produce(
         seconds: run.pacer.elapsed().as_secs_f64(),
         confirmed_prefix: options.start_at + leading_ones(&deliveries.acked.lock().unwrap()),
         failures: deliveries.failures.lock().unwrap().clone(),
+        interrupted: run.stop_requested(),
     };
     if let Err(err) = outcome {
         let mut message = format!("{err:#}");
         if summary.sent > 0 {
             message.push_str(&format!(
                 "\n{} records were sent before that ({} acknowledged); every record below \
-                 index {} is in the topic, resume with --start-at {}",
-                summary.sent, summary.delivered, summary.confirmed_prefix, summary.confirmed_prefix
+                 index {} is in the topic. {}",
+                summary.sent,
+                summary.delivered,
+                summary.confirmed_prefix,
+                how_to_resume(summary.confirmed_prefix)
             ));
         }
         bail!(message);
@@ -264,17 +291,34 @@ pub fn produce(
     if let Err(err) = flushed {
         bail!(
             "{} of {} records were still unacknowledged when the flush timed out ({err}); \
-             every record below index {} is in the topic, resume with --start-at {}",
+             every record below index {} is in the topic. {}",
             summary.sent - summary.delivered - summary.failed,
             summary.sent,
             summary.confirmed_prefix,
-            summary.confirmed_prefix
+            how_to_resume(summary.confirmed_prefix)
         );
     }
     Ok(summary)
 }
 
+/// The advice after a partial run whose records below `confirmed_prefix`
+/// are all in the topic.
+pub fn how_to_resume(confirmed_prefix: u64) -> String {
+    format!(
+        "Run again with --resume to send only the records the topic lacks, or resume with \
+         --start-at {confirmed_prefix} (which sends again any unconfirmed record the broker \
+         did write: duplicates)"
+    )
+}
+
 impl ProduceOptions {
+    /// Whether the topic holds record `index` already (`--resume`).
+    fn holds_already(&self, index: u64) -> bool {
+        self.already_in_topic
+            .as_ref()
+            .is_some_and(|present| present.contains(index))
+    }
+
     fn kafka_flush_timeout(&self) -> Duration {
         // message.timeout.ms bounds each record's life; wait a little longer
         // so every record ends as delivered or failed, never unknown.
@@ -295,6 +339,7 @@ struct Run<'a> {
     producer: &'a ThreadedProducer<TrackingContext>,
     pacer: Pacer,
     sent: u64,
+    already_in_topic: u64,
     bytes: u64,
     dead_lettered: u64,
     dlq_ready: bool,
@@ -307,6 +352,14 @@ impl Run<'_> {
             .duration
             .is_some_and(|limit| self.pacer.elapsed() >= limit)
             || self.options.limit.is_some_and(|limit| self.sent >= limit)
+            || self.stop_requested()
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.options
+            .stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::SeqCst))
     }
 
     /// Sends records as the reader yields them. Reading (gunzip + parse)
@@ -340,6 +393,10 @@ impl Run<'_> {
                 let element = element?;
                 if self.out_of_time() {
                     break;
+                }
+                if self.options.holds_already(element.index) {
+                    self.already_in_topic += 1;
+                    continue;
                 }
                 if let Pace::Rate(rate) = self.options.pace {
                     self.pacer.wait_until(pace::rate_offset(self.sent, rate));
@@ -453,11 +510,21 @@ impl Run<'_> {
 
 /// Reads every record and orders them by event time (oldest first); the
 /// file is newest first, so replay has to hold the records in memory.
-fn replay_order(reader: RecordReader, options: &ProduceOptions) -> Result<Vec<(i64, Element)>> {
+/// Records the topic holds already are left out (and counted), so that the
+/// replay's clock starts at the first record it sends.
+fn replay_order(
+    reader: RecordReader,
+    options: &ProduceOptions,
+    already_in_topic: &mut u64,
+) -> Result<Vec<(i64, Element)>> {
     let mut elements = Vec::new();
     for element in reader {
         let element = element?;
         if element.index < options.start_at {
+            continue;
+        }
+        if options.holds_already(element.index) {
+            *already_in_topic += 1;
             continue;
         }
         let ts = match &element.record {
