@@ -5,7 +5,7 @@
 use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::spark_cluster_cmd::{self, ClusterArgs};
 use crate::Exit;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use sfcrime_config::{parse_key_value, Settings};
 use sfcrime_kafka::admin;
@@ -146,6 +146,17 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
         bail!("--stop-after is for processing-time triggers; --available-now stops by itself");
     }
     let kafka = args.kafka.job_kafka_settings(settings)?;
+    // Before Spark starts (half a minute), as produce and consume do: an
+    // unreachable broker or a missing topic is said within --timeout, where
+    // Spark's Kafka source would retry for minutes.
+    let topic = settings.string("topic")?;
+    admin::metadata(&kafka, args.wait.timeout())?;
+    admin::partition_count(&kafka, &topic, args.wait.timeout())?.with_context(|| {
+        format!(
+            "topic '{topic}' does not exist on {} (create it with `sfcrime stack up` or your admin tools)",
+            kafka.bootstrap_servers
+        )
+    })?;
     let run_dir = new_run_dir(&settings.home().join("runs"))?;
     let output_dir = match &args.output_dir {
         Some(dir) => settings.home().join(dir),
@@ -181,7 +192,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
     let mut job_args = JobArgs {
         source: Some(args.source.clone()),
         bootstrap_servers: kafka.bootstrap_servers.clone(),
-        topic: settings.string("topic")?,
+        topic,
         starting_offsets: Some(args.starting_offsets.clone()),
         radio_codes: Some(settings.path("radio.codes")?),
         max_offsets_per_trigger: args.max_offsets_per_trigger,

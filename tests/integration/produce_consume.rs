@@ -314,6 +314,26 @@ fn an_unreachable_broker_fails_within_the_timeout() {
         .assert()
         .code(1)
         .stderr(contains("no Kafka broker answered"));
+    // spark run checks before it starts Spark, where Spark's Kafka source
+    // would retry for minutes (3 min 12 s measured): within --timeout + 5 s.
+    let started = Instant::now();
+    crate::common::sfcrime()
+        .args([
+            "spark",
+            "run",
+            "--available-now",
+            "--timeout",
+            "5",
+            "-b",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "no Kafka broker answered at 127.0.0.1:{port} within 5s"
+        )));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "spark run took {took:?}");
 }
 
 #[test]
@@ -322,6 +342,12 @@ fn a_missing_topic_is_a_clear_error() {
     broker
         .sfcrime()
         .args(["produce", "-t", "no-such-topic", "--limit", "1"])
+        .assert()
+        .code(1)
+        .stderr(contains("topic 'no-such-topic' does not exist"));
+    broker
+        .sfcrime()
+        .args(["spark", "run", "--available-now", "-t", "no-such-topic"])
         .assert()
         .code(1)
         .stderr(contains("topic 'no-such-topic' does not exist"));
