@@ -227,6 +227,9 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             json,
             ..
         } => {
+            if kafka.topic.is_some() {
+                bail!("bench latency makes fresh topics for each run: leave out -t");
+            }
             if !(rate > 0.0 && duration > 0.0 && warmup >= 0.0) {
                 bail!("--rate and --duration must be positive, --warmup not negative");
             }
@@ -234,9 +237,6 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
                 Some(dir) => dir,
                 None => connector::new_results_dir(&settings.home().join("runs/bench-latency"))?,
             };
-            if kafka.topic.is_some() {
-                bail!("bench latency makes fresh topics for each run: leave out -t");
-            }
             let topic = settings.string("topic")?;
             let options = LatencyBenchOptions {
                 sweep: sweep_options(settings, &kafka, results_dir, &topic, quiet(max_load))?,
