@@ -7,7 +7,9 @@
 //! command line while the test runs, the run directories, and the stack
 //! directory, where only the broker's config and the client settings may
 //! hold it, both mode 0600. A 3-broker SASL_SSL cluster replicates (its
-//! brokers log in to each other as the admin user) and loses nothing.
+//! brokers log in to each other as the admin user) and loses nothing. A
+//! sweep and `bench connector` given only `-F` reach a SASL_SSL broker with
+//! every client they run, the producers they start among them.
 
 use crate::common::{announced_run_dir, data_file, data_slice, home, Aggregates, Broker, TOPIC};
 use std::fs;
@@ -418,4 +420,123 @@ fn sasl_ssl_on_three_brokers_replicates_every_record() {
     eprintln!(
         "security: 3 SASL_SSL brokers, {SLICE} records produced and verified, 3 replicas in sync"
     );
+}
+
+/// The results of every run in a sweep's results directory.
+fn run_records(results_dir: &Path) -> Vec<serde_json::Value> {
+    serde_json::from_str(&fs::read_to_string(results_dir.join("results.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn sasl_ssl_sweep_and_bench_connector_use_the_client_settings_everywhere() {
+    let broker_turn = crate::common::broker_turn_before_spark();
+    let password = format!("Sfc-sweep-{}-=;:'$&", std::process::id());
+    let watch = CommandLineWatch::start(&password);
+    let mut outputs = Outputs::default();
+    let (broker, _) = Broker::start_configured(
+        &[],
+        &[
+            ("SFCRIME_KAFKA_SECURITY", "sasl_ssl"),
+            ("SFCRIME_KAFKA_ADMIN_PASSWORD", &password),
+        ],
+    );
+    let settings = broker.stack_dir().join("client.properties");
+    const SLICE: usize = 2_000;
+    let (_slice_dir, slice) = data_slice(SLICE);
+    let scratch = tempfile::tempdir().unwrap();
+    drop(broker_turn);
+    let _spark_turn = crate::common::spark_turn();
+
+    // bench connector: its topic checks, the `sfcrime produce` that loads
+    // the topic, and both Spark sources, all over SASL_SSL.
+    let bench_dir = scratch.path().join("bench");
+    let report = scratch.path().join("bench.json");
+    let (out, took) = outputs.run(
+        "bench connector",
+        broker
+            .sfcrime()
+            .args(["bench", "connector", "-t", "bench.sasl", "--repeat", "1"])
+            // The test machine is never quiet: no waiting for it.
+            .args(["--max-load", "1000", "-F"])
+            .arg(&settings)
+            .arg("-f")
+            .arg(&slice)
+            .arg("--results-dir")
+            .arg(&bench_dir)
+            .arg("--json")
+            .arg(&report),
+    );
+    assert!(
+        out.status.success(),
+        "bench connector:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains(&format!("loading the {SLICE} records")),
+        "{}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["records"], SLICE as u64, "{report}");
+    let runs = run_records(&bench_dir);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in &runs {
+        assert_eq!(run["status"], "ok", "{run}");
+        assert_eq!(run["input_rows"], SLICE as u64, "{run}");
+        assert_eq!(run["output_calls"], SLICE as u64, "{run}");
+    }
+    eprintln!(
+        "security: bench connector over SASL_SSL, {SLICE} records, both sources exact, {took:.1?}"
+    );
+
+    // A latency sweep of one point: it creates its topics, starts `sfcrime
+    // produce` and reads the topics' sizes over SASL_SSL.
+    let sweep_dir = scratch.path().join("sweep");
+    let (out, took) = outputs.run(
+        "sweep",
+        broker
+            .sfcrime()
+            .env("SFCRIME_DATA_FILE", &slice)
+            .args(["sweep", "--name", "sasl", "--repeat", "1"])
+            .args(["--latency-rate", "200", "--latency-duration", "5"])
+            .args(["--base", "trigger=1 second", "--base"])
+            .args(["spark.sql.shuffle.partitions=2", "--param"])
+            .args(["spark.sql.shuffle.partitions=2", "-F"])
+            .arg(&settings)
+            .arg("--results-dir")
+            .arg(&sweep_dir),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "sweep:\n{stderr}");
+    assert!(
+        stderr.contains("1 runs done now (0 failed), 0 were done before"),
+        "{stderr}"
+    );
+    let runs = run_records(&sweep_dir);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run = &runs[0];
+    assert_eq!(run["status"], "ok", "{run}");
+    let produced = run["expected_rows"].as_u64().unwrap();
+    assert!(produced > 500, "{run}");
+    assert_eq!(run["input_rows"], produced, "{run}");
+    assert_eq!(run["output_calls"], produced, "{run}");
+    eprintln!("security: latency sweep over SASL_SSL, {produced} records produced and counted, {took:.1?}");
+
+    let on_command_lines = watch.finish();
+    assert!(
+        on_command_lines.is_empty(),
+        "the password was on a command line: {on_command_lines:?}"
+    );
+    for (what, bytes) in &outputs.0 {
+        assert!(
+            !contains(bytes, password.as_bytes()),
+            "the password is in the {what}"
+        );
+    }
+    for dir in [&bench_dir, &sweep_dir] {
+        let found = files_containing(dir, &password);
+        assert!(found.is_empty(), "the password is in {found:?}");
+    }
 }
