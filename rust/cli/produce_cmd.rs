@@ -67,6 +67,13 @@ pub struct ProduceArgs {
     /// error headers) and go on, instead of stopping at the first.
     #[arg(long)]
     skip_invalid: bool,
+    /// Compression codec of the records (kcat's -z; librdkafka's
+    /// compression.type, default lz4). A consumer must be able to decode it:
+    /// librdkafka and the Java client read all of them, kafka-python needs
+    /// the `lz4` package for lz4 (or `zstandard`, `python-snappy`).
+    #[arg(short = 'z', long, value_name = "CODEC",
+          value_parser = ["none", "gzip", "snappy", "lz4", "zstd"])]
+    compression: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -94,7 +101,12 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
         (None, false) => Pace::Fastest,
     };
     let topic = settings.string("topic")?;
-    let kafka = args.kafka.kafka_settings(settings, "producer")?;
+    let mut kafka = args.kafka.kafka_settings(settings, "producer")?;
+    if let Some(codec) = &args.compression {
+        kafka
+            .overrides
+            .push(("compression.type".to_string(), codec.clone()));
+    }
     let already_in_topic = match args.resume {
         true => {
             let contents = topic_contents(&kafka, &topic, args.wait.timeout())?;

@@ -147,6 +147,69 @@ fn an_interrupted_produce_says_where_it_stopped_and_resume_completes_it() {
     assert_eq!(count(&report, "duplicated"), 0, "{report}");
 }
 
+#[test]
+fn an_oversized_record_is_named_and_dead_lettered_with_skip_invalid() {
+    let broker = shared_broker();
+    create_topic(broker, "oversized");
+    // An 8 MB field: more than librdkafka's message.max.bytes (1,000,000).
+    let big = record("2", "2018-12-31T23:56:00.000")
+        .replace("100 Block Of Main St", &"x".repeat(8_000_000));
+    let contents = format!(
+        "[{},\n{big},\n{}]",
+        record("1", "2018-12-31T23:57:00.000"),
+        record("3", "2018-12-31T23:55:00.000")
+    );
+    let offset = contents.find(",\n{").unwrap() + 2;
+    let (_dir, file) = temp_file("big.json", contents.as_bytes());
+    broker
+        .sfcrime()
+        .args(["produce", "-t", "oversized", "-f"])
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(contains(format!("record 1 (byte {offset}): ")))
+        .stderr(contains("bytes, more than the producer's limit of 1000000"));
+
+    create_topic(broker, "oversized.skip");
+    let out = broker
+        .sfcrime()
+        .args([
+            "produce",
+            "-t",
+            "oversized.skip",
+            "--skip-invalid",
+            "--json",
+            "-f",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let summary = json(&String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "{summary}");
+    assert_eq!(count(&summary, "sent"), 2, "{summary}");
+    assert_eq!(count(&summary, "dead_lettered"), 1, "{summary}");
+    assert_eq!(count(&summary, "confirmed_prefix"), 3, "{summary}");
+}
+
+#[test]
+fn every_compression_codec_round_trips() {
+    let broker = shared_broker();
+    let (_dir, slice) = data_slice(200);
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let topic = format!("codec.{codec}");
+        create_topic(broker, &topic);
+        broker
+            .sfcrime()
+            .args(["produce", "-t", &topic, "-z", codec, "-f"])
+            .arg(&slice)
+            .assert()
+            .success();
+        let report = verify(broker, &topic, &slice);
+        assert_eq!(count(&report, "present"), 200, "{codec}: {report}");
+        assert_eq!(count(&report, "corrupted"), 0, "{codec}: {report}");
+    }
+}
+
 /// Each bad-input case: (file name, contents, expected message).
 fn bad_inputs() -> Vec<(&'static str, Vec<u8>, String)> {
     let first = record("1", "2018-12-31T23:57:00.000");

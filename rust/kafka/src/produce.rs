@@ -319,6 +319,17 @@ impl ProduceOptions {
             .is_some_and(|present| present.contains(index))
     }
 
+    /// The largest record librdkafka takes (`message.max.bytes`).
+    fn message_size_limit(&self) -> u64 {
+        self.kafka
+            .overrides
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "message.max.bytes")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(1_000_000)
+    }
+
     fn kafka_flush_timeout(&self) -> Duration {
         // message.timeout.ms bounds each record's life; wait a little longer
         // so every record ends as delivered or failed, never unknown.
@@ -417,7 +428,7 @@ impl Run<'_> {
             match element.record {
                 Ok(record) => record,
                 Err(err) if self.options.skip_invalid && err.is_record_level() => {
-                    return self.dead_letter(&element.raw, element.index, &err);
+                    return self.dead_letter(&element.raw, element.index, err.offset, &err.to_string());
                 }
                 Err(err) if err.is_record_level() => bail!(
                     "{err}\n(use --skip-invalid to send bad records to the dead-letter topic and go on)"
@@ -434,19 +445,50 @@ impl Run<'_> {
             index: element.index,
             relative: element.index - self.options.start_at,
         };
-        self.enqueue(
+        let sent = self.enqueue(
             BaseRecord::with_opaque_to(&self.options.topic, Box::new(tracked))
                 .key(record.crime_id.as_bytes())
                 .payload(self.value.as_slice())
                 .headers(headers),
-        )?;
+        );
+        let place = format!(
+            "{}: record {} (byte {})",
+            self.options.file.display(),
+            element.index,
+            element.offset
+        );
+        match sent {
+            Ok(()) => {}
+            Err(KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)) => {
+                let problem = format!(
+                    "{place}: {} bytes, more than the producer's limit of {} \
+                     (message.max.bytes)",
+                    self.value.len(),
+                    self.options.message_size_limit()
+                );
+                if self.options.skip_invalid {
+                    // Its first kilobyte, so that the dead letter fits.
+                    let head = &element.raw[..element.raw.len().min(1024)];
+                    return self.dead_letter(head, element.index, element.offset, &problem);
+                }
+                bail!(
+                    "{problem}\n(use --skip-invalid to send its first kilobyte to the dead-letter \
+                     topic and go on, or raise -X message.max.bytes and the topic's \
+                     max.message.bytes)"
+                );
+            }
+            Err(err) => bail!("{place}: cannot hand it to the producer: {err}"),
+        }
         self.sent += 1;
         self.bytes += self.value.len() as u64;
         Ok(())
     }
 
     /// Hands a record to librdkafka, waiting while its bounded queue is full.
-    fn enqueue(&self, mut record: BaseRecord<'_, [u8], [u8], Box<Tracked>>) -> Result<()> {
+    fn enqueue(
+        &self,
+        mut record: BaseRecord<'_, [u8], [u8], Box<Tracked>>,
+    ) -> Result<(), KafkaError> {
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
@@ -454,12 +496,14 @@ impl Run<'_> {
                     record = back;
                     std::thread::sleep(Duration::from_micros(200));
                 }
-                Err((err, _)) => bail!("cannot enqueue a record: {err}"),
+                Err((err, _)) => return Err(err),
             }
         }
     }
 
-    fn dead_letter(&mut self, raw: &[u8], index: u64, err: &ReadError) -> Result<()> {
+    /// Sends `raw` (a bad record, or the head of one too large to send) to
+    /// `<topic>.dlq` with its index, byte offset and what was wrong.
+    fn dead_letter(&mut self, raw: &[u8], index: u64, offset: u64, error: &str) -> Result<()> {
         let dlq = format!("{}.dlq", self.options.topic);
         if !self.dlq_ready {
             // Replication -1: the cluster's default.replication.factor
@@ -477,8 +521,7 @@ impl Run<'_> {
             self.dlq_ready = true;
         }
         let index_text = index.to_string();
-        let offset_text = err.offset.to_string();
-        let message = err.to_string();
+        let offset_text = offset.to_string();
         let headers = OwnedHeaders::new()
             .insert(Header {
                 key: INDEX_HEADER,
@@ -490,7 +533,7 @@ impl Run<'_> {
             })
             .insert(Header {
                 key: "sfcrime.error",
-                value: Some(message.as_bytes()),
+                value: Some(error.as_bytes()),
             });
         self.enqueue(
             BaseRecord::with_opaque_to(
@@ -502,7 +545,8 @@ impl Run<'_> {
             )
             .payload(raw)
             .headers(headers),
-        )?;
+        )
+        .with_context(|| format!("cannot send record {index} to the dead-letter topic '{dlq}'"))?;
         self.dead_lettered += 1;
         Ok(())
     }
