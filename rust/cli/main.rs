@@ -8,6 +8,7 @@ mod kafka_args;
 mod produce_cmd;
 mod spark_cluster_cmd;
 mod spark_cmd;
+mod spark_ui_cmd;
 mod stack_cmd;
 mod sweep_cmd;
 

@@ -4,6 +4,7 @@
 
 use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::spark_cluster_cmd::{self, ClusterArgs};
+use crate::spark_ui_cmd::{self, UiArgs};
 use crate::Exit;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -14,6 +15,7 @@ use sfcrime_spark::{
     new_run_dir, table_header, table_row, FinalResults, JobArgs, RunEvent, SparkRun, SparkRunError,
     Trigger,
 };
+use sfcrime_stack::history::EVENT_LOG_DIR;
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,6 +32,9 @@ enum SparkAction {
     Run(Box<RunArgs>),
     /// Start, stop or inspect a local Spark standalone master and worker.
     Cluster(ClusterArgs),
+    /// Spark's own web UI for finished runs (the Structured Streaming tab
+    /// among them), from their event logs, through Spark's History Server.
+    Ui(UiArgs),
 }
 
 #[derive(Args)]
@@ -130,6 +135,7 @@ impl SparkArgs {
         match &self.action {
             SparkAction::Run(run) => run.kafka.apply(settings),
             SparkAction::Cluster(cluster) => cluster.apply(settings),
+            SparkAction::Ui(ui) => ui.apply(settings),
         }
     }
 }
@@ -138,6 +144,7 @@ pub fn run(args: SparkArgs, settings: &Settings) -> Result<Exit> {
     match args.action {
         SparkAction::Run(run) => run_job(*run, settings),
         SparkAction::Cluster(cluster) => spark_cluster_cmd::run(cluster, settings),
+        SparkAction::Ui(ui) => spark_ui_cmd::run(ui, settings),
     }
 }
 
@@ -174,6 +181,19 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
     if let Some(memory) = &args.driver_memory {
         job = job.spark_arg("--driver-memory").spark_arg(memory);
     }
+    // Spark's event log, for `sfcrime spark ui` after the run (a later
+    // --conf spark.eventLog.enabled=false turns it off).
+    let event_log = run_dir.join(EVENT_LOG_DIR);
+    std::fs::create_dir_all(&event_log)
+        .with_context(|| format!("cannot create {}", event_log.display()))?;
+    job = job
+        .conf("spark.eventLog.enabled", "true")
+        .conf(
+            "spark.eventLog.dir",
+            &format!("file:{}", event_log.display()),
+        )
+        .conf("spark.eventLog.compress", "true")
+        .conf("spark.eventLog.rolling.enabled", "true");
     if args.low_latency {
         for (key, value) in LOW_LATENCY.confs {
             job = job.conf(key, value);

@@ -184,6 +184,31 @@ fn a_local_spark_run_listens_on_loopback_only() {
 
 /// The JSON of a GET to the driver's web UI on 127.0.0.1.
 fn http_get(port: &str, path: &str) -> serde_json::Value {
+    let body = http_get_text(port, path);
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// The body of a GET to a web UI on 127.0.0.1 that answers 200, after
+/// following its redirects (the History Server redirects while it loads
+/// an application).
+fn http_get_text(port: &str, path: &str) -> String {
+    let mut path = path.to_string();
+    for _ in 0..5 {
+        match http_get_once(port, &path) {
+            Ok(body) => return body,
+            Err(location) => {
+                path = match location.split_once("://") {
+                    Some((_, rest)) => rest[rest.find('/').unwrap_or(rest.len())..].to_string(),
+                    None => location,
+                }
+            }
+        }
+    }
+    panic!("GET {path}: too many redirects");
+}
+
+/// The body of a 200 answer, or the Location of a redirect.
+fn http_get_once(port: &str, path: &str) -> Result<String, String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
     stream
@@ -193,11 +218,110 @@ fn http_get(port: &str, path: &str) -> serde_json::Value {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    if head.starts_with("HTTP/1.1 302") || head.starts_with("HTTP/1.0 302") {
+        let location = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Location: "))
+            .unwrap_or_else(|| panic!("GET {path}: a redirect without a Location: {head}"));
+        return Err(location.trim().to_string());
+    }
     assert!(
         head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
         "GET {path}: {head}"
     );
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    Ok(body.to_string())
+}
+
+/// Spark's History Server shows a finished run: `spark ui RUN_DIR` starts
+/// it over the run's event log and prints the run's Structured Streaming
+/// page, which names the query; `spark ui --stop` stops it. A run dir
+/// without an event log is refused with one clear line.
+#[test]
+fn spark_ui_shows_a_finished_run_in_the_history_server() {
+    let broker = shared_broker();
+    let topic = "spark.history";
+    create_topic(broker, topic);
+    let (_slice_dir, slice) = data_slice(300);
+    broker
+        .sfcrime()
+        .args(["produce", "-t", topic, "-f"])
+        .arg(&slice)
+        .assert()
+        .success();
+    let turn = spark_turn();
+    let out = broker
+        .sfcrime()
+        .args(["spark", "run", "--available-now", "-t", topic])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_dir = announced_run_dir(&out.stderr);
+    drop(turn);
+
+    let ports = crate::common::ports::reserve();
+    let port = ports.port(0).to_string();
+    let history = tempfile::Builder::new()
+        .prefix("sfcrime-history-")
+        .tempdir()
+        .unwrap();
+    let ui = |args: &[&str]| {
+        let mut command = broker.sfcrime();
+        command
+            .env("SFCRIME_HISTORY_DIR", history.path())
+            .args(["spark", "ui", "--port", &port])
+            .args(args);
+        command
+    };
+    let _stop = KillGroupsWith(format!(
+        "-Dsfcrime.history.dir={}",
+        history.path().display()
+    ));
+    let shown = ui(&[run_dir.to_str().unwrap()]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(
+        shown.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let prefix = format!("http://127.0.0.1:{port}");
+    let url = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{}: ", run_dir.display())))
+        .unwrap_or_else(|| panic!("no Structured Streaming page for the run in: {stdout}"));
+    let path = url.strip_prefix(&prefix).unwrap().to_string();
+    assert!(path.ends_with("/StreamingQuery/"), "{url}");
+    // The first request makes the server load the application.
+    let mut page = String::new();
+    for _ in 0..60 {
+        page = http_get_text(&port, &path);
+        if page.contains("sfcrime_counts") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        page.contains("sfcrime_counts"),
+        "the query is not on {url}: {page}"
+    );
+    assert!(page.contains("Completed Streaming Queries (1)"), "{page}");
+
+    let stopped = ui(&["--stop"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&stopped.stdout).contains("Spark History Server stopped"),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
+
+    let empty = tempfile::tempdir().unwrap();
+    let refused = ui(&[empty.path().to_str().unwrap()]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("has no Spark event log"), "{stderr}");
 }
 
 /// (pid, address, port) of the TCP sockets the processes `pids` listen on:

@@ -54,6 +54,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("kafka.tls.dir", ""),
     ("kafka.admin.user", "sfcrime-admin"),
     ("kafka.admin.password", ""),
+    // `spark ui`: Spark's History Server over the runs' event logs.
+    ("history.dir", ".stack/spark-history"),
+    ("history.port", "18080"),
     ("standalone.dir", ".stack/spark-standalone"),
     ("standalone.master.port", "7077"),
     ("standalone.master.ui.port", "8080"),

@@ -11,6 +11,7 @@
 //! them by their recorded pids. [`standalone`] runs a Spark standalone
 //! master and worker the same way.
 
+pub mod history;
 mod jars;
 pub mod java;
 mod mode;

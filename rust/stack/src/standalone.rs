@@ -166,7 +166,7 @@ impl Standalone {
                 worker_pid.unwrap_or_default()
             ));
         }
-        let spark_class = self.spark_class()?;
+        let spark_class = spark_class(&self.home)?;
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
         let mut report = Vec::new();
@@ -251,24 +251,6 @@ impl Standalone {
             child.id(),
             self.log_file(Daemon::Worker).display()
         ))
-    }
-
-    /// `spark-class` of the pyspark in the project's .venv.
-    fn spark_class(&self) -> Result<PathBuf> {
-        let lib = self.home.join(".venv/lib");
-        let found = fs::read_dir(&lib)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join("site-packages/pyspark/bin/spark-class"))
-            .find(|p| p.is_file());
-        found.with_context(|| {
-            format!(
-                "no pyspark in {} (its bin/spark-class starts the master and worker); \
-                 run scripts/setup.sh",
-                lib.display()
-            )
-        })
     }
 
     /// Starts `daemon` in the background (spark-class execs the JVM, so the
@@ -361,23 +343,47 @@ impl Standalone {
     }
 }
 
+/// `spark-class` of the pyspark in the project's .venv under `home`: it
+/// starts Spark's daemons (pip's pyspark has no `sbin/start-*.sh`).
+pub(crate) fn spark_class(home: &Path) -> Result<PathBuf> {
+    let lib = home.join(".venv/lib");
+    let found = fs::read_dir(&lib)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("site-packages/pyspark/bin/spark-class"))
+        .find(|p| p.is_file());
+    found.with_context(|| {
+        format!(
+            "no pyspark in {} (its bin/spark-class starts Spark's daemons); \
+             run scripts/setup.sh",
+            lib.display()
+        )
+    })
+}
+
 /// The master's `/json/` status page (workers, cores, applications).
 fn master_json(ui_port: u16) -> Result<Value> {
-    let address = format!("127.0.0.1:{ui_port}");
+    http_json(ui_port, "/json/")
+}
+
+/// The JSON a Spark daemon's web UI on 127.0.0.1:`port` serves at `path`.
+pub(crate) fn http_json(port: u16, path: &str) -> Result<Value> {
+    let address = format!("127.0.0.1:{port}");
     let mut stream = TcpStream::connect_timeout(
         &address.parse().expect("a literal socket address"),
         Duration::from_secs(2),
     )
-    .with_context(|| format!("the Spark master's web UI does not answer on {address}"))?;
+    .with_context(|| format!("no Spark web UI answers on {address}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.write_all(b"GET /json/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let body = response
         .split_once("\r\n\r\n")
         .map(|(_, body)| body)
         .with_context(|| format!("no HTTP response from {address}"))?;
-    serde_json::from_str(body).with_context(|| format!("bad JSON from {address}/json/"))
+    serde_json::from_str(body).with_context(|| format!("bad JSON from {address}{path}"))
 }
 
 /// A memory size as Spark reads one (512m, 2g, 1024mb, ...); Spark's own
