@@ -397,6 +397,22 @@ fn an_unreachable_broker_fails_within_the_timeout() {
         )));
     let took = started.elapsed();
     assert!(took < Duration::from_secs(10), "spark run took {took:?}");
+    // A sweep too, before its first run starts Spark.
+    let results = tempfile::tempdir().unwrap();
+    crate::common::sfcrime()
+        .args([
+            "sweep",
+            "--spec",
+            "config/sweeps/smoke.toml",
+            "--results-dir",
+        ])
+        .arg(results.path())
+        .args(["-b", &format!("127.0.0.1:{port}")])
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "no Kafka broker answered at 127.0.0.1:{port} within 10s"
+        )));
 }
 
 #[test]

@@ -131,6 +131,9 @@ pub fn plan(spec: &SweepSpec, options: &SweepOptions, expected_rows: i64) -> Res
 
 /// Runs every pending slot of the sweep.
 pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Result<SweepOutcome> {
+    // Before any run starts Spark, as `spark run` does: an unreachable
+    // broker is one clear error in seconds, not a failed run after another.
+    admin::metadata(&options.kafka, BROKER_TIMEOUT)?;
     let expected_rows = match spec.latency {
         // Each run's own topic is checked after its producer is done.
         Some(l) => (l.rate * (l.warmup_s + l.duration_s)).round() as i64,
@@ -761,8 +764,11 @@ pub fn produce_command(options: &SweepOptions, topic: &str) -> Command {
 }
 
 /// Records in `topic` now (a topic that does not exist is an error).
+/// How long a sweep waits for the broker to answer.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub fn topic_size(kafka: &KafkaSettings, topic: &str) -> Result<i64> {
-    admin::topic_size(kafka, topic, Duration::from_secs(10))
+    admin::topic_size(kafka, topic, BROKER_TIMEOUT)
 }
 
 fn remove_dir_if_present(dir: &Path) -> Result<()> {
