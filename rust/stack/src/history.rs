@@ -5,8 +5,8 @@
 //! background [`process::Daemon`] bound to 127.0.0.1, over a directory of
 //! links to the chosen runs' event logs (under `history.dir`).
 
+use crate::process::{self, ensure_port_free};
 use crate::standalone::{http_json, spark_class};
-use crate::{ensure_port_free, process};
 use anyhow::{bail, Context, Result};
 use sfcrime_config::Settings;
 use std::fs;

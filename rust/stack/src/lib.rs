@@ -31,7 +31,6 @@ use sfcrime_config::Settings;
 use sfcrime_kafka::admin::{self, ClusterInfo, TopicState};
 use sfcrime_kafka::client::{KafkaSettings, Refused};
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -323,9 +322,9 @@ impl Stack {
     fn start(&self, nodes: &[&Node], progress: &mut dyn FnMut(&str)) -> Result<Vec<(u32, String)>> {
         let java = java::find(&self.java_setting)?;
         for node in nodes {
-            ensure_port_free("broker", node.port, KAFKA_PORT_HINT)?;
+            process::ensure_port_free("broker", node.port, KAFKA_PORT_HINT)?;
             if self.mode == Mode::Kraft {
-                ensure_port_free("controller", node.controller_port, KAFKA_PORT_HINT)?;
+                process::ensure_port_free("controller", node.controller_port, KAFKA_PORT_HINT)?;
             }
         }
         let lib = self.install(progress)?;
@@ -940,13 +939,6 @@ fn write_generated(template: &Path, owned: &[(&str, String)], dir: &Path) -> Res
     Ok(path)
 }
 
-/// Fails with `hint` when something listens on `port` of 127.0.0.1.
-fn ensure_port_free(what: &str, port: u16, hint: &str) -> Result<()> {
-    match TcpListener::bind(("127.0.0.1", port)) {
-        Ok(_) => Ok(()),
-        Err(err) => bail!("the {what} port {port} on 127.0.0.1 is already in use ({err}); {hint}"),
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,10 +4,11 @@
 //! terminal that ran `up` does not kill it), record it in a pid file,
 //! recognise it by pid and main class, wait until it answers, stop it (or
 //! its whole group, or several at once) gracefully, and read its log on
-//! failure.
+//! failure. Before a start, each service's ports are checked to be free.
 
 use anyhow::{bail, Context, Result};
 use std::fs;
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -139,6 +140,14 @@ impl Daemon {
         } else {
             stop(pid, timeout)
         }
+    }
+}
+
+/// Fails with `hint` when something listens on `port` of 127.0.0.1.
+pub fn ensure_port_free(what: &str, port: u16, hint: &str) -> Result<()> {
+    match TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_) => Ok(()),
+        Err(err) => bail!("the {what} port {port} on 127.0.0.1 is already in use ({err}); {hint}"),
     }
 }
 

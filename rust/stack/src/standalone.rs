@@ -6,7 +6,7 @@
 //! master's JSON page. Each is stopped with its process group, so the
 //! executors the worker launched go with it.
 
-use crate::{ensure_port_free, process};
+use crate::process::{self, ensure_port_free};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use sfcrime_config::Settings;

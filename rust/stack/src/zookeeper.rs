@@ -4,7 +4,8 @@
 //! `srvr` four-letter word (which tells "serving" from "port open").
 
 use crate::mode::Mode;
-use crate::{ensure_port_free, java, process, write_generated, Stack, READY_TIMEOUT, STOP_TIMEOUT};
+use crate::process::{self, ensure_port_free};
+use crate::{java, write_generated, Stack, READY_TIMEOUT, STOP_TIMEOUT};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
