@@ -5,7 +5,8 @@
 
 use crate::mode::Mode;
 use crate::process::{self, ensure_port_free};
-use crate::{java, write_generated, Stack, READY_TIMEOUT, STOP_TIMEOUT};
+use crate::properties::write_generated;
+use crate::{java, Stack, READY_TIMEOUT, STOP_TIMEOUT};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
