@@ -4,12 +4,15 @@
 //! an N-voter quorum; in ZooKeeper mode one Kafka 3.9 broker beside a
 //! ZooKeeper server ([`zookeeper`]). Every broker is a [`node`] with its own
 //! files and ports, and its client listener is PLAINTEXT or SASL_SSL
-//! ([`security`]). This module resolves the jars from Maven Central once,
-//! writes each node's server properties, formats KRaft storage for one
-//! cluster id, starts the nodes in the background, waits until each
-//! answers, creates the project's topic replicated over them, and stops
-//! them by their recorded pids. [`standalone`] runs a Spark standalone
-//! master and worker the same way.
+//! ([`security`]). This file owns the [`Stack`] and its orchestration:
+//! `up` checks the settings against what runs, resolves the jars once
+//! (`jars.rs`), writes each node's server properties (`properties.rs`),
+//! formats KRaft storage for one cluster id (`kraft.rs`), starts the nodes
+//! in the background, waits until each answers and creates the project's
+//! topic replicated over them (`clients.rs`); `down` stops them by their
+//! recorded pids; `status` asks each. All three first move a stack dir of
+//! an older sfcrime into today's layout (`legacy.rs`).
+//! [`standalone`] runs a Spark standalone master and worker the same way.
 
 mod clients;
 pub mod history;
