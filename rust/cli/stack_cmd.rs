@@ -5,7 +5,10 @@ use crate::Exit;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_config::Settings;
-use sfcrime_stack::{NodeState, Stack, ZookeeperStatus};
+use sfcrime_kafka::admin::TopicState;
+use sfcrime_stack::{
+    DownReport, NodeState, Stack, TopicUp, UpReport, ZookeeperStatus, ZookeeperUp,
+};
 
 #[derive(Args)]
 pub struct StackArgs {
@@ -94,9 +97,9 @@ pub fn run(args: StackArgs, settings: &Settings) -> Result<Exit> {
     match args.action {
         StackAction::Up { recreate_topic } => {
             stack.recreate_topic = recreate_topic;
-            println!("{}", stack.up(&mut progress)?)
+            println!("{}", up_text(&stack.up(&mut progress)?))
         }
-        StackAction::Down => println!("{}", stack.down()?),
+        StackAction::Down => println!("{}", down_text(&stack.down()?)),
         StackAction::Install => {
             let lib = stack.install(&mut progress)?;
             println!(
@@ -114,6 +117,110 @@ pub fn run(args: StackArgs, settings: &Settings) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// What `up` did: ZooKeeper's line, a line per node, then the cluster, its
+/// topic and, with SASL_SSL, how clients log in.
+fn up_text(report: &UpReport) -> String {
+    let mut lines = Vec::new();
+    if let Some(zookeeper) = &report.zookeeper {
+        lines.push(match zookeeper {
+            ZookeeperUp::AlreadyRunning { pid, port } => {
+                format!("ZooKeeper already running at 127.0.0.1:{port} (pid {pid})")
+            }
+            ZookeeperUp::Started {
+                pid,
+                port,
+                version,
+                log,
+            } => format!(
+                "ZooKeeper {version} up at 127.0.0.1:{port} (pid {pid}, log {})",
+                log.display()
+            ),
+        });
+    }
+    for node in &report.nodes {
+        lines.push(if node.already_running {
+            format!(
+                "node {}: Kafka broker already running at {} (pid {})",
+                node.id, node.address, node.pid
+            )
+        } else {
+            format!(
+                "node {}: Kafka broker up at {} (pid {}, log {})",
+                node.id,
+                node.address,
+                node.pid,
+                node.log.display()
+            )
+        });
+    }
+    let brokers = report.nodes.len();
+    lines.push(format!(
+        "Kafka {} ({} mode), {brokers} broker{} at {}; {}",
+        report.kafka_version,
+        report.mode,
+        if brokers == 1 { "" } else { "s" },
+        report.bootstrap,
+        topic_text(&report.topic)
+    ));
+    if let Some(clients) = &report.clients {
+        lines.push(format!(
+            "clients: SASL_SSL ({}) as '{}', CA {}; settings in {} (-F)",
+            clients.mechanism,
+            clients.user,
+            clients.ca.display(),
+            clients.settings.display()
+        ));
+    }
+    lines.join("\n")
+}
+
+fn topic_text(topic: &TopicUp) -> String {
+    match topic.state {
+        TopicState::Created { partitions } => format!(
+            "topic '{}' created with {partitions} partitions, {} replica{}, \
+             min.insync.replicas {}",
+            topic.name,
+            topic.replication,
+            if topic.replication == 1 { "" } else { "s" },
+            topic.min_insync
+        ),
+        TopicState::Existed { partitions } if partitions as i32 != topic.partitions_wanted => {
+            format!(
+                "topic '{}' exists with {partitions} partitions (config asks for {}; \
+                 delete the stack dir to recreate)",
+                topic.name, topic.partitions_wanted
+            )
+        }
+        TopicState::Existed { partitions } => {
+            format!("topic '{}' exists with {partitions} partitions", topic.name)
+        }
+    }
+}
+
+/// What `down` stopped: the brokers on one line, then ZooKeeper.
+fn down_text(report: &DownReport) -> String {
+    let stopped: Vec<String> = report
+        .older_broker_pid
+        .map(|pid| format!("the broker of an older sfcrime (pid {pid})"))
+        .into_iter()
+        .chain(
+            report
+                .nodes
+                .iter()
+                .map(|node| format!("node {} (pid {})", node.id, node.pid)),
+        )
+        .collect();
+    let brokers = if stopped.is_empty() {
+        "no Kafka broker is running".to_string()
+    } else {
+        format!("Kafka broker stopped: {}", stopped.join(", "))
+    };
+    match report.zookeeper_pid {
+        Some(pid) => format!("{brokers}\nZooKeeper stopped (pid {pid})"),
+        None => brokers,
+    }
 }
 
 /// Prints ZooKeeper's state, if there is one to report; false when it should
@@ -195,4 +302,126 @@ fn broker_status(stack: &Stack) -> Result<bool> {
         }
     }
     Ok(status.all_running())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sfcrime_stack::{ClientLogin, Mode, NodeStopped, NodeUp};
+    use std::path::PathBuf;
+
+    fn node(id: u32, pid: u32, already_running: bool) -> NodeUp {
+        NodeUp {
+            id,
+            address: format!("127.0.0.1:{}", 9090 + 2 * id),
+            pid,
+            log: PathBuf::from(format!("/s/node-{id}/kafka.log")),
+            already_running,
+        }
+    }
+
+    fn topic(state: TopicState, replication: i32) -> TopicUp {
+        TopicUp {
+            name: "sfcrime".to_string(),
+            state,
+            partitions_wanted: 3,
+            replication,
+            min_insync: (replication - 1).max(1),
+        }
+    }
+
+    #[test]
+    fn up_tells_each_node_then_the_cluster_its_topic_and_the_clients_login() {
+        let report = UpReport {
+            zookeeper: None,
+            nodes: vec![node(1, 11, true), node(2, 22, false), node(3, 33, false)],
+            kafka_version: "4.1.1".to_string(),
+            mode: Mode::Kraft,
+            bootstrap: "127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096".to_string(),
+            topic: topic(TopicState::Created { partitions: 3 }, 3),
+            clients: Some(ClientLogin {
+                mechanism: "SCRAM-SHA-512",
+                user: "admin".to_string(),
+                ca: PathBuf::from("/s/tls/ca.pem"),
+                settings: PathBuf::from("/s/client.properties"),
+            }),
+        };
+        assert_eq!(
+            up_text(&report),
+            "node 1: Kafka broker already running at 127.0.0.1:9092 (pid 11)\n\
+             node 2: Kafka broker up at 127.0.0.1:9094 (pid 22, log /s/node-2/kafka.log)\n\
+             node 3: Kafka broker up at 127.0.0.1:9096 (pid 33, log /s/node-3/kafka.log)\n\
+             Kafka 4.1.1 (kraft mode), 3 brokers at \
+             127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096; topic 'sfcrime' created with 3 \
+             partitions, 3 replicas, min.insync.replicas 2\n\
+             clients: SASL_SSL (SCRAM-SHA-512) as 'admin', CA /s/tls/ca.pem; settings in \
+             /s/client.properties (-F)"
+        );
+    }
+
+    #[test]
+    fn up_in_zookeeper_mode_tells_zookeeper_first() {
+        let mut report = UpReport {
+            zookeeper: Some(ZookeeperUp::Started {
+                pid: 7,
+                port: 2181,
+                version: "3.8.4".to_string(),
+                log: PathBuf::from("/s/zookeeper.log"),
+            }),
+            nodes: vec![node(1, 11, false)],
+            kafka_version: "3.9.1".to_string(),
+            mode: Mode::Zookeeper,
+            bootstrap: "127.0.0.1:9092".to_string(),
+            topic: topic(TopicState::Existed { partitions: 3 }, 1),
+            clients: None,
+        };
+        assert_eq!(
+            up_text(&report),
+            "ZooKeeper 3.8.4 up at 127.0.0.1:2181 (pid 7, log /s/zookeeper.log)\n\
+             node 1: Kafka broker up at 127.0.0.1:9092 (pid 11, log /s/node-1/kafka.log)\n\
+             Kafka 3.9.1 (zookeeper mode), 1 broker at 127.0.0.1:9092; topic 'sfcrime' exists \
+             with 3 partitions"
+        );
+        report.zookeeper = Some(ZookeeperUp::AlreadyRunning { pid: 7, port: 2181 });
+        report.topic = topic(TopicState::Created { partitions: 3 }, 1);
+        assert!(up_text(&report).starts_with(
+            "ZooKeeper already running at 127.0.0.1:2181 (pid 7)\nnode 1: Kafka broker up"
+        ));
+        assert!(up_text(&report).ends_with(
+            "topic 'sfcrime' created with 3 partitions, 1 replica, min.insync.replicas 1"
+        ));
+    }
+
+    #[test]
+    fn up_says_when_an_existing_topic_has_other_partitions_than_asked() {
+        let topic = topic(TopicState::Existed { partitions: 6 }, 1);
+        assert_eq!(
+            topic_text(&topic),
+            "topic 'sfcrime' exists with 6 partitions (config asks for 3; delete the stack dir \
+             to recreate)"
+        );
+    }
+
+    #[test]
+    fn down_tells_the_brokers_stopped_then_zookeeper() {
+        let report = DownReport {
+            older_broker_pid: Some(5),
+            nodes: vec![
+                NodeStopped { id: 1, pid: 11 },
+                NodeStopped { id: 2, pid: 22 },
+            ],
+            zookeeper_pid: Some(7),
+        };
+        assert_eq!(
+            down_text(&report),
+            "Kafka broker stopped: the broker of an older sfcrime (pid 5), node 1 (pid 11), \
+             node 2 (pid 22)\nZooKeeper stopped (pid 7)"
+        );
+        let nothing = DownReport {
+            older_broker_pid: None,
+            nodes: Vec::new(),
+            zookeeper_pid: None,
+        };
+        assert_eq!(down_text(&nothing), "no Kafka broker is running");
+    }
 }

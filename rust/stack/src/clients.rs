@@ -11,6 +11,30 @@ use sfcrime_kafka::client::{KafkaSettings, Refused};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The project's topic after `up`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicUp {
+    pub name: String,
+    /// Whether `up` created it, and its partitions.
+    pub state: TopicState,
+    /// What the settings ask for: a new topic gets these, an existing one
+    /// keeps its own.
+    pub partitions_wanted: i32,
+    pub replication: i32,
+    pub min_insync: i32,
+}
+
+/// How clients log in to the SASL_SSL brokers, as `up` wrote it for them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientLogin {
+    pub mechanism: &'static str,
+    pub user: String,
+    /// The CA that signed the brokers' certificate.
+    pub ca: PathBuf,
+    /// The librdkafka settings file, for `-F`.
+    pub settings: PathBuf,
+}
+
 impl Stack {
     /// librdkafka settings for the admin user, written by `up` when the
     /// listener is SASL_SSL: `sfcrime produce -F <this file>` etc.
@@ -46,11 +70,11 @@ impl Stack {
         Ok(kafka)
     }
 
-    /// With SASL_SSL, (re)writes the clients' settings and says where they
-    /// are; nothing to say for a plaintext listener.
-    pub(crate) fn write_client_properties(&self) -> Result<String> {
+    /// With SASL_SSL, (re)writes the clients' settings and says how they
+    /// log in; a plaintext listener needs none.
+    pub(crate) fn write_client_properties(&self) -> Result<Option<ClientLogin>> {
         if self.security == Security::Plaintext {
-            return Ok(String::new());
+            return Ok(None);
         }
         let text: String = self
             .client_overrides(self.security)?
@@ -64,13 +88,12 @@ impl Stack {
                  `sfcrime stack up`.\n{text}"
             ),
         )?;
-        Ok(format!(
-            "\nclients: SASL_SSL ({}) as '{}', CA {}; settings in {} (-F)",
-            security::MECHANISM,
-            self.credentials()?.user,
-            self.tls.ca().display(),
-            self.client_properties().display()
-        ))
+        Ok(Some(ClientLogin {
+            mechanism: security::MECHANISM,
+            user: self.credentials()?.user.clone(),
+            ca: self.tls.ca(),
+            settings: self.client_properties(),
+        }))
     }
 
     /// A refused login while waiting for our own broker means the SCRAM user
@@ -94,37 +117,28 @@ impl Stack {
         ))
     }
 
-    pub(crate) fn ensure_topic(&self) -> Result<String> {
+    /// Creates the project's topic unless it exists (after deleting it
+    /// when `recreate_topic`).
+    pub(crate) fn ensure_topic(&self) -> Result<TopicUp> {
         let kafka = self.client(self.bootstrap(), self.security)?;
         if self.recreate_topic {
             admin::delete_topic(&kafka, &self.topic, Duration::from_secs(30))?;
             admin::wait_deleted(&kafka, &self.topic, Duration::from_secs(30))?;
         }
-        let min_insync = self.min_insync().to_string();
         let state = admin::ensure_topic(
             &kafka,
             &self.topic,
             self.partitions,
             self.replication,
-            &[("min.insync.replicas", &min_insync)],
+            &[("min.insync.replicas", &self.min_insync().to_string())],
             Duration::from_secs(30),
         )?;
-        Ok(match state {
-            TopicState::Created { partitions } => format!(
-                "topic '{}' created with {partitions} partitions, {} replica{}, \
-                 min.insync.replicas {min_insync}",
-                self.topic,
-                self.replication,
-                if self.replication == 1 { "" } else { "s" }
-            ),
-            TopicState::Existed { partitions } if partitions as i32 != self.partitions => format!(
-                "topic '{}' exists with {partitions} partitions (config asks for {}; \
-                 delete the stack dir to recreate)",
-                self.topic, self.partitions
-            ),
-            TopicState::Existed { partitions } => {
-                format!("topic '{}' exists with {partitions} partitions", self.topic)
-            }
+        Ok(TopicUp {
+            name: self.topic.clone(),
+            state,
+            partitions_wanted: self.partitions,
+            replication: self.replication,
+            min_insync: self.min_insync(),
         })
     }
 }

@@ -4,15 +4,16 @@
 //! an N-voter quorum; in ZooKeeper mode one Kafka 3.9 broker beside a
 //! ZooKeeper server ([`zookeeper`]). Every broker is a [`node`] with its own
 //! files and ports, and its client listener is PLAINTEXT or SASL_SSL
-//! ([`security`]). This file owns the [`Stack`] and its orchestration:
-//! `up` checks the settings against what runs, resolves the jars once
-//! (`jars.rs`), writes each node's server properties (`properties.rs`),
-//! formats KRaft storage for one cluster id (`kraft.rs`), starts the nodes
-//! in the background, waits until each answers and creates the project's
-//! topic replicated over them (`clients.rs`); `down` stops them by their
-//! recorded pids; `status` asks each. All three first move a stack dir of
-//! an older sfcrime into today's layout (`legacy.rs`).
-//! [`standalone`] runs a Spark standalone master and worker the same way.
+//! ([`security`]). This file owns the [`Stack`], its orchestration and
+//! what it reports (which the caller puts into words): `up` checks the
+//! settings against what runs, resolves the jars once (`jars.rs`), writes
+//! each node's server properties (`properties.rs`), formats KRaft storage
+//! for one cluster id (`kraft.rs`), starts the nodes in the background,
+//! waits until each answers and creates the project's topic replicated
+//! over them (`clients.rs`); `down` stops them by their recorded pids;
+//! `status` asks each. All three first move a stack dir of an older
+//! sfcrime into today's layout (`legacy.rs`). [`standalone`] runs a Spark
+//! standalone master and worker the same way.
 
 mod clients;
 pub mod history;
@@ -28,9 +29,10 @@ pub mod security;
 pub mod standalone;
 mod zookeeper;
 
+pub use clients::{ClientLogin, TopicUp};
 pub use mode::Mode;
 pub use node::Node;
-pub use zookeeper::ZookeeperStatus;
+pub use zookeeper::{ZookeeperStatus, ZookeeperUp};
 
 use anyhow::{bail, Context, Result};
 use security::{Credentials, Security, Tls};
@@ -108,6 +110,51 @@ impl StackStatus {
             .iter()
             .any(|(_, state)| !matches!(state, NodeState::Stopped))
     }
+}
+
+/// What `up` did, for its caller to tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpReport {
+    /// ZooKeeper, in ZooKeeper mode when `up` had a broker to start (with
+    /// every broker running, `up` does not look at it).
+    pub zookeeper: Option<ZookeeperUp>,
+    /// Every configured node, by id.
+    pub nodes: Vec<NodeUp>,
+    pub kafka_version: String,
+    pub mode: Mode,
+    /// Every configured broker, comma-separated, as clients are given them.
+    pub bootstrap: String,
+    pub topic: TopicUp,
+    /// With SASL_SSL, how clients log in (plaintext needs no settings).
+    pub clients: Option<ClientLogin>,
+}
+
+/// A configured node after `up`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeUp {
+    pub id: u32,
+    /// Where clients reach it, `127.0.0.1:<port>`.
+    pub address: String,
+    pub pid: u32,
+    pub log: PathBuf,
+    /// It ran before this `up`, which left it alone.
+    pub already_running: bool,
+}
+
+/// What `down` stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownReport {
+    /// The broker an older sfcrime ran straight from the stack dir.
+    pub older_broker_pid: Option<u32>,
+    /// Each node that ran, by id.
+    pub nodes: Vec<NodeStopped>,
+    pub zookeeper_pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeStopped {
+    pub id: u32,
+    pub pid: u32,
 }
 
 const KAFKA_PORT_HINT: &str = "is another Kafka running? Pick other base ports with \
@@ -201,9 +248,8 @@ impl Stack {
 
     /// Installs if needed, formats new nodes, starts every configured node
     /// that is not running (so it also restarts a node that died; in
-    /// ZooKeeper mode after ZooKeeper), and creates the topic. Returns a
-    /// human-readable account of what it did.
-    pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<String> {
+    /// ZooKeeper mode after ZooKeeper), and creates the topic.
+    pub fn up(&self, progress: &mut dyn FnMut(&str)) -> Result<UpReport> {
         self.adopt_single_broker_layout(false)?;
         if self.mode == Mode::Zookeeper {
             if self.brokers > 1 {
@@ -233,7 +279,7 @@ impl Stack {
         }
         // Fails early when SASL_SSL has no admin password.
         self.client_overrides(self.security)?;
-        let mut report = Vec::new();
+        let mut nodes = Vec::new();
         let mut to_start = Vec::new();
         for node in self.configured() {
             match node.running_pid()? {
@@ -259,39 +305,43 @@ impl Stack {
                             self.mode
                         );
                     }
-                    report.push((
-                        node.id,
-                        format!(
-                            "node {}: Kafka broker already running at {} (pid {pid})",
-                            node.id,
-                            node.bootstrap()
-                        ),
-                    ));
+                    nodes.push(NodeUp {
+                        id: node.id,
+                        address: node.bootstrap(),
+                        pid,
+                        log: node.log_file(),
+                        already_running: true,
+                    });
                 }
                 None => to_start.push(node),
             }
         }
-        if !to_start.is_empty() {
-            report.extend(self.start(&to_start, progress)?);
-        }
-        report.sort();
+        let zookeeper = if to_start.is_empty() {
+            None
+        } else {
+            let (zookeeper, started) = self.start(&to_start, progress)?;
+            nodes.extend(started);
+            zookeeper
+        };
+        nodes.sort_by_key(|node| node.id);
         let topic = self.ensure_topic()?;
-        let lines: Vec<String> = report.into_iter().map(|(_, line)| line).collect();
-        Ok(format!(
-            "{}\nKafka {} ({} mode), {} broker{} at {}; {topic}{}",
-            lines.join("\n"),
-            jars::kafka_version(&self.home.join(self.mode.pom()))?,
-            self.mode,
-            self.brokers,
-            if self.brokers == 1 { "" } else { "s" },
-            self.bootstrap(),
-            self.write_client_properties()?
-        ))
+        Ok(UpReport {
+            zookeeper,
+            nodes,
+            kafka_version: jars::kafka_version(&self.home.join(self.mode.pom()))?,
+            mode: self.mode,
+            bootstrap: self.bootstrap(),
+            topic,
+            clients: self.write_client_properties()?,
+        })
     }
 
-    /// Starts `nodes` (after ZooKeeper, in ZooKeeper mode); returns a line
-    /// per process started, keyed by node id (ZooKeeper's is 0).
-    fn start(&self, nodes: &[&Node], progress: &mut dyn FnMut(&str)) -> Result<Vec<(u32, String)>> {
+    /// Starts `nodes` (after ZooKeeper, in ZooKeeper mode).
+    fn start(
+        &self,
+        nodes: &[&Node],
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(Option<ZookeeperUp>, Vec<NodeUp>)> {
         let java = java::find(&self.java_setting)?;
         for node in nodes {
             process::ensure_port_free("broker", node.port, KAFKA_PORT_HINT)?;
@@ -308,13 +358,10 @@ impl Stack {
         let classpath = format!("{}/*", lib.display());
         // In ZooKeeper mode the broker registers in ZooKeeper, so that starts first.
         let zookeeper = self.zookeeper_up(&java, &classpath, progress)?;
-        let mut report = self
+        let started = self
             .start_nodes(nodes, &java, &classpath, progress)
             .inspect_err(|_| self.zookeeper_abandon(&zookeeper))?;
-        if let Some(zookeeper) = zookeeper {
-            report.push((0, zookeeper.summary));
-        }
-        Ok(report)
+        Ok((zookeeper, started))
     }
 
     /// Formats (KRaft, once) and starts `nodes` together (a quorum forms
@@ -325,7 +372,7 @@ impl Stack {
         java: &java::Java,
         classpath: &str,
         progress: &mut dyn FnMut(&str),
-    ) -> Result<Vec<(u32, String)>> {
+    ) -> Result<Vec<NodeUp>> {
         let mut configs = Vec::new();
         for node in nodes {
             configs.push(self.write_server_properties(node)?);
@@ -365,7 +412,7 @@ impl Stack {
             }
         }
         progress("waiting for the brokers to answer");
-        let mut report = Vec::new();
+        let mut up = Vec::new();
         for i in 0..started.len() {
             let node = started[i].0;
             let kafka = self.client(node.bootstrap(), self.security)?;
@@ -379,52 +426,36 @@ impl Stack {
                 stop_started(&mut started);
                 return Err(err.context(format!("node {} did not start", node.id)));
             }
-            report.push((
-                node.id,
-                format!(
-                    "node {}: Kafka broker up at {} (pid {}, log {})",
-                    node.id,
-                    node.bootstrap(),
-                    started[i].1.id(),
-                    node.log_file().display()
-                ),
-            ));
+            up.push(NodeUp {
+                id: node.id,
+                address: node.bootstrap(),
+                pid: started[i].1.id(),
+                log: node.log_file(),
+                already_running: false,
+            });
         }
-        Ok(report)
+        Ok(up)
     }
 
     /// Stops every node that runs from the stack dir, waiting for them to
     /// exit, then ZooKeeper if it runs (the broker leaves it on the way down).
-    pub fn down(&self) -> Result<String> {
-        let legacy = self.adopt_single_broker_layout(true)?;
+    pub fn down(&self) -> Result<DownReport> {
+        let older_broker_pid = self.adopt_single_broker_layout(true)?;
         let mut running = Vec::new();
         for node in &self.nodes {
             if let Some(pid) = node.running_pid()? {
-                running.push((node, pid));
+                running.push(NodeStopped { id: node.id, pid });
             }
         }
-        let pids: Vec<u32> = running.iter().map(|(_, pid)| *pid).collect();
+        let pids: Vec<u32> = running.iter().map(|node| node.pid).collect();
         process::stop_all(&pids, STOP_TIMEOUT)?;
         for node in &self.nodes {
             let _ = fs::remove_file(node.daemon().pid_file);
         }
-        let stopped: Vec<String> = legacy
-            .map(|pid| format!("the broker of an older sfcrime (pid {pid})"))
-            .into_iter()
-            .chain(
-                running
-                    .iter()
-                    .map(|(node, pid)| format!("node {} (pid {pid})", node.id)),
-            )
-            .collect();
-        let brokers = if stopped.is_empty() {
-            "no Kafka broker is running".to_string()
-        } else {
-            format!("Kafka broker stopped: {}", stopped.join(", "))
-        };
-        Ok(match self.zookeeper_down()? {
-            Some(zookeeper) => format!("{brokers}\n{zookeeper}"),
-            None => brokers,
+        Ok(DownReport {
+            older_broker_pid,
+            nodes: running,
+            zookeeper_pid: self.zookeeper_down()?,
         })
     }
 
@@ -478,5 +509,27 @@ mod tests {
         settings.set_flag("stack.dir", Some(dir.join("stack").display()));
         settings.set_flag("kafka.brokers", Some(brokers));
         Stack::from_settings(&settings).unwrap()
+    }
+
+    #[test]
+    fn down_reports_no_process_for_stale_pid_files_and_removes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = stack(dir.path(), 1);
+        let node = &stack.nodes[0];
+        fs::create_dir_all(&node.dir).unwrap();
+        // No process has this pid.
+        let stale = format!("{} 9092\n", u32::MAX);
+        fs::write(node.daemon().pid_file, &stale).unwrap();
+        fs::write(stack.stack_dir.join("zookeeper.pid"), &stale).unwrap();
+        assert_eq!(
+            stack.down().unwrap(),
+            DownReport {
+                older_broker_pid: None,
+                nodes: Vec::new(),
+                zookeeper_pid: None,
+            }
+        );
+        assert!(!node.daemon().pid_file.exists());
+        assert!(!stack.stack_dir.join("zookeeper.pid").exists());
     }
 }

@@ -14,11 +14,19 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What `stack up` found or did about ZooKeeper.
-pub(crate) struct ZookeeperUp {
-    pub summary: String,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZookeeperUp {
+    /// It ran before this `up`, which left it alone.
+    AlreadyRunning { pid: u32, port: u16 },
     /// This `up` started it, so a broker that then fails to start must not
     /// leave it behind.
-    started: bool,
+    Started {
+        pid: u32,
+        port: u16,
+        /// As its `srvr` says, e.g. 3.8.4.
+        version: String,
+        log: PathBuf,
+    },
 }
 
 /// What `status` found about ZooKeeper.
@@ -82,10 +90,7 @@ impl Stack {
                     self.zookeeper_port
                 );
             }
-            return Ok(Some(ZookeeperUp {
-                summary: format!("ZooKeeper already running at 127.0.0.1:{port} (pid {pid})"),
-                started: false,
-            }));
+            return Ok(Some(ZookeeperUp::AlreadyRunning { pid, port }));
         }
         let port = self.zookeeper_port;
         ensure_port_free(
@@ -120,31 +125,25 @@ impl Stack {
         let srvr = zookeeper.await_ready(&mut child, STOP_TIMEOUT, |alive| {
             wait_serving(port, READY_TIMEOUT, alive)
         })?;
-        Ok(Some(ZookeeperUp {
-            summary: format!(
-                "ZooKeeper {} up at 127.0.0.1:{port} (pid {}, log {})",
-                srvr.version,
-                child.id(),
-                self.zookeeper_log_file().display()
-            ),
-            started: true,
+        Ok(Some(ZookeeperUp::Started {
+            pid: child.id(),
+            port,
+            version: srvr.version,
+            log: self.zookeeper_log_file(),
         }))
     }
 
     /// Stops the ZooKeeper that this `up` started when the broker then
     /// failed to start; the broker's error is what the user gets to see.
     pub(crate) fn zookeeper_abandon(&self, up: &Option<ZookeeperUp>) {
-        if let Some(ZookeeperUp { started: true, .. }) = up {
+        if let Some(ZookeeperUp::Started { .. }) = up {
             let _ = self.zookeeper().stop(STOP_TIMEOUT);
         }
     }
 
-    /// Stops ZooKeeper if it runs; what it did, or None.
-    pub(crate) fn zookeeper_down(&self) -> Result<Option<String>> {
-        Ok(self
-            .zookeeper()
-            .stop(STOP_TIMEOUT)?
-            .map(|pid| format!("ZooKeeper stopped (pid {pid})")))
+    /// Stops ZooKeeper if it runs; the pid it had, or None.
+    pub(crate) fn zookeeper_down(&self) -> Result<Option<u32>> {
+        self.zookeeper().stop(STOP_TIMEOUT)
     }
 
     /// ZooKeeper's state; None in KRaft mode unless a ZooKeeper started from
