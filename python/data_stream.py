@@ -7,9 +7,7 @@
  counts calls per event-time window, crime type and disposition, with the
  disposition's radio-code description joined in.
 
- Usage: data_stream.py [--bootstrap-servers HOST:PORT,...] [--topic TOPIC]
-                       [--available-now | --trigger-interval INTERVAL] ...
-   (see --help for every option)
+ Usage: data_stream.py [--available-now | --trigger-interval INTERVAL] ... (--help)
 
  ONE stateful query (groupBy(window, crime type, disposition, description)
  .count() in update mode) feeds a foreachBatch sink that brings each batch's
@@ -25,10 +23,9 @@
  each call with its radio-code description joined, as JSON to --output-topic.
 
  This file is the query; job_args, kafka_settings, kafka_timestamps, radio_codes,
- results, progress_log and graceful_stop beside it do the rest (each says what).
+ duplicates, results, progress_log and graceful_stop do the rest (each says what).
 
- Run it through spark/submit.sh, which adds the Kafka connector jars:
-    $ spark/submit.sh --available-now --bootstrap-servers 127.0.0.1:9092
+ Run it with spark/submit.sh (it adds the Kafka jars): spark/submit.sh --available-now
 """
 import sys
 
@@ -39,6 +36,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from graceful_stop import run_until_done, start_spark
+from duplicates import INDEX_COLUMN, drop_duplicate_records, kafka_record_index
 from job_args import parse_args
 from kafka_settings import kafka_options, rate_limit_options
 from kafka_timestamps import observe_kafka_timestamps, source_timestamp_header
@@ -69,15 +67,19 @@ def read_kafka(spark, args, source_format="kafka", **options):
 def read_calls(spark, args) -> DataFrame:
     """The stream of calls, one row per Kafka record: crime type, disposition and call
     time (`call_ts`); a record that is not a call gives nulls (and is still counted)."""
-    if args.source == "kafka":
-        # spark-sql-kafka hands over bytes; the JVM parses the JSON (from_json).
-        return parse_calls(read_kafka(spark, args))
+    if args.source == "kafka":  # bytes; the JVM parses the JSON (from_json)
+        if not args.drop_duplicates:
+            return parse_calls(read_kafka(spark, args))
+        raw = read_kafka(spark, args, includeHeaders="true")
+        return parse_calls(drop_duplicate_records(raw, kafka_record_index(raw["headers"])))
     if args.source == "sfcrime":
         # sfcrime's Rust connector in calls mode: the JSON is parsed in Rust and the
         # fields arrive typed (call_date_time already a timestamp, read the same way).
         import sfcrime_source
         sfcrime_source.register(spark)
         calls = read_kafka(spark, args, "sfcrime_kafka", mode="calls")
+        if args.drop_duplicates:
+            calls = drop_duplicate_records(calls, F.col(INDEX_COLUMN))
         return calls.select("original_crime_type_name", "disposition",
                             F.col("call_date_time").alias("call_ts"))
     raise ValueError(f"unknown source {args.source!r}")

@@ -117,6 +117,10 @@ def parse_args(job_doc, argv=None):
                         "shuffle, which makes small batches faster and large ones slower "
                         "(one core parses everything); part of `sfcrime spark run "
                         "--low-latency`")
+    p.add_argument("--drop-duplicates", action="store_true",
+                   help="count each record of the file once when the topic holds it "
+                        "more than once, by its sfcrime.index header (state: every index "
+                        "seen); records without the header are all counted")
     p.add_argument("--observe-kafka-timestamps", action="store_true",
                    help="report per-batch statistics of the records' Kafka timestamps in the "
                         f"progress events' observedMetrics[{OBSERVED_TIMESTAMPS!r}] (for "
@@ -133,6 +137,9 @@ def parse_args(job_doc, argv=None):
             p.error("--real-time has no batches to limit: drop --max/--min-offsets-per-trigger")
         if args.read_in_one_task:
             p.error("--read-in-one-task is for the counts' micro-batches, not --real-time")
+        if args.drop_duplicates:
+            p.error("--drop-duplicates is for the counts: the real-time pipeline is "
+                    "stateless in Spark 4.2")
         args.output_topic = args.output_topic or f"{args.topic}.enriched"
     elif args.output_topic:
         p.error("--output-topic is for --real-time")

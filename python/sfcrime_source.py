@@ -22,7 +22,8 @@ Options (names as in Spark's own Kafka source where they overlap):
   subscribe                required; a topic, or several separated by commas
   mode                     raw (default): exactly spark-sql-kafka's columns;
                            calls: the 14 call fields typed (see CALLS_SCHEMA),
-                           then partition, offset, timestamp, _corrupt_record
+                           then partition, offset, timestamp, sfcrime_index
+                           (the record's sfcrime.index header), _corrupt_record
   includeHeaders           raw only: add spark-sql-kafka's `headers` column
   startingOffsets          earliest, latest or JSON {"topic": {"0": 42}} where
                            -2 is earliest and -1 latest (default: latest when
@@ -100,7 +101,8 @@ CALLS_SCHEMA = StructType(
     [StructField(f, TimestampType() if f in CALL_TIMESTAMPS else StringType())
      for f in CALL_FIELDS]
     + [StructField("partition", IntegerType()), StructField("offset", LongType()),
-       StructField("timestamp", TimestampType()), StructField("_corrupt_record", StringType())]
+       StructField("timestamp", TimestampType()), StructField("sfcrime_index", LongType()),
+       StructField("_corrupt_record", StringType())]
 )
 
 # spark-sql-kafka options this source does not offer: refused by name rather

@@ -113,6 +113,12 @@ pub struct RunArgs {
     /// Event-time window length.
     #[arg(long)]
     window: Option<String>,
+    /// Count each record of the file once when the topic holds it more than
+    /// once (a resume with --start-at, two producers), by its sfcrime.index
+    /// header; records without the header are all counted. Costs state: every
+    /// index seen.
+    #[arg(long)]
+    drop_duplicates: bool,
     /// Event-time watermark (default none: see data_stream.py --help).
     #[arg(long)]
     watermark: Option<String>,
@@ -233,6 +239,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
         // as kafka.* options; data_stream.py renames them for
         // spark-sql-kafka's Java client.
         kafka_settings: kafka.overrides.clone(),
+        drop_duplicates: args.drop_duplicates,
         ..JobArgs::default()
     };
     if args.low_latency {

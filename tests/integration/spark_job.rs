@@ -80,6 +80,57 @@ fn available_now_equals_ground_truth(source: &str) {
     assert_eq!(not_recorded, &("Not recorded".to_string(), None, 19_238));
 }
 
+/// A topic that holds records twice (a slice, then its first 500 again, as a
+/// resume with --start-at would): `--drop-duplicates` counts each call once,
+/// equal to the slice's ground truth, through both sources; without it the
+/// job counts the 500 twice.
+#[test]
+fn drop_duplicates_counts_each_record_once_through_both_sources() {
+    let broker = shared_broker();
+    let topic = "spark.duplicates";
+    create_topic(broker, topic);
+    let (_slice_dir, slice) = data_slice(2000);
+    for limit in ["2000", "500"] {
+        broker
+            .sfcrime()
+            .args(["produce", "-t", topic, "--limit", limit, "-f"])
+            .arg(&slice)
+            .assert()
+            .success();
+    }
+    let truth = Aggregates::ground_truth(&slice);
+    let run = |extra: &[&str]| {
+        let _turn = spark_turn();
+        let output = tempfile::tempdir().unwrap();
+        let out = broker
+            .sfcrime()
+            .args([
+                "spark",
+                "run",
+                "--available-now",
+                "-t",
+                topic,
+                "--output-dir",
+            ])
+            .arg(output.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "spark run {extra:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Aggregates::from_job_output(output.path())
+    };
+    for source in ["kafka", "sfcrime"] {
+        run(&["--drop-duplicates", "--source", source]).assert_equal(&truth);
+    }
+    let counted: u64 = run(&[]).crime_types.iter().map(|(_, n)| n).sum();
+    assert_eq!(counted, 2500);
+}
+
 /// During a local `spark run`, every listening socket of ours is on
 /// loopback: the broker's, and the Spark driver's RPC, block manager and web
 /// UI, which Spark binds to the machine's address unless told otherwise

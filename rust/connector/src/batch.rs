@@ -15,6 +15,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use serde::Deserialize;
+use sfcrime_kafka::wire::{parse_index, INDEX_HEADER};
 use sfcrime_records::truth::Timestamp;
 use sfcrime_records::FIELDS;
 use std::borrow::Cow;
@@ -55,6 +56,9 @@ impl FromStr for Mode {
 /// in one), so windows and results match a `from_json` job. `call_time`
 /// ("23:57") stays a string: it is a time of day, which Spark's Arrow path
 /// for Python data sources has no type for.
+/// The `calls` column with each record's `sfcrime.index` header.
+pub const INDEX_COLUMN: &str = "sfcrime_index";
+
 pub const CALL_TIMESTAMP_FIELDS: [&str; 4] =
     ["report_date", "call_date", "offense_date", "call_date_time"];
 
@@ -133,6 +137,9 @@ pub fn schema(mode: Mode) -> SchemaRef {
                 Field::new("partition", DataType::Int32, true),
                 Field::new("offset", DataType::Int64, true),
                 Field::new("timestamp", timestamp_type(), true),
+                // The record's `sfcrime.index` header (its place in the
+                // file), null without one: what the job drops duplicates by.
+                Field::new(INDEX_COLUMN, DataType::Int64, true),
                 Field::new("_corrupt_record", DataType::Utf8, true),
             ]);
         }
@@ -174,6 +181,7 @@ struct CallColumns {
     partition: Int32Builder,
     offset: Int64Builder,
     timestamp: TimestampMicrosecondBuilder,
+    index: Int64Builder,
     corrupt: StringBuilder,
 }
 
@@ -212,6 +220,7 @@ impl BatchBuilder {
                 partition: Int32Builder::with_capacity(capacity),
                 offset: Int64Builder::with_capacity(capacity),
                 timestamp: timestamps(capacity),
+                index: Int64Builder::with_capacity(capacity),
                 corrupt: StringBuilder::new(),
             })),
         };
@@ -318,6 +327,13 @@ impl CallColumns {
         self.partition.append_value(r.partition);
         self.offset.append_value(r.offset);
         self.timestamp.append_value(r.timestamp_ms * 1000);
+        let index = r
+            .headers
+            .iter()
+            .find(|h| h.key == INDEX_HEADER)
+            .and_then(|h| parse_index(h.value?))
+            .and_then(|index| i64::try_from(index).ok());
+        self.index.append_option(index);
     }
 
     fn finish(self) -> Vec<ArrayRef> {
@@ -326,6 +342,7 @@ impl CallColumns {
             mut partition,
             mut offset,
             mut timestamp,
+            mut index,
             mut corrupt,
         } = self;
         let mut columns: Vec<ArrayRef> = fields
@@ -340,6 +357,7 @@ impl CallColumns {
         columns.push(Arc::new(partition.finish()));
         columns.push(Arc::new(offset.finish()));
         columns.push(Arc::new(timestamp.finish()));
+        columns.push(Arc::new(index.finish()));
         columns.push(Arc::new(corrupt.finish()));
         columns
     }
@@ -635,6 +653,33 @@ mod tests {
             1_546_300_620_123_000
         );
         assert!(column::<StringArray>(&batch, "_corrupt_record").is_null(0));
+    }
+
+    #[test]
+    fn the_index_header_becomes_its_own_column() {
+        let mut b = BatchBuilder::new(Mode::Calls, 0);
+        let value = call_json("1", "Theft", "2018-12-31T23:57:00.000");
+        let indexed = [
+            Header {
+                key: "other",
+                value: Some(b"7"),
+            },
+            Header {
+                key: INDEX_HEADER,
+                value: Some(b"199998"),
+            },
+        ];
+        let unreadable = [Header {
+            key: INDEX_HEADER,
+            value: Some(b"x"),
+        }];
+        b.append(&record(Some(&value), 0, &indexed));
+        b.append(&record(Some(&value), 1, &[]));
+        b.append(&record(Some(b"not a call"), 2, &unreadable));
+        let batch = b.finish();
+        let index = column::<Int64Array>(&batch, INDEX_COLUMN);
+        assert_eq!(index.value(0), 199_998);
+        assert!(index.is_null(1) && index.is_null(2));
     }
 
     #[test]

@@ -86,11 +86,12 @@ pub fn read_range(
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(topic, partition, Offset::Offset(from))?;
     consumer.assign(&assignment)?;
+    // `calls` reads one header, the record's index.
     let include_headers = matches!(
         options.mode,
         Mode::Raw {
             include_headers: true
-        }
+        } | Mode::Calls
     );
     let mut progress = Instant::now();
     let mut last_error = None;

@@ -119,6 +119,9 @@ pub struct JobArgs {
     /// Read all topic partitions in one task (no shuffle with one shuffle
     /// partition): faster small batches, slower large ones.
     pub read_in_one_task: bool,
+    /// Count each record of the file once when the topic holds it more than
+    /// once (by its `sfcrime.index` header).
+    pub drop_duplicates: bool,
     /// Report each batch's Kafka timestamps, for end-to-end latency.
     pub observe_kafka_timestamps: bool,
     /// librdkafka client settings (-X / -F), passed through the environment.
@@ -142,7 +145,7 @@ impl fmt::Display for UnknownJobOption {
 
 /// The job options a sweep can vary, by the names sweeps use (the Kafka
 /// source's option names where there is one).
-pub const JOB_OPTIONS: [&str; 7] = [
+pub const JOB_OPTIONS: [&str; 8] = [
     "source",
     "maxOffsetsPerTrigger",
     "minOffsetsPerTrigger",
@@ -150,6 +153,7 @@ pub const JOB_OPTIONS: [&str; 7] = [
     "trigger",
     "realTime",
     "readInOneTask",
+    "dropDuplicates",
 ];
 
 impl JobArgs {
@@ -161,6 +165,10 @@ impl JobArgs {
             v.parse::<u64>()
                 .map_err(|_| format!("{key} must be a whole number, not '{v}'"))
         };
+        let boolean = |v: &str| {
+            v.parse::<bool>()
+                .map_err(|_| format!("{key} must be true or false, not '{v}'"))
+        };
         match key {
             "source" => self.source = Some(value.to_string()),
             "maxOffsetsPerTrigger" => self.max_offsets_per_trigger = Some(number(value)?),
@@ -171,11 +179,8 @@ impl JobArgs {
                 self.trigger =
                     Trigger::RealTime(Some(value).filter(|v| *v != "default").map(String::from))
             }
-            "readInOneTask" => {
-                self.read_in_one_task = value
-                    .parse()
-                    .map_err(|_| format!("{key} must be true or false, not '{value}'"))?
-            }
+            "readInOneTask" => self.read_in_one_task = boolean(value)?,
+            "dropDuplicates" => self.drop_duplicates = boolean(value)?,
             _ => return Err(UnknownJobOption(key.to_string()).to_string()),
         }
         Ok(())
@@ -235,6 +240,9 @@ impl JobArgs {
         }
         if self.read_in_one_task {
             args.push("--read-in-one-task".into());
+        }
+        if self.drop_duplicates {
+            args.push("--drop-duplicates".into());
         }
         if self.observe_kafka_timestamps {
             args.push("--observe-kafka-timestamps".into());
@@ -401,6 +409,10 @@ mod tests {
             .contains(&"--read-in-one-task".to_string()));
         let err = job.set_option("readInOneTask", "yes").unwrap_err();
         assert!(err.contains("true or false"), "{err}");
+        job.set_option("dropDuplicates", "true").unwrap();
+        assert!(job
+            .command_line()
+            .contains(&"--drop-duplicates".to_string()));
     }
 
     #[test]
