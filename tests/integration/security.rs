@@ -92,6 +92,31 @@ fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// The password was on no command line while `watch` ran, is in none of
+/// `outputs` and in no file under `dirs`.
+fn assert_password_nowhere(
+    password: &str,
+    watch: CommandLineWatch,
+    outputs: &Outputs,
+    dirs: &[&Path],
+) {
+    let on_command_lines = watch.finish();
+    assert!(
+        on_command_lines.is_empty(),
+        "the password was on a command line: {on_command_lines:?}"
+    );
+    for (what, bytes) in &outputs.0 {
+        assert!(
+            !contains(bytes, password.as_bytes()),
+            "the password is in the {what}"
+        );
+    }
+    for dir in dirs {
+        let found = files_containing(dir, password);
+        assert!(found.is_empty(), "the password is in {found:?}");
+    }
+}
+
 /// The outputs of every command the test ran, to search for the password.
 #[derive(Default)]
 struct Outputs(Vec<(String, Vec<u8>)>);
@@ -320,26 +345,13 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
     drop(spark_turn);
 
     // Where the password is, and where it is not.
-    let on_command_lines = watch.finish();
-    assert!(
-        on_command_lines.is_empty(),
-        "the password was on a command line: {on_command_lines:?}"
-    );
-    for (what, bytes) in &outputs.0 {
-        assert!(
-            !contains(bytes, password.as_bytes()),
-            "the password is in the {what}"
-        );
-    }
+    let dirs: Vec<&Path> = run_dirs.iter().map(PathBuf::as_path).collect();
+    assert_password_nowhere(&password, watch, &outputs, &dirs);
     eprintln!(
         "security: the password is in none of {} outputs, no command line, no file of {} run dirs",
         outputs.0.len(),
         run_dirs.len()
     );
-    for dir in &run_dirs {
-        let found = files_containing(dir, &password);
-        assert!(found.is_empty(), "the password is in {found:?}");
-    }
     let holders = files_containing(&stack_dir, &password);
     assert_eq!(
         holders,
@@ -525,19 +537,5 @@ fn sasl_ssl_sweep_and_bench_connector_use_the_client_settings_everywhere() {
     assert_eq!(run["output_calls"], produced, "{run}");
     eprintln!("security: latency sweep over SASL_SSL, {produced} records produced and counted, {took:.1?}");
 
-    let on_command_lines = watch.finish();
-    assert!(
-        on_command_lines.is_empty(),
-        "the password was on a command line: {on_command_lines:?}"
-    );
-    for (what, bytes) in &outputs.0 {
-        assert!(
-            !contains(bytes, password.as_bytes()),
-            "the password is in the {what}"
-        );
-    }
-    for dir in [&bench_dir, &sweep_dir] {
-        let found = files_containing(dir, &password);
-        assert!(found.is_empty(), "the password is in {found:?}");
-    }
+    assert_password_nowhere(&password, watch, &outputs, &[&bench_dir, &sweep_dir]);
 }

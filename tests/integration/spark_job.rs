@@ -11,6 +11,7 @@ use crate::common::{
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -80,6 +81,20 @@ fn available_now_equals_ground_truth(source: &str) {
     assert_eq!(not_recorded, &("Not recorded".to_string(), None, 19_238));
 }
 
+/// A new topic of the shared broker holding the first `n` calls; the slice
+/// file lives as long as the returned value.
+fn topic_with_slice(broker: &Broker, topic: &str, n: usize) -> (tempfile::TempDir, PathBuf) {
+    create_topic(broker, topic);
+    let (dir, slice) = data_slice(n);
+    broker
+        .sfcrime()
+        .args(["produce", "-t", topic, "-f"])
+        .arg(&slice)
+        .assert()
+        .success();
+    (dir, slice)
+}
+
 /// A topic that holds records twice (a slice, then its first 500 again, as a
 /// resume with --start-at would): `--drop-duplicates` counts each call once,
 /// equal to the slice's ground truth, through both sources; without it the
@@ -139,14 +154,7 @@ fn drop_duplicates_counts_each_record_once_through_both_sources() {
 fn a_local_spark_run_listens_on_loopback_only() {
     let broker = shared_broker();
     let topic = "spark.loopback";
-    create_topic(broker, topic);
-    let (_slice_dir, slice) = data_slice(300);
-    broker
-        .sfcrime()
-        .args(["produce", "-t", topic, "-f"])
-        .arg(&slice)
-        .assert()
-        .success();
+    let _slice = topic_with_slice(broker, topic, 300);
     let _turn = spark_turn();
     let output = tempfile::tempdir().unwrap();
     let output_arg = output.path().display().to_string();
@@ -291,14 +299,7 @@ fn http_get_once(port: &str, path: &str) -> Result<String, String> {
 fn spark_ui_shows_a_finished_run_in_the_history_server() {
     let broker = shared_broker();
     let topic = "spark.history";
-    create_topic(broker, topic);
-    let (_slice_dir, slice) = data_slice(300);
-    broker
-        .sfcrime()
-        .args(["produce", "-t", topic, "-f"])
-        .arg(&slice)
-        .assert()
-        .success();
+    let _slice = topic_with_slice(broker, topic, 300);
     let turn = spark_turn();
     let out = broker
         .sfcrime()
