@@ -55,7 +55,7 @@ CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELD
 def read_kafka(spark, args, source_format="kafka", **options):
     """The topic as a stream of Kafka records, read by Spark's source or sfcrime's."""
     raw = (spark.readStream.format(source_format).options(**options)
-           .options(**kafka_options(args, source_format))
+           .options(**kafka_options(args, source_format, reading=True))
            .option("subscribe", args.topic)
            .option("startingOffsets", args.starting_offsets)
            .option("failOnDataLoss", args.fail_on_data_loss)

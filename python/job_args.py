@@ -26,9 +26,11 @@ was late in our runs and old windows are evicted from state."""
 EPILOG = """exit status: 0 done (also after a graceful stop), 1 failure (one line
 "error: ..." on stderr), 2 bad arguments.
 failures: a missing topic fails the query within seconds. An unreachable broker is
-retried: Spark's Kafka source makes 3 attempts of kafka default.api.timeout.ms (60 s)
-each, so the query fails after about 3 minutes; shorten it with --kafka-option
-default.api.timeout.ms=10000 --kafka-option request.timeout.ms=5000."""
+retried: Spark's Kafka source makes 3 offset lookups of kafka default.api.timeout.ms
+each (10 s here, where the Java client's default is 60 s), so a broker that dies costs
+a batch about 10 s and the query fails once every broker has been gone for about 30 s;
+change both with --kafka-option default.api.timeout.ms=... --kafka-option
+request.timeout.ms=... (the second no larger than the first)."""
 
 
 def parse_args(job_doc, argv=None):

@@ -13,6 +13,13 @@ LOGIN_MODULES = {
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
 }
+# spark-sql-kafka looks up offsets with the Java AdminClient in the driver. When a broker
+# dies under a lookup, the client waits out its whole default.api.timeout.ms (60 s) before
+# Spark retries with a new client (fetchOffset.numRetries, 3), which finds the new leader at
+# once: that batch spent 61 s in latestOffset on the 3-broker kill test. 10 s attempts bound
+# it to ~11 s and still ride out a ~30 s outage of every broker (docs/RELIABILITY.md). The
+# Java client refuses a request.timeout.ms above default.api.timeout.ms, so both are set.
+KAFKA_SOURCE_TIMEOUTS = {"default.api.timeout.ms": "10000", "request.timeout.ms": "5000"}
 
 
 def kafka_client_settings(args):
@@ -62,10 +69,14 @@ def java_client_settings(settings):
     return java
 
 
-def kafka_options(args, source_format="kafka"):
-    """kafka.* options of a source or sink: bootstrap servers and client settings."""
+def kafka_options(args, source_format="kafka", reading=False):
+    """kafka.* options of a source (reading) or sink: bootstrap servers and client settings;
+    spark-sql-kafka's source also gets KAFKA_SOURCE_TIMEOUTS unless the user set either one
+    (then both are theirs: the two must agree)."""
     settings = kafka_client_settings(args)
     if source_format == "kafka":
+        if reading and not KAFKA_SOURCE_TIMEOUTS.keys() & settings.keys():
+            settings = {**KAFKA_SOURCE_TIMEOUTS, **settings}
         settings = java_client_settings(settings)
     return {"kafka.bootstrap.servers": args.bootstrap_servers,
             **{f"kafka.{key}": value for key, value in settings.items()}}

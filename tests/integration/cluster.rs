@@ -274,17 +274,36 @@ fn broker_and_executor_lost_mid_stream_lose_nothing() {
             )
         })
         .collect();
+    // The broker kill must cost a batch's offset lookup seconds, not the Java
+    // client's 60 s default.api.timeout.ms (the job sets 10 s; docs/RELIABILITY.md).
+    let (slowest_lookup_batch, slowest_lookup_ms) = events
+        .iter()
+        .map(|p| {
+            (
+                p["batchId"].as_u64().unwrap(),
+                p["durationMs"]["latestOffset"].as_u64().unwrap_or(0),
+            )
+        })
+        .max_by_key(|&(_, ms)| ms)
+        .unwrap();
     eprintln!(
         "cluster: clusters up in {:.1} s, query running at {:.1} s; executor (pid {}) \
          SIGKILLed after the job had read {read_before} records, replaced {:.1} s later; the \
          job had read all {RECORDS} {:.1} s after the kill; executors per app {apps:?}; {rows} \
-         input rows in batches (id, rows, ms) {batches:?}; whole test {:.1} s",
+         input rows in batches (id, rows, ms) {batches:?}; longest latestOffset {} ms (batch \
+         {}); whole test {:.1} s",
         clusters_up.as_secs_f64(),
         query_running_after.as_secs_f64(),
         executors[0],
         replaced_after.as_secs_f64(),
         caught_up_after_executor_kill.as_secs_f64(),
+        slowest_lookup_ms,
+        slowest_lookup_batch,
         started.elapsed().as_secs_f64()
+    );
+    assert!(
+        slowest_lookup_ms <= 15_000,
+        "batch {slowest_lookup_batch} spent {slowest_lookup_ms} ms in latestOffset"
     );
     let got = Aggregates::from_job_output(&output);
     got.assert_equal(&truth);

@@ -133,3 +133,20 @@ def test_rate_limits_only_the_given_ones():
     assert rate_limit_options(job_args()) == {}
     assert rate_limit_options(job_args(min_offsets_per_trigger=500, max_trigger_delay="5m")) == {
         "minOffsetsPerTrigger": 500, "maxTriggerDelay": "5m"}
+
+
+def test_the_kafka_source_gets_short_offset_lookup_timeouts_the_sink_does_not():
+    source = kafka_options(job_args(), reading=True)
+    assert source["kafka.default.api.timeout.ms"] == "10000"
+    assert source["kafka.request.timeout.ms"] == "5000"
+    assert "kafka.default.api.timeout.ms" not in kafka_options(job_args())
+    assert "kafka.default.api.timeout.ms" not in kafka_options(job_args(), "sfcrime_kafka",
+                                                               reading=True)
+
+
+def test_a_users_timeout_replaces_both_defaults():
+    # The Java client refuses request.timeout.ms > default.api.timeout.ms: a user's
+    # request.timeout.ms=30000 beside our 10 s default would make the source fail.
+    options = kafka_options(job_args([("request.timeout.ms", "30000")]), reading=True)
+    assert options["kafka.request.timeout.ms"] == "30000"
+    assert "kafka.default.api.timeout.ms" not in options
