@@ -34,23 +34,35 @@ pub fn enriched_call_fingerprint(value: &[u8]) -> Option<u64> {
 pub fn compact_json(raw: &[u8], out: &mut Vec<u8>) {
     out.clear();
     out.reserve(raw.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in raw {
-        if in_string {
-            out.push(byte);
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
+    let mut rest = raw;
+    // Outside strings byte by byte (tokens and indentation are short);
+    // a string's contents, most of a call's bytes, are copied as one span up
+    // to its closing quote (memchr finds the next quote or backslash).
+    while let Some((&byte, after)) = rest.split_first() {
+        rest = after;
+        if matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        }
+        out.push(byte);
+        if byte != b'"' {
+            continue;
+        }
+        loop {
+            let Some(at) = memchr::memchr2(b'"', b'\\', rest) else {
+                out.extend_from_slice(rest); // unterminated: keep the bytes as they are
+                return;
+            };
+            let (span, after) = rest.split_at(at);
+            out.extend_from_slice(span);
+            if after[0] == b'"' {
+                out.push(b'"');
+                rest = &after[1..];
+                break;
             }
-        } else if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
-            if byte == b'"' {
-                in_string = true;
-            }
-            out.push(byte);
+            // A backslash and the byte it escapes, which may be a quote.
+            let escape = &after[..after.len().min(2)];
+            out.extend_from_slice(escape);
+            rest = &after[escape.len()..];
         }
     }
 }
@@ -80,6 +92,68 @@ mod tests {
         let before: serde_json::Value = serde_json::from_slice(raw).unwrap();
         let after: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(before, after);
+    }
+
+    /// The definition, one byte at a time: what the span-copying
+    /// `compact_json` must equal on any input, valid JSON or not.
+    fn compact_bytewise(raw: &[u8]) -> Vec<u8> {
+        let (mut out, mut in_string, mut escaped) = (Vec::new(), false, false);
+        for &byte in raw {
+            if in_string {
+                out.push(byte);
+                if escaped {
+                    escaped = false;
+                } else if byte == b'\\' {
+                    escaped = true;
+                } else if byte == b'"' {
+                    in_string = false;
+                }
+            } else if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+                in_string = byte == b'"';
+                out.push(byte);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn compaction_equals_the_bytewise_definition_on_every_input() {
+        let mut out = Vec::new();
+        for raw in [
+            &b""[..],
+            b"\"",
+            b"\"\\",
+            b"\"a\\\"",
+            b"\"\\\\\" x",
+            b"{ \"\xc3\xa9 \" }",
+        ] {
+            compact_json(raw, &mut out);
+            assert_eq!(
+                out,
+                compact_bytewise(raw),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        // Every string of up to 7 bytes over the bytes that matter.
+        let alphabet = b" \n\"\\a{";
+        let mut raw = Vec::new();
+        for len in 0..=7u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                raw.clear();
+                for _ in 0..len {
+                    raw.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                compact_json(&raw, &mut out);
+                assert_eq!(
+                    out,
+                    compact_bytewise(&raw),
+                    "{:?}",
+                    String::from_utf8_lossy(&raw)
+                );
+            }
+        }
     }
 
     #[test]
