@@ -9,6 +9,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use sfcrime_config::Settings;
 use sfcrime_kafka::consume::{consume, ConsumeOptions, Start};
 use sfcrime_kafka::wire::INDEX_HEADER;
+use sfcrime_stack::security::Role;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -71,7 +72,7 @@ impl ConsumeArgs {
 pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<Exit> {
     let options = ConsumeOptions {
         topic: settings.string("topic")?,
-        kafka: args.kafka.kafka_settings(settings, "consumer")?,
+        kafka: args.kafka.kafka_settings(settings, Role::Consumer)?,
         start: match &args.group {
             Some(group) => Start::Group(group.clone()),
             None => Start::Beginning,

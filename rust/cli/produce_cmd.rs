@@ -11,6 +11,7 @@ use sfcrime_config::Settings;
 use sfcrime_kafka::pace::Pace;
 use sfcrime_kafka::produce::{how_to_resume, produce, ProduceOptions, ProduceProgress};
 use sfcrime_kafka::resume::topic_contents;
+use sfcrime_stack::security::Role;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -101,7 +102,7 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
         (None, false) => Pace::Fastest,
     };
     let topic = settings.string("topic")?;
-    let mut kafka = args.kafka.kafka_settings(settings, "producer")?;
+    let mut kafka = args.kafka.kafka_settings(settings, Role::Producer)?;
     if let Some(codec) = &args.compression {
         kafka
             .overrides

@@ -6,8 +6,9 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_config::Settings;
 use sfcrime_kafka::admin::TopicState;
+use sfcrime_stack::security::Role;
 use sfcrime_stack::{
-    DownReport, NodeState, Stack, TopicUp, UpReport, ZookeeperStatus, ZookeeperUp,
+    ClientLogin, DownReport, NodeState, Stack, TopicUp, UpReport, ZookeeperStatus, ZookeeperUp,
 };
 
 #[derive(Args)]
@@ -165,15 +166,40 @@ fn up_text(report: &UpReport) -> String {
         topic_text(&report.topic)
     ));
     if let Some(clients) = &report.clients {
-        lines.push(format!(
-            "clients: SASL_SSL ({}) as '{}', CA {}; settings in {} (-F)",
-            clients.mechanism,
-            clients.user,
-            clients.ca.display(),
-            clients.settings.display()
-        ));
+        lines.extend(clients_text(clients, &report.topic.name));
     }
     lines.join("\n")
+}
+
+/// How each user of the SASL_SSL brokers logs in, and what it may do.
+fn clients_text(clients: &ClientLogin, topic: &str) -> Vec<String> {
+    let mut lines = vec![format!(
+        "clients: SASL_SSL ({}), CA {}; each user's settings (-F):",
+        clients.mechanism,
+        clients.ca.display()
+    )];
+    for login in &clients.users {
+        let may = match login.role {
+            Role::Admin => "super user".to_string(),
+            Role::Producer => format!("writes '{topic}' and '{topic}.dlq'"),
+            Role::Consumer => format!(
+                "reads '{topic}' as groups {}",
+                clients
+                    .consumer_groups
+                    .iter()
+                    .map(|g| format!("{g}*"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        lines.push(format!(
+            "  {} '{}' ({may}): {}",
+            login.role.name(),
+            login.user,
+            login.settings.display()
+        ));
+    }
+    lines
 }
 
 fn topic_text(topic: &TopicUp) -> String {
@@ -307,7 +333,7 @@ fn broker_status(stack: &Stack) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sfcrime_stack::{ClientLogin, Mode, NodeStopped, NodeUp};
+    use sfcrime_stack::{Mode, NodeStopped, NodeUp, UserLogin};
     use std::path::PathBuf;
 
     fn node(id: u32, pid: u32, already_running: bool) -> NodeUp {
@@ -341,9 +367,20 @@ mod tests {
             topic: topic(TopicState::Created { partitions: 3 }, 3),
             clients: Some(ClientLogin {
                 mechanism: "SCRAM-SHA-512",
-                user: "admin".to_string(),
                 ca: PathBuf::from("/s/tls/ca.pem"),
-                settings: PathBuf::from("/s/client.properties"),
+                users: [
+                    (Role::Admin, "admin", "client"),
+                    (Role::Producer, "p", "producer"),
+                    (Role::Consumer, "c", "consumer"),
+                ]
+                .into_iter()
+                .map(|(role, user, file)| UserLogin {
+                    role,
+                    user: user.to_string(),
+                    settings: PathBuf::from(format!("/s/{file}.properties")),
+                })
+                .collect(),
+                consumer_groups: vec!["sfcrime-".to_string(), "spark-kafka-".to_string()],
             }),
         };
         assert_eq!(
@@ -354,8 +391,11 @@ mod tests {
              Kafka 4.1.1 (kraft mode), 3 brokers at \
              127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096; topic 'sfcrime' created with 3 \
              partitions, 3 replicas, min.insync.replicas 2\n\
-             clients: SASL_SSL (SCRAM-SHA-512) as 'admin', CA /s/tls/ca.pem; settings in \
-             /s/client.properties (-F)"
+             clients: SASL_SSL (SCRAM-SHA-512), CA /s/tls/ca.pem; each user's settings (-F):\n  \
+             admin 'admin' (super user): /s/client.properties\n  \
+             producer 'p' (writes 'sfcrime' and 'sfcrime.dlq'): /s/producer.properties\n  \
+             consumer 'c' (reads 'sfcrime' as groups sfcrime-*, spark-kafka-*): \
+             /s/consumer.properties"
         );
     }
 

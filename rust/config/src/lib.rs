@@ -54,6 +54,14 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("kafka.tls.dir", ""),
     ("kafka.admin.user", "sfcrime-admin"),
     ("kafka.admin.password", ""),
+    // With sasl_ssl the brokers run an authorizer: the admin is their super
+    // user, and `stack up` creates these two users (passwords generated, in
+    // <stack.dir>/<producer|consumer>.properties) with only what each needs.
+    // The consumer may read as the groups that start with one of the
+    // comma-separated prefixes (sfcrime's consumers, spark-sql-kafka's).
+    ("kafka.producer.user", "sfcrime-producer"),
+    ("kafka.consumer.user", "sfcrime-consumer"),
+    ("kafka.consumer.groups", "sfcrime-,spark-kafka-"),
     // `spark ui`: Spark's History Server over the runs' event logs.
     ("history.dir", ".stack/spark-history"),
     ("history.port", "18080"),

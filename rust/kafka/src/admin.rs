@@ -2,6 +2,7 @@
 //! metadata request, create the project's topic, describe partitions and the
 //! offsets they hold.
 
+use crate::acl::{self, Operation};
 use crate::client::{fetch_metadata, KafkaSettings, LoggedConsumer, Refused};
 use anyhow::{bail, Context, Result};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -243,6 +244,8 @@ pub fn topic_size(settings: &KafkaSettings, topic: &str, timeout: Duration) -> R
 }
 
 /// The number of partitions of `topic`, or `None` if it does not exist.
+/// A user who may not see it (no Describe) is told so, not that it is
+/// missing.
 pub fn partition_count(
     settings: &KafkaSettings,
     topic: &str,
@@ -250,6 +253,20 @@ pub fn partition_count(
 ) -> Result<Option<usize>> {
     let consumer = quiet_consumer(settings)?;
     let metadata = topic_metadata(&consumer, settings, topic, timeout)?;
+    let refused = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .find_map(|t| t.error().map(RDKafkaErrorCode::from))
+        .filter(|code| acl::is_authorization(*code));
+    if let Some(code) = refused {
+        return Err(acl::not_authorized(
+            settings,
+            Operation::Describe,
+            topic,
+            code,
+        ));
+    }
     Ok(metadata
         .topics()
         .iter()

@@ -5,6 +5,7 @@
 //! to its output's), and can verify that the topic holds every record of a
 //! file (or its first N) exactly once, intact.
 
+use crate::acl::{self, Operation};
 use crate::admin;
 use crate::client::{transient_consumer_error, KafkaSettings};
 use crate::wire::{
@@ -211,7 +212,15 @@ pub fn consume(
                 continue;
             }
             Err(err) => {
-                return Err(err).with_context(|| format!("reading '{}' failed", options.topic))
+                if let Some(code) = acl::authorization_failure(&err) {
+                    return Err(acl::not_authorized(
+                        &options.kafka,
+                        Operation::Read,
+                        &options.topic,
+                        code,
+                    ));
+                }
+                return Err(err).with_context(|| format!("reading '{}' failed", options.topic));
             }
         };
         last_message = Instant::now();

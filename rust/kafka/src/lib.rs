@@ -1,8 +1,10 @@
 //! Kafka I/O for sfcrime, on rdkafka (librdkafka): client configuration with
 //! kcat-style `-X key=value` passthrough, admin operations (readiness,
-//! topics), the producer that streams the calls file (and resumes it without
-//! duplicates), and the console consumer that reads and verifies a topic.
+//! topics, users and ACLs), the producer that streams the calls file (and
+//! resumes it without duplicates), and the console consumer that reads and
+//! verifies a topic.
 
+pub mod acl;
 pub mod admin;
 pub mod client;
 pub mod consume;

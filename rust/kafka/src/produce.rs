@@ -2,6 +2,7 @@
 //! rdkafka producer. Every record is accounted for: delivered, failed (and
 //! named), or — with `skip_invalid` — sent verbatim to the dead-letter topic.
 
+use crate::acl::{self, Operation};
 use crate::admin;
 use crate::client::KafkaSettings;
 use crate::pace::{self, Pace, Pacer};
@@ -117,6 +118,9 @@ struct Deliveries {
     /// Acknowledged indexes relative to `start_at`, for the confirmed prefix.
     acked: Mutex<Vec<u64>>,
     failures: Mutex<Vec<(u64, String)>>,
+    /// The first delivery the broker refused for want of a permission:
+    /// every other one will be refused too.
+    refused: Mutex<Option<RDKafkaErrorCode>>,
 }
 
 const MAX_REPORTED_FAILURES: usize = 20;
@@ -164,6 +168,9 @@ impl ProducerContext for TrackingContext {
             }
             Err((err, _)) => {
                 self.0.failed.fetch_add(1, Ordering::Relaxed);
+                if let Some(code) = acl::authorization_failure(err) {
+                    self.0.refused.lock().unwrap().get_or_insert(code);
+                }
                 let mut failures = self.0.failures.lock().unwrap();
                 if failures.len() < MAX_REPORTED_FAILURES {
                     failures.push((index, err.to_string()));
@@ -279,6 +286,14 @@ pub fn produce(
     // Whatever happened, wait for what was handed to librdkafka so the
     // summary counts real acknowledgements.
     let flushed = producer.flush(options.kafka_flush_timeout());
+    if let Some(code) = run.refusal() {
+        return Err(acl::not_authorized(
+            &options.kafka,
+            Operation::Write,
+            &options.topic,
+            code,
+        ));
+    }
     report(&run, file_len.unwrap_or(0), true);
     let summary = ProduceSummary {
         topic: options.topic.clone(),
@@ -377,12 +392,29 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Whether sending ends here: the time or record limit, a stop, or a
+    /// broker that refuses this user every record.
     fn out_of_time(&self) -> bool {
         self.options
             .duration
             .is_some_and(|limit| self.pacer.elapsed() >= limit)
             || self.options.limit.is_some_and(|limit| self.sent >= limit)
             || self.stop_requested()
+            || self.refusal().is_some()
+    }
+
+    /// The permission the broker said this user lacks: on a delivery, or
+    /// (for the idempotent producer's id, which needs IdempotentWrite) as
+    /// the producer's fatal error.
+    fn refusal(&self) -> Option<RDKafkaErrorCode> {
+        let refused = *self.producer.context().0.refused.lock().unwrap();
+        refused.or_else(|| {
+            self.producer
+                .client()
+                .fatal_error()
+                .map(|(code, _)| code)
+                .filter(|code| acl::is_authorization(*code))
+        })
     }
 
     fn stop_requested(&self) -> bool {

@@ -9,8 +9,9 @@
 //! settings against what runs, resolves the jars once (`jars.rs`), writes
 //! each node's server properties (`properties.rs`), formats KRaft storage
 //! for one cluster id (`kraft.rs`), starts the nodes in the background,
-//! waits until each answers and creates the project's topic replicated
-//! over them (`clients.rs`); `down` stops them by their recorded pids;
+//! waits until each answers, creates the project's topic replicated over
+//! them and, with SASL_SSL, the client users and their ACLs
+//! (`clients.rs`); `down` stops them by their recorded pids;
 //! `status` asks each. All three first move a stack dir of an older
 //! sfcrime into today's layout (`legacy.rs`). [`standalone`] runs a Spark
 //! standalone master and worker the same way.
@@ -29,13 +30,13 @@ pub mod security;
 pub mod standalone;
 mod zookeeper;
 
-pub use clients::{ClientLogin, TopicUp};
+pub use clients::{ClientLogin, TopicUp, UserLogin};
 pub use mode::Mode;
 pub use node::Node;
 pub use zookeeper::{ZookeeperStatus, ZookeeperUp};
 
 use anyhow::{bail, Context, Result};
-use security::{Credentials, Security, Tls};
+use security::{Credentials, Grants, Security, Tls};
 use sfcrime_config::Settings;
 use sfcrime_kafka::admin::{self, ClusterInfo};
 use std::fs;
@@ -72,6 +73,9 @@ pub struct Stack {
     pub tls: Tls,
     /// The SCRAM user, or why there is none (only needed for SASL_SSL).
     admin: Result<Credentials, String>,
+    /// The client users and what they may do, or why the settings give
+    /// none (only needed for SASL_SSL).
+    grants: Result<Grants, String>,
     java_setting: String,
 }
 
@@ -125,7 +129,7 @@ pub struct UpReport {
     /// Every configured broker, comma-separated, as clients are given them.
     pub bootstrap: String,
     pub topic: TopicUp,
-    /// With SASL_SSL, how clients log in (plaintext needs no settings).
+    /// With SASL_SSL, how each user logs in (plaintext needs no settings).
     pub clients: Option<ClientLogin>,
 }
 
@@ -211,6 +215,7 @@ impl Stack {
             security: settings.parse("kafka.security")?,
             tls: Tls { dir: tls_dir },
             admin: Credentials::from_settings(settings).map_err(|e| format!("{e:#}")),
+            grants: Grants::from_settings(settings).map_err(|e| format!("{e:#}")),
             stack_dir,
             java_setting: settings.string("java")?,
         })
@@ -238,6 +243,10 @@ impl Stack {
 
     fn credentials(&self) -> Result<&Credentials> {
         self.admin.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    fn grants(&self) -> Result<&Grants> {
+        self.grants.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Resolves the broker jars of the mode (downloading them once) and
@@ -277,8 +286,11 @@ impl Stack {
                 self.brokers
             );
         }
-        // Fails early when SASL_SSL has no admin password.
+        // Fails early when SASL_SSL has no admin password or bad users.
         self.client_overrides(self.security)?;
+        if self.security == Security::SaslSsl {
+            self.grants()?;
+        }
         let mut nodes = Vec::new();
         let mut to_start = Vec::new();
         for node in self.configured() {
@@ -332,7 +344,7 @@ impl Stack {
             mode: self.mode,
             bootstrap: self.bootstrap(),
             topic,
-            clients: self.write_client_properties()?,
+            clients: self.set_up_clients()?,
         })
     }
 

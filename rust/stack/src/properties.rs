@@ -14,15 +14,22 @@ impl Stack {
     /// The mode's server config template with the keys sfcrime owns set for
     /// `node`: its identity, listeners and storage, the quorum and
     /// replication settings shared by every KRaft node, and with SASL_SSL
-    /// the listener's security. Then it holds the admin user's password
-    /// (the broker's own login on its inter-broker listener), so it is
-    /// written with mode 0600.
+    /// the listeners' security and the authorizer. Then it holds the admin
+    /// user's password (the broker's own login on its inter-broker
+    /// listener), so it is written with mode 0600.
     pub(crate) fn write_server_properties(&self, node: &Node) -> Result<PathBuf> {
         let (port, cport) = (node.port, node.controller_port);
         // The client listener is named after its protocol.
         let name = match self.security {
             Security::Plaintext => "PLAINTEXT",
             Security::SaslSsl => "SASL_SSL",
+        };
+        // With SASL_SSL the controller listener is TLS with client
+        // certificates: behind the authorizer, whoever reaches it is a
+        // super user, and only the brokers hold a key the CA signed.
+        let controller = match self.security {
+            Security::Plaintext => "PLAINTEXT",
+            Security::SaslSsl => "SSL",
         };
         let mut owned = vec![
             ("advertised.listeners", format!("{name}://127.0.0.1:{port}")),
@@ -39,7 +46,7 @@ impl Stack {
                     ),
                     (
                         "listener.security.protocol.map",
-                        format!("{name}:{name},CONTROLLER:PLAINTEXT"),
+                        format!("{name}:{name},CONTROLLER:{controller}"),
                     ),
                 ]);
                 owned.extend(self.shared_kraft_settings());
@@ -76,6 +83,29 @@ impl Stack {
                 (
                     "ssl.truststore.location",
                     self.tls.ca().display().to_string(),
+                ),
+                // KRaft's authorizer (SASL_SSL runs in KRaft mode only): the
+                // admin and the brokers may do anything, every other user
+                // what its ACLs allow (`up` grants the client users theirs).
+                (
+                    "authorizer.class.name",
+                    "org.apache.kafka.metadata.authorizer.StandardAuthorizer".to_string(),
+                ),
+                (
+                    "super.users",
+                    format!(
+                        "User:{};User:{}",
+                        self.credentials()?.user,
+                        security::BROKER_PRINCIPAL
+                    ),
+                ),
+                (
+                    "listener.name.controller.ssl.client.auth",
+                    "required".to_string(),
+                ),
+                (
+                    "ssl.principal.mapping.rules",
+                    format!("RULE:^.*$/{}/", security::BROKER_PRINCIPAL),
                 ),
             ]);
         }

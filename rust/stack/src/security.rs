@@ -1,14 +1,18 @@
 //! SASL_SSL for the local broker's client listener: the mode setting, the
-//! SCRAM-SHA-512 user (name and password from the settings, the password
-//! checked so that it survives every format it is written in), the TLS
-//! material (a private CA and a broker certificate for 127.0.0.1/localhost,
-//! made with `openssl` when missing), and files only their owner may read.
+//! SCRAM-SHA-512 users (the admin's name and password from the settings,
+//! the password checked so that it survives every format it is written in;
+//! the producer's and consumer's names from the settings, their passwords
+//! generated), what each client user may do under the brokers' authorizer,
+//! the TLS material (a private CA and a broker certificate for
+//! 127.0.0.1/localhost, made with `openssl` when missing), and files only
+//! their owner may read.
 
 use anyhow::{bail, Context, Result};
 use sfcrime_config::Settings;
+use sfcrime_kafka::acl::{Acl, Operation, Resource};
 use std::fmt;
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,8 +50,8 @@ impl fmt::Display for Security {
 pub const MECHANISM: &str = "SCRAM-SHA-512";
 
 /// The SCRAM user of the broker (inter-broker traffic, `stack`'s admin
-/// client and the generated client.properties). No authorizer runs, so it
-/// may do anything.
+/// client and the generated client.properties): the authorizer's super
+/// user, who may do anything.
 #[derive(Clone)]
 pub struct Credentials {
     pub user: String,
@@ -67,14 +71,7 @@ impl fmt::Debug for Credentials {
 impl Credentials {
     /// `kafka.admin.user` and `kafka.admin.password`, checked.
     pub fn from_settings(settings: &Settings) -> Result<Credentials> {
-        let user = settings.string("kafka.admin.user")?.trim().to_string();
-        if user.is_empty()
-            || !user
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        {
-            bail!("setting 'kafka.admin.user' = '{user}' must be letters, digits, '.', '_' or '-'");
-        }
+        let user = user_name(settings, "kafka.admin.user")?;
         let password = settings.string("kafka.admin.password")?.trim().to_string();
         if password.is_empty() {
             bail!(
@@ -126,6 +123,167 @@ impl Credentials {
             self.user, self.password
         )
     }
+}
+
+/// A SCRAM user name from the setting `key`: it goes into JAAS lines,
+/// properties files and ACL principals unquoted.
+fn user_name(settings: &Settings, key: &str) -> Result<String> {
+    let user = settings.string(key)?.trim().to_string();
+    if user.is_empty()
+        || !user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        bail!("setting '{key}' = '{user}' must be letters, digits, '.', '_' or '-'");
+    }
+    Ok(user)
+}
+
+/// Whose settings a client uses on the secured brokers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Producer,
+    Consumer,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        }
+    }
+}
+
+/// The principal the brokers' TLS client certificates map to on the
+/// controller listener: the brokers themselves (only they hold a key the
+/// CA signed), a super user as the admin is.
+pub const BROKER_PRINCIPAL: &str = "sfcrime-broker";
+
+/// The two client users `up` makes besides the admin, and the consumer
+/// groups (name prefixes) the consumer may read as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grants {
+    pub producer: String,
+    pub consumer: String,
+    pub groups: Vec<String>,
+}
+
+impl Grants {
+    /// `kafka.producer.user`, `kafka.consumer.user` and
+    /// `kafka.consumer.groups`, checked against each other and the admin.
+    pub fn from_settings(settings: &Settings) -> Result<Grants> {
+        let producer = user_name(settings, "kafka.producer.user")?;
+        let consumer = user_name(settings, "kafka.consumer.user")?;
+        let admin = user_name(settings, "kafka.admin.user")?;
+        if producer == consumer || producer == admin || consumer == admin {
+            bail!(
+                "the admin, producer and consumer users must differ, but kafka.admin.user = \
+                 '{admin}', kafka.producer.user = '{producer}', kafka.consumer.user = '{consumer}'"
+            );
+        }
+        let groups: Vec<String> = settings
+            .string("kafka.consumer.groups")?
+            .split(',')
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty())
+            .collect();
+        if groups.is_empty() {
+            bail!(
+                "setting 'kafka.consumer.groups' names no group prefix: the consumer user could \
+                 read as no consumer group (sfcrime's start with 'sfcrime-', Spark's with \
+                 'spark-kafka-')"
+            );
+        }
+        Ok(Grants {
+            producer,
+            consumer,
+            groups,
+        })
+    }
+
+    pub fn user(&self, role: Role) -> Option<&str> {
+        match role {
+            Role::Admin => None,
+            Role::Producer => Some(&self.producer),
+            Role::Consumer => Some(&self.consumer),
+        }
+    }
+
+    /// What each user may do with `topic`: the producer writes it and its
+    /// dead-letter topic (which it creates on its first bad record), the
+    /// consumer reads the topic as its groups.
+    pub fn acls(&self, topic: &str) -> Vec<Acl> {
+        let dead_letters = format!("{topic}.dlq");
+        let acl = |user: &str, resource, name: &str, prefixed, operation| Acl {
+            user: user.to_string(),
+            resource,
+            name: name.to_string(),
+            prefixed,
+            operation,
+        };
+        let mut acls = Vec::new();
+        for name in [topic, &dead_letters] {
+            for operation in [Operation::Write, Operation::Describe] {
+                acls.push(acl(&self.producer, Resource::Topic, name, false, operation));
+            }
+        }
+        acls.push(acl(
+            &self.producer,
+            Resource::Topic,
+            &dead_letters,
+            false,
+            Operation::Create,
+        ));
+        acls.push(acl(
+            &self.producer,
+            Resource::Cluster,
+            "kafka-cluster",
+            false,
+            Operation::IdempotentWrite,
+        ));
+        for operation in [Operation::Read, Operation::Describe] {
+            acls.push(acl(
+                &self.consumer,
+                Resource::Topic,
+                topic,
+                false,
+                operation,
+            ));
+        }
+        for group in &self.groups {
+            acls.push(acl(
+                &self.consumer,
+                Resource::Group,
+                group,
+                true,
+                Operation::Read,
+            ));
+        }
+        acls
+    }
+}
+
+/// A new password for a client user: 32 letters and digits from
+/// /dev/urandom (about 190 bits), safe in every format a password is
+/// written in.
+pub fn generated_password() -> Result<String> {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut urandom = fs::File::open("/dev/urandom").context("cannot open /dev/urandom")?;
+    let mut password = String::with_capacity(32);
+    while password.len() < 32 {
+        let mut byte = [0u8];
+        urandom
+            .read_exact(&mut byte)
+            .context("cannot read /dev/urandom")?;
+        // 248 = 4 * 62: no letter is likelier than another.
+        if byte[0] < 248 {
+            password.push(ALPHABET[(byte[0] % 62) as usize] as char);
+        }
+    }
+    Ok(password)
 }
 
 /// The broker's TLS files in `dir`: `ca.pem` (the CA certificate clients
@@ -334,6 +492,57 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn client_users_get_only_what_they_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::load_with_env(dir.path(), None, Vec::new()).unwrap();
+        let grants = Grants::from_settings(&s).unwrap();
+        let granted: Vec<String> = grants
+            .acls("t")
+            .iter()
+            .map(|a| {
+                let pattern = if a.prefixed { "*" } else { "" };
+                format!(
+                    "{} {:?} {:?} {}{pattern}",
+                    a.user, a.operation, a.resource, a.name
+                )
+            })
+            .collect();
+        assert_eq!(
+            granted,
+            [
+                "sfcrime-producer Write Topic t",
+                "sfcrime-producer Describe Topic t",
+                "sfcrime-producer Write Topic t.dlq",
+                "sfcrime-producer Describe Topic t.dlq",
+                "sfcrime-producer Create Topic t.dlq",
+                "sfcrime-producer IdempotentWrite Cluster kafka-cluster",
+                "sfcrime-consumer Read Topic t",
+                "sfcrime-consumer Describe Topic t",
+                "sfcrime-consumer Read Group sfcrime-*",
+                "sfcrime-consumer Read Group spark-kafka-*",
+            ]
+        );
+        s.set("kafka.consumer.user", "sfcrime-admin", Layer::Env);
+        let err = Grants::from_settings(&s).unwrap_err().to_string();
+        assert!(err.contains("must differ"), "{err}");
+        s.set("kafka.consumer.user", "bad name", Layer::Env);
+        let err = Grants::from_settings(&s).unwrap_err().to_string();
+        assert!(err.contains("'kafka.consumer.user' = 'bad name'"), "{err}");
+        s.set("kafka.consumer.user", "c", Layer::Env);
+        s.set("kafka.consumer.groups", " , ", Layer::Env);
+        let err = Grants::from_settings(&s).unwrap_err().to_string();
+        assert!(err.contains("names no group prefix"), "{err}");
+    }
+
+    #[test]
+    fn generated_passwords_are_long_plain_and_new() {
+        let (a, b) = (generated_password().unwrap(), generated_password().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()), "{a}");
+        assert_ne!(a, b);
     }
 
     #[test]
