@@ -120,9 +120,9 @@ def test_options_of_the_kafka_source_use_the_java_clients_names():
     }
 
 
-def test_options_of_the_sfcrime_source_keep_librdkafkas_names():
+def test_options_of_the_sfcrime_connector_keep_librdkafkas_names():
     args = job_args([("sasl.mechanisms", "PLAIN"), ("ssl.ca.location", "/ca.pem")])
-    assert kafka_options(args, "sfcrime_kafka") == {
+    assert kafka_options(args, "sfcrime_connector") == {
         "kafka.bootstrap.servers": "broker:9092",
         "kafka.sasl.mechanisms": "PLAIN",
         "kafka.ssl.ca.location": "/ca.pem",

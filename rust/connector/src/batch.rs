@@ -6,7 +6,7 @@
 //! `TimestampType` is `timestamp[us, tz=UTC]`, `StringType` is `utf8` (not
 //! `large_utf8`), every field nullable, and an array's item field is named
 //! `element`. A batch that differs in any of these is refused by PySpark,
-//! so the schemas below are the contract with python/sfcrime_source.py.
+//! so the schemas below are the contract with python/sfcrime_connector.py.
 
 use arrow::array::{
     ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder,

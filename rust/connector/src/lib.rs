@@ -1,6 +1,6 @@
 //! sfcrime's own Spark connector, Rust side: reads an exact offset range of
 //! one Kafka partition with librdkafka and returns it as one Arrow record
-//! batch, ready to hand to a PySpark data source (python/sfcrime_source.py)
+//! batch, ready to hand to the PySpark data source python/sfcrime_connector.py
 //! without a single Python object per row.
 //!
 //! Two layouts ([`Mode`]): `raw`, column for column what Spark's own Kafka
