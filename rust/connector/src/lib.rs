@@ -13,10 +13,13 @@
 //! against libpython.
 
 mod batch;
+mod call;
 #[cfg(feature = "python")]
 mod python;
 mod read;
+mod schema;
 
-pub use batch::{schema, BatchBuilder, Header, Mode, Record, CALL_TIMESTAMP_FIELDS};
+pub use batch::BatchBuilder;
 pub use read::{read_range, ReadOptions};
+pub use schema::{schema, Header, Mode, Record, CALL_TIMESTAMP_FIELDS};
 pub use sfcrime_kafka::admin::partition_offsets;

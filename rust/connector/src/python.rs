@@ -3,8 +3,8 @@
 //! two functions over the Rust reader, the batch handed to pyarrow through
 //! the Arrow C data interface, without a copy.
 
-use crate::batch::Mode;
 use crate::read::{self, ReadOptions};
+use crate::schema::Mode;
 use arrow::pyarrow::ToPyArrow;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
