@@ -72,12 +72,12 @@ def read_calls(spark, args) -> DataFrame:
             return parse_calls(read_kafka(spark, args))
         raw = read_kafka(spark, args, includeHeaders="true")
         return parse_calls(drop_duplicate_records(raw, kafka_record_index(raw["headers"])))
-    if args.source == "sfcrime":
+    if args.source == "sfcrime_connector":
         # sfcrime's Rust connector in calls mode: the JSON is parsed in Rust and the
         # fields arrive typed (call_date_time already a timestamp, read the same way).
-        import sfcrime_source
-        sfcrime_source.register(spark)
-        calls = read_kafka(spark, args, "sfcrime_kafka", mode="calls")
+        import sfcrime_connector
+        sfcrime_connector.register(spark)
+        calls = read_kafka(spark, args, "sfcrime_connector", mode="calls")
         if args.drop_duplicates:
             calls = drop_duplicate_records(calls, F.col(INDEX_COLUMN))
         return calls.select("original_crime_type_name", "disposition",

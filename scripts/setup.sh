@@ -55,9 +55,11 @@ fi
 say "building sfcrime and its tests (release)"
 cargo build --release --workspace --all-targets -q
 
-# The sfcrime_kafka Spark source's engine (rust/connector) as the Python module
-# sfcrime_connector in .venv, built by maturin; rebuilt only when it or a crate
-# it uses changes (the stamp lives in .venv, so a new venv rebuilds it too).
+# The sfcrime_connector Spark source's engine (rust/connector) as the Python module
+# _sfcrime_connector in .venv, built by maturin; rebuilt only when it or a crate
+# it uses changes (the stamp lives in .venv, so a new venv rebuilds it too). The
+# stamp covers pyproject.toml, so a module renamed there is rebuilt, and
+# installing the same distribution removes the module built under the old name.
 connector_stamp=.venv/.connector.sha256
 connector_want=$(find Cargo.toml Cargo.lock rust/connector rust/kafka rust/records rust/config -type f \
                    \( -name '*.rs' -o -name '*.toml' -o -name Cargo.lock \) -print0 |

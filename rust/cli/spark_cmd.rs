@@ -7,10 +7,11 @@ use crate::spark_cluster_cmd::{self, ClusterArgs};
 use crate::spark_ui_cmd::{self, UiArgs};
 use crate::Exit;
 use anyhow::{bail, Context, Result};
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Subcommand};
 use sfcrime_config::{parse_key_value, Settings};
 use sfcrime_kafka::admin;
-use sfcrime_spark::job::LOW_LATENCY;
+use sfcrime_spark::job::{CONNECTOR, CONNECTOR_OLD_NAME, LOW_LATENCY, SPARK_SQL_KAFKA};
 use sfcrime_spark::{
     new_run_dir, table_header, table_row, FinalResults, JobArgs, RunEvent, SparkRun, SparkRunError,
     Trigger,
@@ -75,9 +76,10 @@ pub struct RunArgs {
     #[arg(long)]
     driver_memory: Option<String>,
     /// How the job reads the calls: kafka = Spark's spark-sql-kafka, JSON
-    /// parsed by from_json in the JVM; sfcrime = sfcrime's Rust connector (a
-    /// Python data source), JSON parsed into typed Arrow columns in Rust.
-    #[arg(long, default_value = "kafka", value_parser = ["kafka", "sfcrime"])]
+    /// parsed by from_json in the JVM; sfcrime_connector = sfcrime's Rust
+    /// connector (a Python data source), JSON parsed into typed Arrow columns
+    /// in Rust (its old name, sfcrime, is still taken until the next release).
+    #[arg(long, default_value = SPARK_SQL_KAFKA, value_parser = sources())]
     source: String,
     /// Process what the topic holds now (in batches) and stop.
     #[arg(long, conflicts_with_all = ["trigger_interval", "real_time"])]
@@ -144,6 +146,15 @@ impl SparkArgs {
             SparkAction::Ui(ui) => ui.apply(settings),
         }
     }
+}
+
+/// `--source`'s values. The old name is passed on as it is: the job reads it
+/// as the connector, as it does in a sweep saved before the rename.
+fn sources() -> PossibleValuesParser {
+    PossibleValuesParser::new([
+        PossibleValue::new(SPARK_SQL_KAFKA),
+        PossibleValue::new(CONNECTOR).alias(CONNECTOR_OLD_NAME),
+    ])
 }
 
 pub fn run(args: SparkArgs, settings: &Settings) -> Result<Exit> {
@@ -373,4 +384,31 @@ fn print_results(output_dir: &Path, top: usize) -> Result<()> {
     }
     println!();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn source(name: &str) -> Result<String, clap::Error> {
+        Run::try_parse_from(["run", "--source", name]).map(|run| run.args.source)
+    }
+
+    #[test]
+    fn the_connectors_old_source_name_is_still_taken() {
+        assert_eq!(source(CONNECTOR).unwrap(), CONNECTOR);
+        assert_eq!(source(CONNECTOR_OLD_NAME).unwrap(), CONNECTOR_OLD_NAME);
+        let refused = source("sfcrime_kafka").unwrap_err().to_string();
+        assert!(
+            refused.contains("[possible values: kafka, sfcrime_connector]"),
+            "{refused}"
+        );
+    }
 }

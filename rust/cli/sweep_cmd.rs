@@ -15,7 +15,7 @@ use std::path::PathBuf;
 topic, with a fresh checkpoint, so each reads the whole topic. Parameters are Spark confs \
 (spark.*, including spark.master and spark.driver.memory) or the Kafka source's options \
 (maxOffsetsPerTrigger, minOffsetsPerTrigger, maxTriggerDelay), or the job's: `source` \
-(kafka: Spark's spark-sql-kafka, sfcrime: sfcrime's Rust connector), `trigger` (a \
+(kafka: Spark's spark-sql-kafka, sfcrime_connector: sfcrime's Rust connector), `trigger` (a \
 processing-time interval; latency mode), `realTime` (the real-time pipeline's checkpoint \
 interval; latency mode), `readInOneTask` (true: all topic partitions read by one task, \
 --low-latency's); `none` leaves one unset. The \

@@ -1,4 +1,4 @@
-//! The sfcrime_kafka PySpark data source (python/sfcrime_source.py over
+//! The sfcrime_connector PySpark data source (python/sfcrime_connector.py over
 //! rust/connector) against a real broker and a real Spark: raw mode row for
 //! row equal to spark-sql-kafka, calls mode equal to ground truth with its
 //! corrupt records kept, and an AvailableNow query with a rate limit that is
@@ -161,7 +161,10 @@ fn raw_mode_returns_exactly_the_rows_spark_sql_kafka_returns() {
             r["only_theirs"], 0,
             "{variant}: rows only spark-sql-kafka read"
         );
-        assert_eq!(r["only_ours"], 0, "{variant}: rows only sfcrime_kafka read");
+        assert_eq!(
+            r["only_ours"], 0,
+            "{variant}: rows only sfcrime_connector read"
+        );
         let tasks = |offsets: i64| (offsets + 1_999) / 2_000;
         assert_eq!(
             r["input_partitions_ours"],

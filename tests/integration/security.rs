@@ -157,12 +157,12 @@ fn write_slice(dir: &Path) -> PathBuf {
 /// Asks the connector's Python module for the topic's offsets with the
 /// librdkafka settings in a properties file.
 const CONNECTOR_CHECK: &str = r##"
-import sys, sfcrime_connector
+import sys, _sfcrime_connector
 bootstrap, topic, path = sys.argv[1:]
 lines = open(path).read().splitlines()
 options = dict(l.split("=", 1) for l in lines if l.strip() and not l.startswith("#"))
 try:
-    sfcrime_connector.partition_offsets(bootstrap, topic, options, timeout_ms=30000)
+    _sfcrime_connector.partition_offsets(bootstrap, topic, options, timeout_ms=30000)
 except RuntimeError as e:
     sys.exit(f"error: {e}")
 "##;
@@ -396,7 +396,7 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
     let spark_turn = crate::common::spark_turn();
     let truth = Aggregates::ground_truth(&slice);
     let mut run_dirs = Vec::new();
-    for source in ["kafka", "sfcrime"] {
+    for source in ["kafka", "sfcrime_connector"] {
         let (out, took) = outputs.run(
             &format!("spark run --source {source}"),
             broker

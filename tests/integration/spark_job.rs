@@ -1,6 +1,6 @@
 //! The PySpark job end to end against a real broker and a real Spark: the
 //! whole dataset read through spark-sql-kafka (`--source kafka`) and through
-//! sfcrime's Rust connector (`--source sfcrime`), each with results equal to
+//! sfcrime's Rust connector (`--source sfcrime_connector`), each with results equal to
 //! ground truth computed straight from the file; and a local run listening
 //! on loopback only.
 
@@ -39,7 +39,7 @@ fn spark_sql_kafka_on_the_full_dataset_equals_ground_truth() {
 
 #[test]
 fn sfcrime_connector_on_the_full_dataset_equals_ground_truth() {
-    available_now_equals_ground_truth("sfcrime");
+    available_now_equals_ground_truth("sfcrime_connector");
 }
 
 fn available_now_equals_ground_truth(source: &str) {
@@ -139,7 +139,7 @@ fn drop_duplicates_counts_each_record_once_through_both_sources() {
         );
         Aggregates::from_job_output(output.path())
     };
-    for source in ["kafka", "sfcrime"] {
+    for source in ["kafka", "sfcrime_connector"] {
         run(&["--drop-duplicates", "--source", source]).assert_equal(&truth);
     }
     let counted: u64 = run(&[]).crime_types.iter().map(|(_, n)| n).sum();

@@ -1,6 +1,6 @@
 #
-# sfcrime: the Spark side of tests/integration/connector.rs, checks of the sfcrime_kafka
-# data source (python/sfcrime_source.py) run through spark/submit.sh.
+# sfcrime: the Spark side of tests/integration/connector.rs, checks of the sfcrime_connector
+# data source (python/sfcrime_connector.py) run through spark/submit.sh.
 #
 
 """
@@ -9,7 +9,7 @@ as JSON (or the job's final/*.jsonl files) for the Rust test to judge; the
 verdicts stay in Rust, next to the ground truth.
 
   compare-raw   the same offsets through spark-sql-kafka and through
-                sfcrime_kafka in raw mode: schemas and rows
+                sfcrime_connector in raw mode: schemas and rows
   calls         a batch read in calls mode: the three aggregates of
                 python/data_stream.py in its final/*.jsonl layout, and every
                 _corrupt_record row
@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "python"))
 import data_stream  # noqa: E402  (these live in python/, put on the path above)
-import sfcrime_source  # noqa: E402
+import sfcrime_connector  # noqa: E402
 from radio_codes import load_radio_codes  # noqa: E402
 
 RADIO_CODES = ROOT / "data/radio_code.json"
@@ -44,7 +44,7 @@ def session():
              # shuffle partitions would cost each stateful micro-batch seconds.
              .config("spark.sql.shuffle.partitions", "4")
              .getOrCreate())
-    sfcrime_source.register(spark)
+    sfcrime_connector.register(spark)
     return spark
 
 
@@ -60,7 +60,7 @@ def compare_raw(spark, args):
                   .option("startingOffsets", args.starting)
                   .option("endingOffsets", args.ending)
                   .option("includeHeaders", str(include_headers).lower()))
-        if fmt == "sfcrime_kafka":
+        if fmt == sfcrime_connector.NAME:
             # Small ranges, so one Kafka partition is read by several tasks.
             reader = reader.option("maxRecordsPerPartition", args.max_records_per_partition)
         return reader.load()
@@ -68,7 +68,7 @@ def compare_raw(spark, args):
     result = {}
     for include_headers in (False, True):
         theirs = load("kafka", include_headers).cache()
-        ours = load("sfcrime_kafka", include_headers).cache()
+        ours = load(sfcrime_connector.NAME, include_headers).cache()
         result["headers" if include_headers else "plain"] = {
             "schema_theirs": theirs.schema.jsonValue(),
             "schema_ours": ours.schema.jsonValue(),
@@ -105,7 +105,7 @@ def write_final(calls, out_dir):
 
 
 def calls(spark, args):
-    df = (spark.read.format("sfcrime_kafka")
+    df = (spark.read.format(sfcrime_connector.NAME)
           .option("kafka.bootstrap.servers", args.bootstrap)
           .option("subscribe", args.topic)
           .option("mode", "calls")
@@ -115,7 +115,7 @@ def calls(spark, args):
     write_final(df, args.out)
     corrupt = df.where(F.col("_corrupt_record").isNotNull())
     fields_null = F.lit(True)
-    for name in sfcrime_source.CALL_FIELDS:
+    for name in sfcrime_connector.CALL_FIELDS:
         fields_null = fields_null & F.col(name).isNull()
     write_json(Path(args.out) / "summary.json", {
         "rows": df.count(),
@@ -136,7 +136,7 @@ def stream(spark, args):
         rows = [r.asDict() for r in df.collect()]
         (batches / f"{batch_id:06d}.json").write_text(json.dumps(rows), encoding="utf-8")
 
-    counts = (spark.readStream.format("sfcrime_kafka")
+    counts = (spark.readStream.format(sfcrime_connector.NAME)
               .option("kafka.bootstrap.servers", args.bootstrap)
               .option("subscribe", args.topic)
               .option("mode", "calls")

@@ -15,7 +15,7 @@ def parse(*argv):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--real-time", "--source", "sfcrime"],
+    (["--real-time", "--source", "sfcrime_connector"],
      "--real-time reads with --source kafka only (Spark 4.2 runs no Python data source in "
      "real-time mode)"),
     (["--max-trigger-delay", "5m"], "--max-trigger-delay needs --min-offsets-per-trigger"),
@@ -49,6 +49,19 @@ def test_defaults_run_the_counts_on_a_processing_time_trigger():
                                                                            None)
     assert args.fail_on_data_loss == "true" and args.kafka_option == []
     assert args.output_topic is None
+
+
+def test_the_connectors_old_source_name_still_reads_through_it():
+    assert parse("--source", "sfcrime").source == "sfcrime_connector"
+    assert parse("--source", "sfcrime_connector").source == "sfcrime_connector"
+
+
+def test_an_unknown_source_is_refused_with_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        parse("--source", "sfcrime_kafka")
+    stderr = capsys.readouterr().err
+    assert "argument --source: invalid choice: 'sfcrime_kafka'" in stderr
+    assert "sfcrime_connector" in stderr.splitlines()[-1]
 
 
 def test_kafka_options_keep_their_order_and_everything_after_the_first_equals_sign():

@@ -120,9 +120,9 @@ def test_options_of_the_kafka_source_use_the_java_clients_names():
     }
 
 
-def test_options_of_the_sfcrime_source_keep_librdkafkas_names():
+def test_options_of_the_sfcrime_connector_keep_librdkafkas_names():
     args = job_args([("sasl.mechanisms", "PLAIN"), ("ssl.ca.location", "/ca.pem")])
-    assert kafka_options(args, "sfcrime_kafka") == {
+    assert kafka_options(args, "sfcrime_connector") == {
         "kafka.bootstrap.servers": "broker:9092",
         "kafka.sasl.mechanisms": "PLAIN",
         "kafka.ssl.ca.location": "/ca.pem",
@@ -140,7 +140,7 @@ def test_the_kafka_source_gets_short_offset_lookup_timeouts_the_sink_does_not():
     assert source["kafka.default.api.timeout.ms"] == "10000"
     assert source["kafka.request.timeout.ms"] == "5000"
     assert "kafka.default.api.timeout.ms" not in kafka_options(job_args())
-    assert "kafka.default.api.timeout.ms" not in kafka_options(job_args(), "sfcrime_kafka",
+    assert "kafka.default.api.timeout.ms" not in kafka_options(job_args(), "sfcrime_connector",
                                                                reading=True)
 
 

@@ -4,7 +4,7 @@
 //! and through sfcrime's Rust connector in `calls` mode (JSON parsed into
 //! typed Arrow columns in Rust).
 //!
-//! It is a two-point sweep (`source=kafka` against `source=sfcrime`) run by
+//! It is a two-point sweep (`source=kafka` against `source=sfcrime_connector`) run by
 //! sfcrime_sweep, so the runs come in a seeded random order, each one is
 //! checked for the exact number of calls counted, and an interrupted bench
 //! resumes with `--results-dir`.
@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sfcrime_kafka::admin;
 use sfcrime_records::RecordReader;
+use sfcrime_spark::job::{CONNECTOR, SPARK_SQL_KAFKA};
 use sfcrime_sweep::grid::{Design, SweepSpec};
 use sfcrime_sweep::results::{read_plan, read_records};
 use sfcrime_sweep::stats::{point_stats, speedup_with_range, PointStats, Spread};
@@ -56,7 +57,7 @@ pub struct ConnectorBenchReport {
     /// 1-minute load average before the runs, lowest and highest.
     pub load_min: f64,
     pub load_max: f64,
-    /// spark-sql-kafka first, then sfcrime.
+    /// spark-sql-kafka first, then sfcrime's connector.
     pub sources: [SourceResult; 2],
 }
 
@@ -72,11 +73,11 @@ pub fn run(
         bail!("--base {setting}: the source is what this bench varies; leave it out");
     }
     let records = load_topic(options, progress)?;
-    let mut base: Vec<String> = vec!["source=kafka".to_string()];
+    let mut base: Vec<String> = vec![format!("source={SPARK_SQL_KAFKA}")];
     base.extend(options.base.iter().cloned());
     let spec = SweepSpec::from_flags(
         "connector",
-        &["source=sfcrime".to_string()],
+        &[format!("source={CONNECTOR}")],
         &base,
         options.repeat,
         1,
@@ -91,10 +92,13 @@ pub fn run(
     let plan = read_plan(dir)?;
     let runs = read_records(dir)?;
     let mut stats = point_stats(&plan.expansion, &runs).into_iter();
-    let (Some(kafka), Some(sfcrime)) = (stats.next(), stats.next()) else {
-        bail!("{}: expected two points, kafka and sfcrime", dir.display());
+    let (Some(kafka), Some(connector)) = (stats.next(), stats.next()) else {
+        bail!(
+            "{}: expected two points, {SPARK_SQL_KAFKA} and {CONNECTOR}",
+            dir.display()
+        );
     };
-    for point in [&kafka, &sfcrime] {
+    for point in [&kafka, &connector] {
         if point.rows_per_s.is_none() {
             bail!(
                 "every run of {} failed or miscounted; see the spark.log files under {}",
@@ -113,14 +117,14 @@ pub fn run(
         load_max: loads.fold(f64::NEG_INFINITY, f64::max),
         sources: [
             SourceResult {
-                source: "kafka",
+                source: SPARK_SQL_KAFKA,
                 reads_with: "spark-sql-kafka + from_json (JVM)",
                 stats: kafka,
             },
             SourceResult {
-                source: "sfcrime",
-                reads_with: "sfcrime_kafka, mode calls (Rust → Arrow)",
-                stats: sfcrime,
+                source: CONNECTOR,
+                reads_with: "mode calls (Rust → Arrow)",
+                stats: connector,
             },
         ],
     })
@@ -202,7 +206,7 @@ impl ConnectorBenchReport {
                 spread(s.stats.wall_s, 1),
             ));
         }
-        let [kafka, sfcrime] = &self.sources;
+        let [kafka, connector] = &self.sources;
         let ratio = |a: Option<Spread>, b: Option<Spread>| match (a, b) {
             (Some(a), Some(b)) => {
                 let (median, low, high) = speedup_with_range(&a, &b);
@@ -220,10 +224,13 @@ impl ConnectorBenchReport {
             })
         };
         out.push_str(&format!(
-            "\nsfcrime over spark-sql-kafka: rows/s {}, query time {}, total time {}\n",
-            ratio(sfcrime.stats.rows_per_s, kafka.stats.rows_per_s),
-            ratio(inverse(sfcrime.stats.query_s), inverse(kafka.stats.query_s)),
-            ratio(inverse(sfcrime.stats.wall_s), inverse(kafka.stats.wall_s)),
+            "\n{CONNECTOR} over spark-sql-kafka: rows/s {}, query time {}, total time {}\n",
+            ratio(connector.stats.rows_per_s, kafka.stats.rows_per_s),
+            ratio(
+                inverse(connector.stats.query_s),
+                inverse(kafka.stats.query_s)
+            ),
+            ratio(inverse(connector.stats.wall_s), inverse(kafka.stats.wall_s)),
         ));
         out
     }

@@ -1,151 +1,18 @@
-//! Kafka records -> one Arrow record batch, in the two layouts the connector
-//! offers. Pure: no Kafka here, so every row-level rule is unit-tested.
-//!
-//! The Arrow types are the ones PySpark checks a Python data source's
-//! batches against (`to_arrow_schema(schema, timezone="UTC")`): Spark
-//! `TimestampType` is `timestamp[us, tz=UTC]`, `StringType` is `utf8` (not
-//! `large_utf8`), every field nullable, and an array's item field is named
-//! `element`. A batch that differs in any of these is refused by PySpark,
-//! so the schemas below are the contract with python/sfcrime_source.py.
+//! Kafka records -> one Arrow record batch in a [`Mode`]'s layout (see
+//! crate::schema). Pure: no Kafka here, so every row-level rule is
+//! unit-tested.
 
+use crate::call::parse_call;
+use crate::schema::{header_fields, header_item, schema, Mode, Record, CALL_TIMESTAMP_FIELDS};
 use arrow::array::{
     ArrayRef, BinaryBuilder, Int32Builder, Int64Builder, ListBuilder, StringBuilder, StructBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use serde::Deserialize;
 use sfcrime_kafka::wire::{parse_index, INDEX_HEADER};
-use sfcrime_records::truth::Timestamp;
 use sfcrime_records::FIELDS;
-use std::borrow::Cow;
-use std::str::FromStr;
 use std::sync::Arc;
-
-/// The layout of the batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// spark-sql-kafka's columns: key, value, topic, partition, offset,
-    /// timestamp, timestampType, and `headers` when asked for.
-    Raw { include_headers: bool },
-    /// The 14 call fields typed, then partition, offset, timestamp and
-    /// `_corrupt_record`.
-    Calls,
-}
-
-impl FromStr for Mode {
-    type Err = String;
-
-    /// `raw` or `calls`; headers are a separate switch, so `raw` means
-    /// without them.
-    fn from_str(s: &str) -> Result<Mode, String> {
-        match s {
-            "raw" => Ok(Mode::Raw {
-                include_headers: false,
-            }),
-            "calls" => Ok(Mode::Calls),
-            other => Err(format!("unknown mode {other:?} (expected raw or calls)")),
-        }
-    }
-}
-
-/// The call fields held as timestamps in `calls` mode. The data file writes
-/// them as naive wall-clock times ("2018-12-31T23:57:00.000"); they become
-/// Spark `TimestampType` values whose UTC reading is that wall-clock time,
-/// exactly what `to_timestamp` yields in a UTC session (the Spark job runs
-/// in one), so windows and results match a `from_json` job. `call_time`
-/// ("23:57") stays a string: it is a time of day, which Spark's Arrow path
-/// for Python data sources has no type for.
-/// The `calls` column with each record's `sfcrime.index` header.
-pub const INDEX_COLUMN: &str = "sfcrime_index";
-
-pub const CALL_TIMESTAMP_FIELDS: [&str; 4] =
-    ["report_date", "call_date", "offense_date", "call_date_time"];
-
-/// One Kafka record, borrowed from the consumer's buffers.
-#[derive(Debug, Clone, Copy)]
-pub struct Record<'a> {
-    pub key: Option<&'a [u8]>,
-    pub value: Option<&'a [u8]>,
-    pub topic: &'a str,
-    pub partition: i32,
-    pub offset: i64,
-    /// Milliseconds since the epoch; -1 when the record has none, as the
-    /// Java client reports it (and so as Spark shows it).
-    pub timestamp_ms: i64,
-    /// The Java client's `TimestampType.id`: -1 none, 0 create time, 1 log
-    /// append time.
-    pub timestamp_type: i32,
-    /// Only looked at when headers are included.
-    pub headers: &'a [Header<'a>],
-}
-
-/// One record header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header<'a> {
-    pub key: &'a str,
-    pub value: Option<&'a [u8]>,
-}
-
-fn timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
-fn header_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("key", DataType::Utf8, true),
-        Field::new("value", DataType::Binary, true),
-    ])
-}
-
-fn header_item() -> Arc<Field> {
-    Arc::new(Field::new(
-        "element",
-        DataType::Struct(header_fields()),
-        true,
-    ))
-}
-
-/// The Arrow schema of `mode`'s batches.
-pub fn schema(mode: Mode) -> SchemaRef {
-    let mut fields = Vec::new();
-    match mode {
-        Mode::Raw { include_headers } => {
-            fields.extend([
-                Field::new("key", DataType::Binary, true),
-                Field::new("value", DataType::Binary, true),
-                Field::new("topic", DataType::Utf8, true),
-                Field::new("partition", DataType::Int32, true),
-                Field::new("offset", DataType::Int64, true),
-                Field::new("timestamp", timestamp_type(), true),
-                Field::new("timestampType", DataType::Int32, true),
-            ]);
-            if include_headers {
-                fields.push(Field::new("headers", DataType::List(header_item()), true));
-            }
-        }
-        Mode::Calls => {
-            fields.extend(FIELDS.iter().map(|name| {
-                let ty = if CALL_TIMESTAMP_FIELDS.contains(name) {
-                    timestamp_type()
-                } else {
-                    DataType::Utf8
-                };
-                Field::new(*name, ty, true)
-            }));
-            fields.extend([
-                Field::new("partition", DataType::Int32, true),
-                Field::new("offset", DataType::Int64, true),
-                Field::new("timestamp", timestamp_type(), true),
-                // The record's `sfcrime.index` header (its place in the
-                // file), null without one: what the job drops duplicates by.
-                Field::new(INDEX_COLUMN, DataType::Int64, true),
-                Field::new("_corrupt_record", DataType::Utf8, true),
-            ]);
-        }
-    }
-    Arc::new(Schema::new(fields))
-}
 
 /// Accumulates records into the columns of one batch.
 pub struct BatchBuilder {
@@ -363,106 +230,6 @@ impl CallColumns {
     }
 }
 
-/// A call's 14 fields, borrowed from the record where JSON needs no
-/// unescaping. serde's derive enforces exactly `CallRecord`'s rules (every
-/// field present, a string, not null, not twice; other fields ignored)
-/// without an allocation per field, which halves the parse time; a unit
-/// test checks that the two accept the same records.
-#[derive(Deserialize)]
-struct CallFields<'a> {
-    #[serde(borrow)]
-    crime_id: Cow<'a, str>,
-    #[serde(borrow)]
-    original_crime_type_name: Cow<'a, str>,
-    #[serde(borrow)]
-    report_date: Cow<'a, str>,
-    #[serde(borrow)]
-    call_date: Cow<'a, str>,
-    #[serde(borrow)]
-    offense_date: Cow<'a, str>,
-    #[serde(borrow)]
-    call_time: Cow<'a, str>,
-    #[serde(borrow)]
-    call_date_time: Cow<'a, str>,
-    #[serde(borrow)]
-    disposition: Cow<'a, str>,
-    #[serde(borrow)]
-    address: Cow<'a, str>,
-    #[serde(borrow)]
-    city: Cow<'a, str>,
-    #[serde(borrow)]
-    state: Cow<'a, str>,
-    #[serde(borrow)]
-    agency_id: Cow<'a, str>,
-    #[serde(borrow)]
-    address_type: Cow<'a, str>,
-    #[serde(borrow)]
-    common_location: Cow<'a, str>,
-}
-
-/// A valid call: its 14 texts in `FIELDS` order, and the parsed value of
-/// each timestamp field.
-struct ParsedCall<'a> {
-    texts: [Cow<'a, str>; 14],
-    micros: [Option<i64>; 14],
-}
-
-/// `None` when the value is not a call record or one of its timestamp
-/// fields does not parse, so that a row is either wholly valid or wholly
-/// `_corrupt_record`.
-fn parse_call(value: &[u8]) -> Option<ParsedCall<'_>> {
-    // serde's derive also takes a struct written as a JSON array of its
-    // values; `CallRecord` does not, and neither does this.
-    if value.trim_ascii_start().first() != Some(&b'{') {
-        return None;
-    }
-    let f: CallFields = serde_json::from_slice(value).ok()?;
-    // FIELDS order; the unit tests check it.
-    let texts = [
-        f.crime_id,
-        f.original_crime_type_name,
-        f.report_date,
-        f.call_date,
-        f.offense_date,
-        f.call_time,
-        f.call_date_time,
-        f.disposition,
-        f.address,
-        f.city,
-        f.state,
-        f.agency_id,
-        f.address_type,
-        f.common_location,
-    ];
-    let mut micros = [None; 14];
-    for (i, name) in FIELDS.iter().enumerate() {
-        if CALL_TIMESTAMP_FIELDS.contains(name) {
-            micros[i] = Some(timestamp_micros(&texts[i])?);
-        }
-    }
-    Some(ParsedCall { texts, micros })
-}
-
-/// Microseconds since the epoch of a naive timestamp read as UTC. The date
-/// and time rules are those of the ground truth ([`Timestamp`]), which keeps
-/// whole seconds; the fraction is added back here, to the microsecond
-/// (Spark's precision; further digits are cut off, as Spark cuts them).
-fn timestamp_micros(text: &str) -> Option<i64> {
-    let seconds = Timestamp::from_str(text).ok()?.epoch_seconds();
-    // A fraction can only follow seconds, which end at byte 19.
-    let fraction = text
-        .get(19..)
-        .and_then(|rest| rest.strip_prefix('.'))
-        .unwrap_or("");
-    let mut micros = 0;
-    let mut scale = 100_000;
-    for digit in fraction.bytes().take_while(u8::is_ascii_digit).take(6) {
-        micros += i64::from(digit - b'0') * scale;
-        scale /= 10;
-    }
-    Some(seconds * 1_000_000 + micros)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,26 +239,9 @@ mod tests {
     };
     use serde_json::json;
 
-    fn call_json(id: &str, crime: &str, when: &str) -> Vec<u8> {
-        json!({
-            "crime_id": id,
-            "original_crime_type_name": crime,
-            "report_date": "2018-12-31T00:00:00.000",
-            "call_date": "2018-12-31T00:00:00.000",
-            "offense_date": "2018-12-31T00:00:00.000",
-            "call_time": "23:57",
-            "call_date_time": when,
-            "disposition": "ADM",
-            "address": "Geary Bl/divisadero St",
-            "city": "San Francisco",
-            "state": "CA",
-            "agency_id": "1",
-            "address_type": "Intersection",
-            "common_location": ""
-        })
-        .to_string()
-        .into_bytes()
-    }
+    use crate::call::call_json;
+    use crate::schema::{Header, INDEX_COLUMN};
+    use arrow::datatypes::DataType;
 
     fn record<'a>(value: Option<&'a [u8]>, offset: i64, headers: &'a [Header<'a>]) -> Record<'a> {
         Record {
@@ -744,63 +494,5 @@ mod tests {
             );
             assert!(!column::<Int32Array>(&batch, "partition").is_null(row));
         }
-    }
-
-    #[test]
-    fn a_call_is_what_call_record_says_it_is() {
-        let good =
-            String::from_utf8(call_json("1", "Traffic Stop", "2018-12-31T23:57:00")).unwrap();
-        let cases = [
-            good.clone(),
-            good.replacen('{', r#"{"extra":[1,{"x":null}],"#, 1),
-            good.replacen('{', r#"{"city":"Oakland","#, 1),
-            good.replace(r#""city":"San Francisco","#, ""),
-            good.replace(r#""San Francisco""#, "null"),
-            good.replace(r#""San Francisco""#, "7"),
-            good.replace(r#""San Francisco""#, r#""San \"Fran\u00e7isco\"""#),
-            format!("  \n{good}"),
-            format!("{good} trailing"),
-            r#"["1","2","3","4","5","6","7","8","9","10","11","12","13","14"]"#.to_owned(),
-            "null".to_owned(),
-            "".to_owned(),
-        ];
-        for case in cases {
-            let by_record = serde_json::from_str::<sfcrime_records::CallRecord>(&case).is_ok();
-            let by_us = parse_call(case.as_bytes()).is_some();
-            assert_eq!(by_us, by_record, "{case}");
-        }
-        let escaped = good.replace(r#""San Francisco""#, r#""San \"Fran\u00e7isco\"""#);
-        assert_eq!(
-            parse_call(escaped.as_bytes()).unwrap().texts[9],
-            "San \"Fran\u{e7}isco\""
-        );
-    }
-
-    #[test]
-    fn timestamps_keep_the_fraction_to_the_microsecond() {
-        let micros = |s| timestamp_micros(s);
-        assert_eq!(micros("1970-01-01T00:00:00"), Some(0));
-        assert_eq!(micros("1970-01-01T00:00:01.5"), Some(1_500_000));
-        assert_eq!(micros("1970-01-01T00:00:00.1234567"), Some(123_456));
-        assert_eq!(micros("1969-12-31T23:59:59.250"), Some(-750_000));
-        assert_eq!(micros("2018-12-31 23:57"), Some(1_546_300_620_000_000));
-        assert_eq!(
-            micros("2018-12-31T23:57:00.000Z"),
-            Some(1_546_300_620_000_000)
-        );
-        assert_eq!(micros("2018-12-31"), None);
-        assert_eq!(micros("2018-02-30T00:00:00"), None);
-    }
-
-    #[test]
-    fn modes_parse_by_name() {
-        assert_eq!("calls".parse(), Ok(Mode::Calls));
-        assert_eq!(
-            "raw".parse(),
-            Ok(Mode::Raw {
-                include_headers: false
-            })
-        );
-        assert!("json".parse::<Mode>().unwrap_err().contains("raw or calls"));
     }
 }

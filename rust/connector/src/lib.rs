@@ -1,6 +1,6 @@
 //! sfcrime's own Spark connector, Rust side: reads an exact offset range of
 //! one Kafka partition with librdkafka and returns it as one Arrow record
-//! batch, ready to hand to a PySpark data source (python/sfcrime_source.py)
+//! batch, ready to hand to the PySpark data source python/sfcrime_connector.py
 //! without a single Python object per row.
 //!
 //! Two layouts ([`Mode`]): `raw`, column for column what Spark's own Kafka
@@ -13,10 +13,13 @@
 //! against libpython.
 
 mod batch;
+mod call;
 #[cfg(feature = "python")]
 mod python;
 mod read;
+mod schema;
 
-pub use batch::{schema, BatchBuilder, Header, Mode, Record, CALL_TIMESTAMP_FIELDS};
+pub use batch::BatchBuilder;
 pub use read::{read_range, ReadOptions};
+pub use schema::{schema, Header, Mode, Record, CALL_TIMESTAMP_FIELDS};
 pub use sfcrime_kafka::admin::partition_offsets;

@@ -1,9 +1,10 @@
-//! The `sfcrime_connector` Python extension module (built by maturin with
-//! the `python` feature): two functions over the Rust reader, the batch
-//! handed to pyarrow through the Arrow C data interface, without a copy.
+//! The `_sfcrime_connector` Python extension module (built by maturin with
+//! the `python` feature), the compiled half of python/sfcrime_connector.py:
+//! two functions over the Rust reader, the batch handed to pyarrow through
+//! the Arrow C data interface, without a copy.
 
-use crate::batch::Mode;
 use crate::read::{self, ReadOptions};
+use crate::schema::Mode;
 use arrow::pyarrow::ToPyArrow;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -87,7 +88,10 @@ fn read_range<'py>(
     batch.to_pyarrow(py)
 }
 
+// Named as pyproject.toml's module-name; Python's leading underscore marks it
+// as the compiled helper of python/sfcrime_connector.py.
 #[pymodule]
+#[pyo3(name = "_sfcrime_connector")]
 fn sfcrime_connector(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(partition_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(read_range, m)?)?;

@@ -3,7 +3,8 @@
 //! the start offset: no consumer group, no committed offsets, so where a
 //! query is lives only in Spark's checkpoint.
 
-use crate::batch::{BatchBuilder, Header, Mode, Record};
+use crate::batch::BatchBuilder;
+use crate::schema::{Header, Mode, Record};
 use anyhow::{bail, Context, Result};
 use arrow::record_batch::RecordBatch;
 use rdkafka::consumer::Consumer;

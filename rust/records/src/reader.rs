@@ -7,6 +7,13 @@
 //! the buffered input, copies just that element, and only then hands it to
 //! serde_json. Memory is therefore O(largest element), not O(file), and a
 //! bad element can be reported and skipped without losing the rest.
+//!
+//! This module owns what both formats share (opening and gzip sniffing, the
+//! buffered input and its position, parsing a delimited element); array.rs
+//! and lines.rs find the elements of each format.
+
+mod array;
+mod lines;
 
 use crate::error::{describe_byte, ErrorKind, ReadError};
 use crate::record::{CallRecord, Checked};
@@ -244,215 +251,11 @@ impl RecordReader {
         Ok(())
     }
 
-    fn next_array(&mut self) -> Result<Option<Element>, ReadError> {
-        loop {
-            match self.state {
-                State::Start => {
-                    self.skip_bom()?;
-                    match self.peek_non_ws()? {
-                        None => return Err(self.here(ErrorKind::Empty)),
-                        Some(b'[') => {
-                            self.consume(1);
-                            self.state = State::First;
-                        }
-                        Some(b) => {
-                            return Err(self.here(ErrorKind::NotAnArray {
-                                found: describe_byte(b),
-                            }))
-                        }
-                    }
-                }
-                State::First | State::AfterComma => match self.peek_non_ws()? {
-                    None => return Err(self.truncated("array")),
-                    Some(b']') if self.state == State::First => {
-                        self.consume(1);
-                        self.state = State::End;
-                    }
-                    Some(b) if matches!(b, b']' | b',' | b'}' | b':') => {
-                        return Err(self.unexpected(b, "an element"))
-                    }
-                    Some(b) => {
-                        let offset = self.pos;
-                        let raw = if matches!(b, b'{' | b'[' | b'"') {
-                            self.scan_nested()?
-                        } else {
-                            self.scan_scalar()?
-                        };
-                        self.state = State::AfterElement;
-                        return Ok(Some(self.element(offset, raw)));
-                    }
-                },
-                State::AfterElement => match self.peek_non_ws()? {
-                    None => return Err(self.truncated("array")),
-                    Some(b',') => {
-                        self.consume(1);
-                        self.state = State::AfterComma;
-                    }
-                    Some(b']') => {
-                        self.consume(1);
-                        self.state = State::End;
-                    }
-                    Some(b) => return Err(self.unexpected(b, "',' or ']' after an element")),
-                },
-                State::End => match self.peek_non_ws()? {
-                    None => return Ok(None),
-                    Some(b) => return Err(self.unexpected(b, "end of file after the closing ']'")),
-                },
-                State::Done => return Ok(None),
-            }
-        }
-    }
-
     fn truncated(&self, inside: &'static str) -> ReadError {
         self.here(ErrorKind::Truncated {
             inside,
             eof_at: self.pos,
         })
-    }
-
-    /// Copies an object, array or string element, starting at the current
-    /// byte, up to and including its closing byte.
-    fn scan_nested(&mut self) -> Result<Vec<u8>, ReadError> {
-        let start = self.pos;
-        let mut raw = Vec::with_capacity(1024);
-        let mut stack = std::mem::take(&mut self.stack);
-        stack.clear();
-        let mut in_string = false;
-        let mut escaped = false;
-        let result = loop {
-            let buf = match self.fill() {
-                Ok(buf) => buf,
-                Err(e) => break Err(e),
-            };
-            if buf.is_empty() {
-                let inside = match (in_string, stack.last()) {
-                    (true, _) => "string",
-                    (false, Some(b'{')) => "object",
-                    _ => "array",
-                };
-                let eof_at = self.pos;
-                break Err(self.error(self.index, start, ErrorKind::Truncated { inside, eof_at }));
-            }
-            match scan_chunk(buf, &mut stack, &mut in_string, &mut escaped) {
-                Scan::End(n) => {
-                    raw.extend_from_slice(&buf[..n]);
-                    self.consume(n);
-                    break Ok(raw);
-                }
-                Scan::More => {
-                    let n = buf.len();
-                    raw.extend_from_slice(buf);
-                    self.consume(n);
-                }
-                Scan::Mismatch(i) => {
-                    // The element's end is unknowable once brackets
-                    // disagree, so nothing after it can be delimited: the
-                    // stream is broken, not just this element.
-                    let found = buf[i];
-                    self.consume(i);
-                    let expected = match stack.last() {
-                        Some(b'{') => "'}' to close the object (mismatched bracket)",
-                        _ => "']' to close the array (mismatched bracket)",
-                    };
-                    break Err(self.unexpected(found, expected));
-                }
-            }
-        };
-        self.stack = stack;
-        result
-    }
-
-    /// Copies a bare scalar element (number, literal, or garbage) up to the
-    /// next delimiter. It is never a valid record, but it is well
-    /// delimited, so it is reported as a record-level error.
-    fn scan_scalar(&mut self) -> Result<Vec<u8>, ReadError> {
-        let mut raw = Vec::new();
-        loop {
-            let buf = self.fill()?;
-            if buf.is_empty() {
-                return Ok(raw);
-            }
-            // The first byte is already known not to be a delimiter, so at
-            // least one byte is taken and the scan always advances.
-            let skip = usize::from(raw.is_empty());
-            let n = buf[skip..]
-                .iter()
-                .position(|&b| is_ws(b) || b"{}[]\",:".contains(&b))
-                .map(|p| p + skip);
-            let take = n.unwrap_or(buf.len());
-            raw.extend_from_slice(&buf[..take]);
-            self.consume(take);
-            if n.is_some() {
-                return Ok(raw);
-            }
-        }
-    }
-
-    fn next_line(&mut self) -> Result<Option<Element>, ReadError> {
-        match self.state {
-            State::Done => return Ok(None),
-            State::Start => {
-                self.skip_bom()?;
-                // Lines have no structure between records; any state but
-                // Start and Done just means "started".
-                self.state = State::First;
-            }
-            _ => {}
-        }
-        loop {
-            let line_start = self.pos;
-            let mut line = Vec::new();
-            // read_until retries interrupted reads itself; any other error
-            // ends the stream, so a partly read line needs no accounting.
-            let n = match self.input.read_until(b'\n', &mut line) {
-                Ok(n) => n,
-                Err(e) => return Err(self.here(ErrorKind::Io(e))),
-            };
-            if n == 0 {
-                return if self.index == 0 {
-                    Err(self.here(ErrorKind::Empty))
-                } else {
-                    Ok(None)
-                };
-            }
-            self.pos += n as u64;
-            let terminated = line.last() == Some(&b'\n');
-            let Some(first) = line.iter().position(|b| !is_ws(*b)) else {
-                continue;
-            };
-            let last = line.iter().rposition(|b| !is_ws(*b)).unwrap_or(first);
-            line.truncate(last + 1);
-            line.drain(..first);
-            let offset = line_start + first as u64;
-            let element = self.element(offset, line);
-            if !terminated {
-                // An unparsable last line cut off mid-value, or mid-character,
-                // means the file was truncated, not that one record is bad
-                // (a bad record would be dead-lettered and the loss missed).
-                let cut_off = match &element.record {
-                    Err(ReadError {
-                        kind: ErrorKind::InvalidJson(e),
-                        ..
-                    }) => e.classify() == serde_json::error::Category::Eof,
-                    Err(ReadError {
-                        kind: ErrorKind::InvalidUtf8 { .. },
-                        ..
-                    }) => std::str::from_utf8(&element.raw).is_err_and(|e| e.error_len().is_none()),
-                    _ => false,
-                };
-                if cut_off {
-                    return Err(self.error(
-                        element.index,
-                        offset,
-                        ErrorKind::Truncated {
-                            inside: "object",
-                            eof_at: self.pos,
-                        },
-                    ));
-                }
-            }
-            return Ok(Some(element));
-        }
     }
 
     /// Wraps a delimited element, parsing it and taking the next index.
@@ -502,90 +305,6 @@ impl std::fmt::Debug for RecordReader {
             .field("index", &self.index)
             .finish_non_exhaustive()
     }
-}
-
-/// Where the scan of one buffered chunk stopped.
-enum Scan {
-    /// The element ends just before this index.
-    End(usize),
-    /// A closing bracket at this index does not match the open one.
-    Mismatch(usize),
-    /// The element goes on past the chunk.
-    More,
-}
-
-/// Bytes that matter to the scanner, per state. Everything else is skipped
-/// in a tight loop, which is where the scanner spends its time: the data is
-/// mostly indentation and string contents.
-const IN_STRING: [bool; 256] = byte_set(b"\\\"");
-const OUTSIDE: [bool; 256] = byte_set(b"\"{}[]");
-
-const fn byte_set(bytes: &[u8]) -> [bool; 256] {
-    let mut set = [false; 256];
-    let mut i = 0;
-    while i < bytes.len() {
-        set[bytes[i] as usize] = true;
-        i += 1;
-    }
-    set
-}
-
-/// Advances the element scan over one chunk. The state (open brackets, in
-/// a string, after a backslash) carries over between chunks, so elements
-/// may straddle buffer refills anywhere, even inside an escape.
-fn scan_chunk(buf: &[u8], stack: &mut Vec<u8>, in_string: &mut bool, escaped: &mut bool) -> Scan {
-    let n = buf.len();
-    let mut i = 0;
-    if *escaped && n > 0 {
-        *escaped = false;
-        i = 1;
-    }
-    while i < n {
-        if *in_string {
-            while i < n && !IN_STRING[buf[i] as usize] {
-                i += 1;
-            }
-            if i == n {
-                break;
-            }
-            if buf[i] == b'\\' {
-                if i + 1 == n {
-                    *escaped = true;
-                    break;
-                }
-                i += 2;
-                continue;
-            }
-            *in_string = false;
-            i += 1;
-            if stack.is_empty() {
-                return Scan::End(i);
-            }
-        } else {
-            while i < n && !OUTSIDE[buf[i] as usize] {
-                i += 1;
-            }
-            if i == n {
-                break;
-            }
-            match buf[i] {
-                b'"' => *in_string = true,
-                b @ (b'{' | b'[') => stack.push(b),
-                b => {
-                    let open = if b == b'}' { b'{' } else { b'[' };
-                    if stack.last() != Some(&open) {
-                        return Scan::Mismatch(i);
-                    }
-                    stack.pop();
-                    if stack.is_empty() {
-                        return Scan::End(i + 1);
-                    }
-                }
-            }
-            i += 1;
-        }
-    }
-    Scan::More
 }
 
 /// Parses one delimited element; `offset` makes UTF-8 positions absolute.
@@ -656,7 +375,7 @@ mod tests {
     use flate2::Compression;
     use std::io::Write;
 
-    fn read(bytes: &[u8], format: Format) -> Vec<Result<Element, ReadError>> {
+    pub(super) fn read(bytes: &[u8], format: Format) -> Vec<Result<Element, ReadError>> {
         RecordReader::from_reader(Cursor::new(bytes.to_vec()), format)
             .unwrap()
             .collect()
@@ -668,21 +387,21 @@ mod tests {
         gz.finish().unwrap()
     }
 
-    fn offset_of(haystack: &[u8], needle: &[u8]) -> u64 {
+    pub(super) fn offset_of(haystack: &[u8], needle: &[u8]) -> u64 {
         haystack
             .windows(needle.len())
             .position(|w| w == needle)
             .expect("needle present") as u64
     }
 
-    fn ok(item: &Result<Element, ReadError>) -> &Element {
+    pub(super) fn ok(item: &Result<Element, ReadError>) -> &Element {
         let e = item.as_ref().expect("element, not a stream error");
         assert!(e.record.is_ok(), "record {}: {:?}", e.index, e.record);
         e
     }
 
     /// The record-level error of an element that must still be yielded.
-    fn bad(item: &Result<Element, ReadError>) -> &ReadError {
+    pub(super) fn bad(item: &Result<Element, ReadError>) -> &ReadError {
         let e = item.as_ref().expect("element, not a stream error");
         let err = e.record.as_ref().expect_err("a record-level error");
         assert!(err.is_record_level(), "{err}");
@@ -691,7 +410,7 @@ mod tests {
     }
 
     /// The stream-level error that must end the iteration.
-    fn fatal(items: &[Result<Element, ReadError>]) -> &ReadError {
+    pub(super) fn fatal(items: &[Result<Element, ReadError>]) -> &ReadError {
         let err = items
             .last()
             .unwrap()
@@ -717,11 +436,6 @@ mod tests {
     }
 
     #[test]
-    fn empty_array_has_no_records() {
-        assert!(read(b" [ ] \n", Format::Array).is_empty());
-    }
-
-    #[test]
     fn empty_file_is_an_error() {
         for (text, format) in [
             (&b""[..], Format::Array),
@@ -735,63 +449,6 @@ mod tests {
             assert!(matches!(err.kind, ErrorKind::Empty), "{err}");
             assert_eq!((err.index, err.offset), (0, text.len() as u64));
         }
-    }
-
-    #[test]
-    fn object_at_top_level_is_not_an_array() {
-        let text = format!("\n  {}", nth(0));
-        let items = read(text.as_bytes(), Format::Array);
-        let err = fatal(&items);
-        assert!(
-            matches!(&err.kind, ErrorKind::NotAnArray { found } if found == "'{'"),
-            "{err}"
-        );
-        assert_eq!((err.index, err.offset), (0, 3));
-        assert_eq!(
-            err.to_string(),
-            "record 0 (byte 3): not a JSON array: starts with '{' \
-             (JSON lines files need a .jsonl name)"
-        );
-    }
-
-    #[test]
-    fn non_object_elements_are_record_level() {
-        let good = nth(0);
-        let text = format!(r#"[1, "x", null, [1, {{"a": "]"}}], true, {good}]"#);
-        let items = read(text.as_bytes(), Format::Array);
-        assert_eq!(items.len(), 6);
-        let expect = [
-            ("1", "a number"),
-            (r#""x""#, "a string"),
-            ("null", "null"),
-            (r#"[1, {"a": "]"}]"#, "an array"),
-            ("true", "a boolean"),
-        ];
-        for (i, (raw, kind)) in expect.iter().enumerate() {
-            let err = bad(&items[i]);
-            assert!(
-                matches!(err.kind, ErrorKind::NotAnObject { found } if found == *kind),
-                "{err}"
-            );
-            assert_eq!(err.index, i as u64);
-            assert_eq!(err.offset, offset_of(text.as_bytes(), raw.as_bytes()));
-            assert_eq!(items[i].as_ref().unwrap().raw, raw.as_bytes());
-        }
-        assert_eq!(ok(&items[5]).index, 5);
-    }
-
-    #[test]
-    fn invalid_json_inside_a_delimited_element_is_record_level() {
-        let good = nth(1);
-        let text = format!(r#"[{{"crime_id" "1"}}, nope, {good}]"#);
-        let items = read(text.as_bytes(), Format::Array);
-        assert_eq!(items.len(), 3);
-        for (i, offset) in [(0, 1), (1, offset_of(text.as_bytes(), b"nope"))] {
-            let err = bad(&items[i]);
-            assert!(matches!(err.kind, ErrorKind::InvalidJson(_)), "{err}");
-            assert_eq!(err.offset, offset);
-        }
-        ok(&items[2]);
     }
 
     #[test]
@@ -836,109 +493,6 @@ mod tests {
     }
 
     #[test]
-    fn truncation_is_stream_level_and_located() {
-        let good = nth(0);
-        let at = good.len() as u64 + 3; // "[" + good + ", "
-        let cases: [(String, &str, u64, u64); 6] = [
-            (format!(r#"[{good}, {{"crime_id": "12"#), "string", 1, at),
-            (format!(r#"[{good}, {{"a": {{"b": 1}}"#), "object", 1, at),
-            (format!(r#"[{good}, [1, 2"#), "array", 1, at),
-            (format!("[{good}"), "array", 1, at - 2),
-            (format!("[{good},\n"), "array", 1, at),
-            ("[".to_owned(), "array", 0, 1),
-        ];
-        for (text, inside, index, offset) in cases {
-            let items = read(text.as_bytes(), Format::Array);
-            assert_eq!(items.len() as u64, index + 1, "{text}");
-            let err = fatal(&items);
-            assert!(
-                matches!(err.kind, ErrorKind::Truncated { inside: i, eof_at }
-                    if i == inside && eof_at == text.len() as u64),
-                "{text}: {err}"
-            );
-            assert_eq!((err.index, err.offset), (index, offset), "{text}");
-        }
-    }
-
-    #[test]
-    fn garbage_between_elements_is_stream_level() {
-        let (a, b) = (nth(0), nth(1));
-        let after_a = 1 + a.len() as u64;
-        let cases = [
-            (format!("[{a} x {b}]"), "'x'", after_a + 1),
-            (format!("[{a},,{b}]"), "','", after_a + 1),
-            (format!("[{a},]"), "']'", after_a + 1),
-            (format!("[{a}}}, {b}]"), "'}'", after_a),
-            (format!("[{a}]\nx"), "'x'", after_a + 2),
-            (format!("[{a}] {b}"), "'{'", after_a + 2),
-            (format!("[{a}\u{0}]"), "byte 0x00", after_a),
-        ];
-        for (text, found, offset) in cases {
-            let items = read(text.as_bytes(), Format::Array);
-            assert_eq!(items.len(), 2, "{text}");
-            ok(&items[0]);
-            let err = fatal(&items);
-            assert!(
-                matches!(&err.kind, ErrorKind::Unexpected { found: f, .. } if f == found),
-                "{text}: {err}"
-            );
-            assert_eq!((err.index, err.offset), (1, offset), "{text}");
-        }
-    }
-
-    #[test]
-    fn mismatched_bracket_is_stream_level() {
-        let text = format!(r#"[{{"a": [1}}, {}]"#, nth(0));
-        let items = read(text.as_bytes(), Format::Array);
-        assert_eq!(items.len(), 1);
-        let err = fatal(&items);
-        assert!(
-            matches!(&err.kind, ErrorKind::Unexpected { found, expected }
-                if found == "'}'" && expected.starts_with("']'")),
-            "{err}"
-        );
-        assert_eq!((err.index, err.offset), (0, 9));
-    }
-
-    /// Strings full of brackets, quotes and escapes must not move element
-    /// boundaries, wherever the buffer happens to be refilled.
-    #[test]
-    fn scanner_respects_strings_across_any_chunking() {
-        struct Trickle(Cursor<Vec<u8>>);
-        impl Read for Trickle {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = buf.len().min(1);
-                self.0.read(&mut buf[..n])
-            }
-        }
-        let tricky = record_json(
-            r#"a"}]{["\"#,
-            "\\\"}\\",
-            "2018-12-31T23:57:00.000",
-            "x\u{2028}\u{e9}\u{1F693}",
-        )
-        .to_string();
-        let text = format!("[{tricky},\"]\\\"[\", {}]", nth(1));
-        let whole = read(text.as_bytes(), Format::Array);
-        let trickled: Vec<_> =
-            RecordReader::from_reader(Trickle(Cursor::new(text.into_bytes())), Format::Array)
-                .unwrap()
-                .collect();
-        for items in [&whole, &trickled] {
-            assert_eq!(items.len(), 3);
-            let r = ok(&items[0]).record.as_ref().unwrap();
-            assert_eq!(r.crime_id, r#"a"}]{["\"#);
-            assert_eq!(r.original_crime_type_name, "\\\"}\\");
-            assert_eq!(bad(&items[1]).offset, 1 + tricky.len() as u64 + 1);
-            assert_eq!(ok(&items[2]).index, 2);
-        }
-        for (w, t) in whole.iter().zip(&trickled) {
-            let (w, t) = (w.as_ref().unwrap(), t.as_ref().unwrap());
-            assert_eq!((w.index, w.offset, &w.raw), (t.index, t.offset, &t.raw));
-        }
-    }
-
-    #[test]
     fn leading_byte_order_mark_is_skipped() {
         let text = format!("\u{feff}[{}]", nth(0));
         let items = read(text.as_bytes(), Format::Array);
@@ -951,65 +505,6 @@ mod tests {
             err,
             "record 0 (byte 2): unexpected '[', expected the rest of a UTF-8 byte order mark"
         );
-    }
-
-    #[test]
-    fn json_lines_skip_blanks_and_keep_going_after_bad_lines() {
-        let (a, b) = (nth(0), nth(1));
-        let text = format!("{a}\r\n\n   \n  {{\"crime_id\": }}\n[1]\n\t{b}");
-        let items = read(text.as_bytes(), Format::Lines);
-        assert_eq!(items.len(), 4);
-        let e = ok(&items[0]);
-        assert_eq!((e.index, e.offset, e.raw.as_slice()), (0, 0, a.as_bytes()));
-        let err = bad(&items[1]);
-        assert!(matches!(err.kind, ErrorKind::InvalidJson(_)), "{err}");
-        assert_eq!(
-            (err.index, err.offset),
-            (1, offset_of(text.as_bytes(), b"{\"crime_id\": }"))
-        );
-        let err = bad(&items[2]);
-        assert!(matches!(
-            err.kind,
-            ErrorKind::NotAnObject { found: "an array" }
-        ));
-        let e = ok(&items[3]);
-        assert_eq!(
-            (e.index, e.offset),
-            (3, offset_of(text.as_bytes(), b.as_bytes()))
-        );
-        assert_eq!(e.raw, b.as_bytes());
-    }
-
-    #[test]
-    fn json_lines_cut_off_last_line_is_truncation() {
-        let a = nth(0);
-        let cut = &nth(1)[..40];
-        let text = format!("{a}\n{cut}");
-        let items = read(text.as_bytes(), Format::Lines);
-        assert_eq!(items.len(), 2);
-        ok(&items[0]);
-        let err = fatal(&items);
-        assert!(
-            matches!(err.kind, ErrorKind::Truncated { eof_at, .. } if eof_at == text.len() as u64),
-            "{err}"
-        );
-        assert_eq!((err.index, err.offset), (1, a.len() as u64 + 1));
-        // The same line with its newline is just one bad record.
-        let items = read(format!("{text}\n").as_bytes(), Format::Lines);
-        bad(&items[1]);
-    }
-
-    #[test]
-    fn json_lines_cut_off_mid_character_is_truncation() {
-        // Found by tests/fuzz_reader.rs: the cut left half a UTF-8
-        // character, which read as a bad record, not a truncated file.
-        let a = nth(0);
-        let text = format!("{a}\n{{\"crime_id\": \"\u{e9}");
-        let cut = &text.as_bytes()[..text.len() - 1];
-        let items = read(cut, Format::Lines);
-        let err = fatal(&items);
-        assert!(matches!(err.kind, ErrorKind::Truncated { .. }), "{err}");
-        assert_eq!((err.index, err.offset), (1, a.len() as u64 + 1));
     }
 
     #[test]

@@ -93,10 +93,20 @@ pub const LOW_LATENCY: Preset = Preset {
     job_options: &[("trigger", "0 seconds"), ("readInOneTask", "true")],
 };
 
+/// The job's `--source` for Spark's own Kafka source, spark-sql-kafka.
+pub const SPARK_SQL_KAFKA: &str = "kafka";
+/// The job's `--source` for sfcrime's Rust connector, and the connector's one
+/// name: its PySpark data source and Python module (python/sfcrime_connector.py),
+/// that module's compiled half `_sfcrime_connector`, the crate rust/connector.
+pub const CONNECTOR: &str = "sfcrime_connector";
+/// The connector's `--source` before it was named [`CONNECTOR`]: still taken
+/// until the next release (the job reads it as [`CONNECTOR`]).
+pub const CONNECTOR_OLD_NAME: &str = "sfcrime";
+
 /// Everything `python/data_stream.py` is told, as typed values.
 #[derive(Debug, Clone, Default)]
 pub struct JobArgs {
-    /// kafka (spark-sql-kafka) or sfcrime (the Rust connector); None: the job's default.
+    /// [`SPARK_SQL_KAFKA`] or [`CONNECTOR`]; None: the job's default.
     pub source: Option<String>,
     pub bootstrap_servers: String,
     pub topic: String,

@@ -15,7 +15,7 @@
 //! `spark.driver.memory` too, which `submit.sh` honours like `--master` and
 //! `--driver-memory`); the other keys are the Kafka source's options
 //! (`maxOffsetsPerTrigger`, ...), the trigger and the `source` (kafka or
-//! sfcrime, the job's `--source`), passed as the job's flags.
+//! sfcrime_connector, the job's `--source`), passed as the job's flags.
 //! The value `none` means "not set", i.e. Spark's default.
 
 use anyhow::{bail, Context, Result};
@@ -623,7 +623,7 @@ mod tests {
     fn the_source_is_a_dimension_passed_as_the_jobs_flag() {
         let spec = SweepSpec::from_flags(
             "sources",
-            &["source=sfcrime".to_string()],
+            &["source=sfcrime_connector".to_string()],
             &["source=kafka".to_string()],
             1,
             1,
@@ -639,7 +639,7 @@ mod tests {
             .collect();
         assert_eq!(
             options,
-            [[("source", "kafka")], [("source", "sfcrime")]],
+            [[("source", "kafka")], [("source", "sfcrime_connector")]],
             "baseline, then the level"
         );
         assert!(ex.points[1].spark_confs().all(|(k, _)| k != "source"));

@@ -1,17 +1,17 @@
 #
-# sfcrime: the `sfcrime_kafka` PySpark data source, Kafka read by the Rust
-# connector (rust/connector, Python module `sfcrime_connector`).
+# sfcrime: the `sfcrime_connector` PySpark data source, Kafka read by the Rust
+# connector (rust/connector, compiled into .venv as the module `_sfcrime_connector`).
 #
 
 """
-A PySpark data source named ``sfcrime_kafka`` that reads Kafka through
+A PySpark data source named ``sfcrime_connector`` that reads Kafka through
 sfcrime's Rust connector: every Spark task reads one offset range of one
 partition with librdkafka and receives it as ONE Arrow record batch, so no
 row ever exists as a Python object.
 
-    import sfcrime_source
-    sfcrime_source.register(spark)
-    df = (spark.readStream.format("sfcrime_kafka")
+    import sfcrime_connector
+    sfcrime_connector.register(spark)
+    df = (spark.readStream.format("sfcrime_connector")
           .option("kafka.bootstrap.servers", "127.0.0.1:9092")
           .option("subscribe", "sf.police.calls")
           .option("mode", "calls")
@@ -51,7 +51,6 @@ a query is lives only in Spark's offset log, and `commit` does nothing.
 import json
 import sys
 
-import sfcrime_connector
 from pyspark import cloudpickle
 from pyspark.sql.datasource import (
     DataSource,
@@ -75,7 +74,19 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-NAME = "sfcrime_kafka"
+# The Rust half, named after this module with Python's leading underscore for
+# a compiled helper (as _json is json's). A .venv set up before it took this
+# name lacks it: say how to build it rather than leave a bare import error.
+try:
+    import _sfcrime_connector
+except ModuleNotFoundError as e:
+    if e.name != "_sfcrime_connector":
+        raise
+    raise ModuleNotFoundError(
+        f"{e} (the connector's Rust half, rust/connector): build it into this venv "
+        "with scripts/setup.sh", name=e.name) from None
+
+NAME = "sfcrime_connector"
 
 RAW_SCHEMA = StructType([
     StructField("key", BinaryType()),
@@ -114,13 +125,13 @@ EARLIEST, LATEST = -2, -1  # spark-sql-kafka's markers in offset JSON
 
 
 def register(spark):
-    """Makes ``format("sfcrime_kafka")`` work in `spark`.
+    """Makes ``format("sfcrime_connector")`` work in `spark`.
 
     The module is pickled by value into Spark's Python workers, so they need
-    only pyspark and sfcrime_connector installed, not this file on their path.
+    only pyspark and _sfcrime_connector installed, not this file on their path.
     """
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    spark.dataSource.register(SfcrimeKafka)
+    spark.dataSource.register(SfcrimeConnector)
 
 
 class Settings:
@@ -182,7 +193,7 @@ class Settings:
         """{(topic, partition): (low, high)} of every subscribed partition."""
         return {(topic, p): marks
                 for topic in self.topics
-                for p, marks in sfcrime_connector.partition_offsets(
+                for p, marks in _sfcrime_connector.partition_offsets(
                     self.bootstrap, topic, self.kafka, timeout_ms=self.timeout_ms).items()}
 
     def resolve(self, spec, marks, name):
@@ -221,7 +232,7 @@ class Settings:
         if partition.value is None:  # PySpark's stand-in when there is nothing to read
             return
         topic, kafka_partition, start, end = partition.value
-        batch = sfcrime_connector.read_range(
+        batch = _sfcrime_connector.read_range(
             self.bootstrap, topic, kafka_partition, start, end, self.mode, self.kafka,
             include_headers=self.include_headers, fail_on_data_loss=self.fail_on_data_loss,
             timeout_ms=self.timeout_ms)
@@ -269,8 +280,8 @@ def rate_limit(start, end, max_rows):
     return {tp: start[tp] + share.get(tp, 0) if tp in backlog else end[tp] for tp in end}
 
 
-class SfcrimeKafka(DataSource):
-    """``spark.read`` / ``spark.readStream`` ``.format("sfcrime_kafka")``."""
+class SfcrimeConnector(DataSource):
+    """``spark.read`` / ``spark.readStream`` ``.format("sfcrime_connector")``."""
 
     @classmethod
     def name(cls):
