@@ -3,7 +3,6 @@
 
 mod bench_cmd;
 mod consume_cmd;
-mod interrupt;
 mod kafka_args;
 mod produce_cmd;
 mod spark_cluster_cmd;

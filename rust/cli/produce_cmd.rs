@@ -1,7 +1,6 @@
 //! `sfcrime produce`: flags, the progress bar and the summary around
 //! sfcrime_kafka::produce.
 
-use crate::interrupt;
 use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::Exit;
 use anyhow::{bail, Result};
@@ -138,7 +137,7 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
         duration: args.duration.map(Duration::from_secs_f64),
         skip_invalid: args.skip_invalid,
         connect_timeout: args.wait.timeout(),
-        stop: Some(interrupt::stop_flag()),
+        stop: Some(sfcrime_process::interrupt::stop_flag()),
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);

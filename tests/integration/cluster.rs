@@ -14,7 +14,7 @@
 //! own assertions. Measurements go to stderr as `cluster: ...` lines
 //! (`--nocapture` shows them; docs/RELIABILITY.md records a run).
 
-use crate::common::background::{kill, processes_with_arg, spawn, stat, KillGroupsWith};
+use crate::common::background::{processes_with_arg, spawn, KillGroupsWith};
 use crate::common::{
     assert_all_delivered, count, data_slice, progress_events, verify, wait_for, Aggregates, Broker,
     SparkCluster, TOPIC,
@@ -205,7 +205,7 @@ fn broker_and_executor_lost_mid_stream_lose_nothing() {
     let worker = spark.worker_pid();
     let executors: Vec<u32> = processes_with_arg(EXECUTOR_CLASS)
         .into_iter()
-        .filter(|(_, pgid)| *pgid == worker as i32)
+        .filter(|(_, pgid)| *pgid == worker)
         .map(|(pid, _)| pid)
         .collect();
     assert_eq!(
@@ -213,9 +213,9 @@ fn broker_and_executor_lost_mid_stream_lose_nothing() {
         1,
         "executors of worker {worker}: {executors:?}"
     );
-    kill(executors[0] as i32, libc::SIGKILL);
+    sfcrime_process::signal(executors[0], libc::SIGKILL).unwrap();
     let executor_killed_at = Instant::now();
-    while matches!(stat(executors[0]), Some((s, _)) if s != 'Z' && s != 'X') {
+    while sfcrime_process::is_alive(executors[0]) {
         std::thread::sleep(Duration::from_millis(50));
     }
     // The worker replaces it within the same application (executor dirs
@@ -247,7 +247,7 @@ fn broker_and_executor_lost_mid_stream_lose_nothing() {
         "spark run ended by itself; log {}",
         spark_log.display()
     );
-    kill(job.child.id() as i32, libc::SIGINT);
+    sfcrime_process::signal(job.child.id(), libc::SIGINT).unwrap();
     let (status, stdout, stderr) = job.finish(Duration::from_secs(300));
     assert!(
         status.success(),

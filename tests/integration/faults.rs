@@ -20,9 +20,7 @@
 //! Measurements go to stderr as `faults: ...` lines (`--nocapture` shows
 //! them; docs/RELIABILITY.md records a run).
 
-use crate::common::background::{
-    group_alive, kill, own_pgid, processes_with_arg, spawn, KillGroupsWith, Running,
-};
+use crate::common::background::{own_pgid, processes_with_arg, spawn, KillGroupsWith, Running};
 use crate::common::{
     assert_all_delivered, batches_with_rows, broker_turn, count, create_topic, data_file,
     data_slice, json, shared_broker, spark_turn, verify, Aggregates, Broker, TOPIC,
@@ -274,14 +272,14 @@ fn spark_job_killed_mid_stream_reruns_to_exact_results() {
     );
     assert_ne!(pgid, own_pgid(), "the job must not share the test's group");
     let killed_at = Instant::now();
-    kill(-pgid, libc::SIGKILL);
+    sfcrime_process::signal_group(pgid, libc::SIGKILL).unwrap();
     let (status, _, stderr) = first.finish(Duration::from_secs(60));
     assert!(
         !status.success(),
         "the killed run exited successfully:\n{stderr}"
     );
     let deadline = Instant::now() + Duration::from_secs(30);
-    while group_alive(pgid) {
+    while sfcrime_process::group_alive(pgid) {
         assert!(
             Instant::now() < deadline,
             "process group {pgid} survived SIGKILL"

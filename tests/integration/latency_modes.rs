@@ -5,7 +5,7 @@
 //! in Spark's real-time mode, every call exactly once with its radio code's
 //! description.
 
-use crate::common::background::{kill, spawn, Running};
+use crate::common::background::{spawn, Running};
 use crate::common::{
     create_topic, data_slice, home, progress_events, shared_broker, spark_turn, wait_for,
     Aggregates, Broker,
@@ -65,7 +65,7 @@ fn stream_into_running_job(
 
 /// Ctrl-C, as a user stops a streaming run; the run must end cleanly.
 fn stop(job: Running) -> String {
-    kill(job.child.id() as i32, libc::SIGINT);
+    sfcrime_process::signal(job.child.id(), libc::SIGINT).unwrap();
     let (status, stdout, stderr) = job.finish(Duration::from_secs(180));
     assert!(status.success(), "spark run failed:\n{stdout}\n{stderr}");
     stdout

@@ -2,7 +2,7 @@
 //! arrives exactly once and intact, bad input is named by record index and
 //! byte offset (or dead-lettered), pacing holds, an absent broker fails fast.
 
-use crate::common::background::{kill, spawn};
+use crate::common::background::spawn;
 use crate::common::{
     count, create_topic, data_file, data_slice, json, shared_broker, temp_file, verify,
 };
@@ -122,7 +122,7 @@ fn an_interrupted_produce_says_where_it_stopped_and_resume_completes_it() {
         ],
     );
     std::thread::sleep(Duration::from_millis(1500));
-    kill(producer.child.id() as i32, libc::SIGINT);
+    sfcrime_process::signal(producer.child.id(), libc::SIGINT).unwrap();
     let (status, stdout, stderr) = producer.finish(Duration::from_secs(90));
     assert_eq!(status.code(), Some(130), "{stdout}{stderr}");
     let summary = json(&stdout);

@@ -4,7 +4,7 @@
 //! ground truth computed straight from the file; and a local run listening
 //! on loopback only.
 
-use crate::common::background::{kill, pids, processes_with_arg, spawn, stat, KillGroupsWith};
+use crate::common::background::{processes_with_arg, spawn, KillGroupsWith};
 use crate::common::{
     announced_run_dir, create_topic, data_file, data_slice, progress_events, shared_broker,
     spark_turn, wait_for, Aggregates, Broker,
@@ -208,17 +208,17 @@ fn a_local_spark_run_listens_on_loopback_only() {
 
     // The job's processes: its process groups (submit.sh, the Python
     // driver, the JVM, Python workers), found by the output dir they got.
-    let groups: Vec<i32> = processes_with_arg(&output_arg)
+    let groups: Vec<u32> = processes_with_arg(&output_arg)
         .into_iter()
         .map(|(_, pgid)| pgid)
         .collect();
-    let job_pids: Vec<u32> = pids()
+    let job_pids: Vec<u32> = sfcrime_process::pids()
         .into_iter()
-        .filter(|pid| stat(*pid).is_some_and(|(_, pgid)| groups.contains(&pgid)))
+        .filter(|pid| sfcrime_process::stat(*pid).is_some_and(|s| groups.contains(&s.pgid)))
         .collect();
     let job_sockets = listening_sockets(&job_pids);
     let broker_sockets = listening_sockets(&[broker.pid().expect("the broker runs")]);
-    kill(job.child.id() as i32, libc::SIGINT);
+    sfcrime_process::signal(job.child.id(), libc::SIGINT).unwrap();
     let (status, stdout, stderr) = job.finish(Duration::from_secs(180));
     assert!(status.success(), "spark run failed:\n{stdout}\n{stderr}");
 

@@ -39,7 +39,7 @@ fn up_round_trip_down_leaves_nothing_running() {
         .success()
         .stdout(contains("stopped"));
     assert!(
-        crate::common::exited(pid),
+        !sfcrime_process::is_alive(pid),
         "broker pid {pid} still alive after down"
     );
     broker
@@ -80,6 +80,40 @@ fn missing_java_is_a_clear_error() {
         .assert()
         .failure()
         .stderr(contains("Java 17+ is needed"));
+}
+
+/// A child that fails is reported by its command line, its exit status and
+/// its last lines of stderr: here the `java -version` check of `stack up`.
+#[test]
+fn a_failing_java_is_reported_with_its_command_status_and_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let java = dir.path().join("java");
+    std::fs::write(
+        &java,
+        "#!/bin/sh\necho 'Error: Could not create the Java Virtual Machine.' >&2\n\
+         echo 'Error: A fatal exception has occurred. Program will exit.' >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&java, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let ports = crate::common::ports::reserve();
+    crate::common::sfcrime()
+        .env("SFCRIME_JAVA", &java)
+        .args(["stack", "up", "--port", &ports.port(0).to_string()])
+        .args([
+            "--controller-port",
+            &ports.port(1).to_string(),
+            "--stack-dir",
+        ])
+        .arg(dir.path().join("stack"))
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "`{} -version` failed (exit status 3)\nlast lines of its stderr:\n  \
+             Error: Could not create the Java Virtual Machine.\n  \
+             Error: A fatal exception has occurred. Program will exit.\n",
+            java.display()
+        )))
+        .stderr(contains("set JAVA_HOME or SFCRIME_JAVA"));
 }
 
 /// Sends `n` distinct keyed records and returns them as key -> value.

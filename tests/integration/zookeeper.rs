@@ -5,9 +5,7 @@
 //! ground truth; `stack down` stops both. A cluster of brokers is KRaft's
 //! alone: asking ZooKeeper mode for one is refused.
 
-use crate::common::{
-    announced_run_dir, data_slice, exited, ports, sfcrime, Aggregates, Broker, TOPIC,
-};
+use crate::common::{announced_run_dir, data_slice, ports, sfcrime, Aggregates, Broker, TOPIC};
 use predicates::str::contains;
 use std::time::Instant;
 
@@ -111,7 +109,10 @@ fn zookeeper_mode_carries_a_slice_to_exact_spark_results_and_stops_cleanly() {
         .stdout(contains(format!("ZooKeeper stopped (pid {zookeeper_pid})")));
     let down_s = stopped.elapsed().as_secs_f64();
     for pid in [broker_pid, zookeeper_pid] {
-        assert!(exited(pid), "pid {pid} still alive after stack down");
+        assert!(
+            !sfcrime_process::is_alive(pid),
+            "pid {pid} still alive after stack down"
+        );
     }
     broker
         .stack(&["status", "--mode", "zookeeper"])

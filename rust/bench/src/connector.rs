@@ -16,9 +16,10 @@ use sfcrime_kafka::admin;
 use sfcrime_records::RecordReader;
 use sfcrime_spark::job::{CONNECTOR, SPARK_SQL_KAFKA};
 use sfcrime_sweep::grid::{Design, SweepSpec};
+use sfcrime_sweep::load::produce_command;
 use sfcrime_sweep::results::{read_plan, read_records};
 use sfcrime_sweep::stats::{point_stats, speedup_with_range, PointStats, Spread};
-use sfcrime_sweep::sweep::{produce_command, run_sweep, topic_size, SweepOptions};
+use sfcrime_sweep::sweep::{run_sweep, topic_size, SweepOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -159,15 +160,8 @@ fn load_topic(options: &ConnectorBenchOptions, progress: &mut dyn FnMut(&str)) -
     admin::delete_topic(kafka, topic, timeout)?;
     admin::wait_deleted(kafka, topic, timeout)?;
     admin::ensure_topic(kafka, topic, 3, 1, &[], timeout)?;
-    let out = produce_command(&options.sweep, topic)
-        .output()
-        .context("cannot run sfcrime produce")?;
-    if !out.status.success() {
-        bail!(
-            "sfcrime produce into '{topic}' failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    sfcrime_process::output(&mut produce_command(&options.sweep, topic))
+        .with_context(|| format!("cannot load topic '{topic}'"))?;
     let loaded = topic_size(kafka, topic)?;
     if loaded != records {
         bail!("topic '{topic}' holds {loaded} records after loading {records}");

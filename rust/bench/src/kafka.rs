@@ -208,7 +208,7 @@ fn produce_ours(options: &KafkaBenchOptions) -> Result<(f64, f64, f64)> {
     for (key, value) in SHARED_PRODUCER_SETTINGS {
         command.arg("-X").arg(format!("{key}={value}"));
     }
-    let run = run_measured(&mut command, "sfcrime produce")?;
+    let run = run_measured(&mut command)?;
     let summary: serde_json::Value = serde_json::from_str(&run.stdout)?;
     let seconds = summary["seconds"]
         .as_f64()
@@ -259,7 +259,7 @@ fn produce_theirs(
     for (key, value) in SHARED_PRODUCER_SETTINGS {
         command.arg(format!("{key}={value}"));
     }
-    let run = run_measured(&mut command, "ProducerPerformance")?;
+    let run = run_measured(&mut command)?;
     // "199999 records sent, 155158.3 records/sec (60.76 MB/sec), ..."
     let line = run
         .stdout
@@ -282,10 +282,14 @@ fn produce_theirs(
 }
 
 fn consume_ours(options: &KafkaBenchOptions, records: u64) -> Result<(f64, f64, f64)> {
-    let run = run_measured(
-        sfcrime(options).args(["consume", "--json", "-t", OURS, "-b", &options.bootstrap]),
-        "sfcrime consume",
-    )?;
+    let run = run_measured(sfcrime(options).args([
+        "consume",
+        "--json",
+        "-t",
+        OURS,
+        "-b",
+        &options.bootstrap,
+    ]))?;
     let summary: serde_json::Value = serde_json::from_str(&run.stdout)?;
     let messages = summary["messages"].as_f64().context("no messages")?;
     if messages as u64 != records {
@@ -310,7 +314,6 @@ fn consume_theirs(options: &KafkaBenchOptions, records: u64) -> Result<(f64, f64
             "--messages",
             &records.to_string(),
         ]),
-        "ConsumerPerformance",
     )?;
     // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg,
     // nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec

@@ -1,9 +1,11 @@
 //! Running a benchmark child process and measuring its peak memory.
 
 use anyhow::{bail, Context, Result};
+use sfcrime_process::{Piped, ProcessError};
 use sfcrime_sweep::stats::Spread;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
 /// What one child run produced.
@@ -15,25 +17,22 @@ pub struct Measured {
 }
 
 /// Runs `command` to completion, capturing stdout and the child's own peak
-/// RSS (from wait4's rusage, so other processes do not count).
-pub fn run_measured(command: &mut Command, what: &str) -> Result<Measured> {
+/// RSS (from wait4's rusage, so other processes do not count). A failure
+/// names the command, its status and its last lines.
+pub fn run_measured(command: &mut Command) -> Result<Measured> {
     let started = Instant::now();
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {what}"))?;
+    let Piped { child, command } = sfcrime_process::spawn_piped(command)?;
     let pid = child.id() as libc::pid_t;
     let mut stdout = child.stdout.expect("piped");
     let mut stderr = child.stderr.expect("piped");
     let err_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        text
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut bytes);
+        bytes
     });
     let mut out = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut out)?;
+    std::io::Read::read_to_string(&mut stdout, &mut out)
+        .with_context(|| format!("cannot read the output of `{command}`"))?;
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -42,21 +41,20 @@ pub fn run_measured(command: &mut Command, what: &str) -> Result<Measured> {
     let seconds = started.elapsed().as_secs_f64();
     let err = err_reader.join().unwrap_or_default();
     if reaped != pid {
-        bail!("waiting for {what} failed");
+        bail!(
+            "cannot wait for `{command}`: {}",
+            std::io::Error::last_os_error()
+        );
     }
-    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("{what} failed:\n{}{}", tail(&out), tail(&err));
+    let status = ExitStatus::from_raw(status);
+    if let Some(failure) = ProcessError::check(command, status, out.as_bytes(), &err) {
+        return Err(failure.into());
     }
     Ok(Measured {
         stdout: out,
         seconds,
         peak_rss_kb: usage.ru_maxrss as u64,
     })
-}
-
-fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(15)..].join("\n") + "\n"
 }
 
 /// `sfcrime` (normally the running binary) with the project home set.
@@ -90,16 +88,17 @@ mod tests {
 
     #[test]
     fn measures_a_real_child() {
-        let m = run_measured(Command::new("sh").args(["-c", "echo hi"]), "sh").unwrap();
+        let m = run_measured(Command::new("sh").args(["-c", "echo hi"])).unwrap();
         assert_eq!(m.stdout, "hi\n");
         assert!(m.peak_rss_kb > 0);
-        let err = run_measured(
-            Command::new("sh").args(["-c", "echo boom >&2; exit 3"]),
-            "sh",
-        )
-        .err()
-        .unwrap()
-        .to_string();
-        assert!(err.contains("sh failed") && err.contains("boom"), "{err}");
+        let err = run_measured(Command::new("sh").args(["-c", "echo boom >&2; exit 3"]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("`sh -c 'echo boom >&2; exit 3'` failed (exit status 3)")
+                && err.ends_with("  boom"),
+            "{err}"
+        );
     }
 }

@@ -6,11 +6,28 @@
 //! or `SFCRIME_*` variable the project does not know is refused, with the
 //! nearest known one suggested, because a silently ignored typo leaves the
 //! default in force unnoticed.
+//!
+//! This file owns the layered [`Settings`] and what is derived from them
+//! (paths, the local stack's nodes); `known.rs` the keys and variables,
+//! `suggest.rs` the typo hints, `properties.rs` the file format and
+//! `secret.rs` what is never shown.
+
+mod known;
+mod properties;
+mod secret;
+mod suggest;
+
+pub use known::env_name;
+pub use properties::{parse_key_value, parse_properties};
+pub use secret::{is_secret, redact};
 
 use anyhow::{bail, Context, Result};
+use known::{env_hint, is_setting, is_setting_env, DEFAULTS, ENV_PREFIX, OTHER_ENV_VARS};
+use properties::parse_numbered_properties;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use suggest::nearest;
 
 /// Where a setting's value came from, lowest precedence first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,52 +48,6 @@ impl fmt::Display for Layer {
         })
     }
 }
-
-const DEFAULTS: &[(&str, &str)] = &[
-    ("bootstrap.servers", ""),
-    ("topic", "sf.police.calls"),
-    ("topic.partitions", "3"),
-    ("topic.replication.factor", ""),
-    ("kafka.mode", "kraft"),
-    ("kafka.brokers", "1"),
-    ("kafka.port", "9092"),
-    ("kafka.controller.port", "9093"),
-    ("zookeeper.port", "2181"),
-    ("stack.dir", ".stack/broker"),
-    ("cache.dir", ".stack/cache"),
-    ("java", ""),
-    // Security of the local broker's client listener: plaintext or sasl_ssl.
-    ("kafka.security", "plaintext"),
-    // With sasl_ssl: where the CA and broker certificates live (empty:
-    // <stack.dir>/tls), and the SCRAM user the broker, `stack` and the
-    // generated client.properties use. The password has no default and,
-    // being a secret, no flag: a properties file or the environment.
-    ("kafka.tls.dir", ""),
-    ("kafka.admin.user", "sfcrime-admin"),
-    ("kafka.admin.password", ""),
-    // With sasl_ssl the brokers run an authorizer: the admin is their super
-    // user, and `stack up` creates these two users (passwords generated, in
-    // <stack.dir>/<producer|consumer>.properties) with only what each needs.
-    // The consumer may read as the groups that start with one of the
-    // comma-separated prefixes (sfcrime's consumers, spark-sql-kafka's).
-    ("kafka.producer.user", "sfcrime-producer"),
-    ("kafka.consumer.user", "sfcrime-consumer"),
-    ("kafka.consumer.groups", "sfcrime-,spark-kafka-"),
-    // `spark ui`: Spark's History Server over the runs' event logs.
-    ("history.dir", ".stack/spark-history"),
-    ("history.port", "18080"),
-    ("standalone.dir", ".stack/spark-standalone"),
-    ("standalone.master.port", "7077"),
-    ("standalone.master.ui.port", "8080"),
-    ("standalone.worker.ui.port", "8081"),
-    ("standalone.worker.cores", "2"),
-    ("standalone.worker.memory", "2g"),
-    (
-        "data.file",
-        "data/police-department-calls-for-service.json.gz",
-    ),
-    ("radio.codes", "data/radio_code.json"),
-];
 
 /// Most brokers `stack up` starts on one machine.
 pub const MAX_LOCAL_BROKERS: u16 = 9;
@@ -310,174 +281,6 @@ impl Settings {
     }
 }
 
-/// The prefix of every environment variable of the project.
-const ENV_PREFIX: &str = "SFCRIME_";
-
-/// The `SFCRIME_*` variables that are not settings: the project reads them
-/// for other purposes, so the environment layer lets them pass instead of
-/// refusing them. None may be a setting's variable too (a test checks), so
-/// that each name has one meaning.
-const OTHER_ENV_VARS: &[&str] = &[
-    // The project root, for sfcrime, spark/submit.sh and python/data_stream.py.
-    "SFCRIME_HOME",
-    // Where spark/submit.sh caches Spark's Kafka connector jars.
-    "SFCRIME_SPARK_JARS_DIR",
-    // JSON Kafka client settings that `spark run` hands to python/data_stream.py.
-    "SFCRIME_KAFKA_CLIENT_SETTINGS",
-    // The TrueType font file sweep charts are drawn with (rust/sweep).
-    "SFCRIME_FONT",
-    // Tests only: seconds the long fuzz run of rust/records/tests lasts.
-    "SFCRIME_FUZZ_SECONDS",
-    // Tests only: rust/spark/tests' marker that a run passes its environment on.
-    "SFCRIME_FAKE",
-];
-
-/// True for the keys of the project's settings (those with a default).
-fn is_setting(key: &str) -> bool {
-    DEFAULTS.iter().any(|(known, _)| *known == key)
-}
-
-/// True for a variable that [`env_name`] makes of some setting's key.
-fn is_setting_env(name: &str) -> bool {
-    DEFAULTS.iter().any(|(key, _)| env_name(key) == name)
-}
-
-/// " (did you mean 'SFCRIME_…'?)" naming the known variable nearest to the
-/// unknown `name`, or nothing. The shared prefix is left out of the
-/// comparison: it would make every name look close to every other.
-fn env_hint(name: &str) -> String {
-    let known: Vec<String> = DEFAULTS
-        .iter()
-        .map(|(key, _)| env_name(key))
-        .chain(OTHER_ENV_VARS.iter().map(|other| other.to_string()))
-        .map(|known| known[ENV_PREFIX.len()..].to_string())
-        .collect();
-    match nearest(&name[ENV_PREFIX.len()..], known.iter().map(String::as_str)) {
-        Some(suffix) => format!(" (did you mean '{ENV_PREFIX}{suffix}'?)"),
-        None => String::new(),
-    }
-}
-
-/// The candidate closest to `typed` when it is close enough to be a typo of
-/// it: at most one edit for every three characters of the candidate (at
-/// least one), so short keys are not "corrected" into unrelated ones. Ties go
-/// to the first candidate.
-fn nearest<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (edit_distance(typed, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.chars().count() / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Optimal-string-alignment distance: inserting, deleting or replacing a
-/// character, or swapping two neighbouring ones, each cost one edit. Swaps
-/// count once, not twice as in plain Levenshtein, because transposed letters
-/// are among the commonest typos.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // table[i][j]: the distance between a[..i] and b[..j].
-    let mut table = vec![vec![0; b.len() + 1]; a.len() + 1];
-    for (i, cells) in table.iter_mut().enumerate() {
-        cells[0] = i;
-    }
-    for (j, cell) in table[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let replace = table[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
-            let mut best = replace.min(table[i - 1][j] + 1).min(table[i][j - 1] + 1);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(table[i - 2][j - 2] + 1);
-            }
-            table[i][j] = best;
-        }
-    }
-    table[a.len()][b.len()]
-}
-
-/// `SFCRIME_` + key upper-cased with '.' and '-' as '_'.
-pub fn env_name(key: &str) -> String {
-    format!(
-        "{ENV_PREFIX}{}",
-        key.to_uppercase().replace(['.', '-'], "_")
-    )
-}
-
-/// True for keys whose values must never be printed (passwords, keys, JAAS).
-pub fn is_secret(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    [
-        "password",
-        "secret",
-        "jaas",
-        "token",
-        "key.pem",
-        // Java's PEM private key given inline (ssl.keystore.key).
-        "keystore.key",
-        "credentials",
-    ]
-    .iter()
-    .any(|word| key.contains(word))
-}
-
-/// The value as it may be shown to a user.
-pub fn redact<'a>(key: &str, value: &'a str) -> &'a str {
-    if is_secret(key) && !value.is_empty() {
-        "[redacted]"
-    } else {
-        value
-    }
-}
-
-/// Parses Java-style `.properties` text: `key=value` or `key: value`, `#`/`!`
-/// comments, blank lines. Line continuations are not supported (and rejected).
-pub fn parse_properties(text: &str) -> Result<Vec<(String, String)>> {
-    Ok(parse_numbered_properties(text)?
-        .into_iter()
-        .map(|(_, key, value)| (key, value))
-        .collect())
-}
-
-/// As [`parse_properties`], each pair with its 1-based line number, so that
-/// a refused key can be pointed at.
-fn parse_numbered_properties(text: &str) -> Result<Vec<(usize, String, String)>> {
-    let mut out = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        if line.ends_with('\\') {
-            bail!("line {}: line continuations are not supported", index + 1);
-        }
-        let Some(split) = line.find(['=', ':']) else {
-            bail!("line {}: expected key=value, got '{line}'", index + 1);
-        };
-        let key = line[..split].trim();
-        if key.is_empty() {
-            bail!("line {}: empty key", index + 1);
-        }
-        out.push((
-            index + 1,
-            key.to_string(),
-            line[split + 1..].trim().to_string(),
-        ));
-    }
-    Ok(out)
-}
-
-/// Parses a `key=value` flag (as in `-X key=value` or `--conf key=value`).
-pub fn parse_key_value(raw: &str) -> Result<(String, String), String> {
-    match raw.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("expected key=value, got '{raw}'")),
-    }
-}
-
 /// Finds the project home: `SFCRIME_HOME`, else the nearest ancestor of the
 /// current directory holding `config/sfcrime.properties`, else `fallback`.
 pub fn find_home(fallback: &Path) -> PathBuf {
@@ -560,16 +363,6 @@ mod tests {
     }
 
     #[test]
-    fn bad_properties_lines_are_rejected_with_line_number() {
-        let err = parse_properties("a=1\nnovalue\n").unwrap_err().to_string();
-        assert!(err.contains("line 2"), "{err}");
-        assert_eq!(
-            parse_properties("a: b=c\n").unwrap(),
-            vec![("a".into(), "b=c".into())]
-        );
-    }
-
-    #[test]
     fn unknown_file_key_is_refused_with_file_line_and_suggestion() {
         let home = tempfile::tempdir().unwrap();
         let file = home.path().join("config/sfcrime.properties");
@@ -601,9 +394,6 @@ mod tests {
             ),
             "{err}"
         );
-        assert_eq!(edit_distance("topci", "topic"), 1);
-        assert_eq!(edit_distance("", "java"), 4);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]
@@ -674,16 +464,6 @@ mod tests {
     }
 
     #[test]
-    fn each_env_var_has_one_meaning() {
-        let mut names: Vec<String> = DEFAULTS.iter().map(|(key, _)| env_name(key)).collect();
-        names.extend(OTHER_ENV_VARS.iter().map(|name| name.to_string()));
-        let count = names.len();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), count, "two meanings share a variable");
-    }
-
-    #[test]
     fn every_known_key_works_in_every_layer() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("p.properties");
@@ -728,10 +508,5 @@ mod tests {
             assert!(is_secret(key), "{key}");
         }
         assert!(!is_secret("ssl.ca.location") && !is_secret("sasl.username"));
-        assert_eq!(
-            parse_key_value("a=b=c").unwrap(),
-            ("a".into(), "b=c".into())
-        );
-        assert!(parse_key_value("=x").is_err());
     }
 }

@@ -26,8 +26,6 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::clock::{epoch_millis, run_stamp};
@@ -35,6 +33,8 @@ use crate::diagnose::{diagnose, find_ui_address, Diagnosis};
 use crate::progress::{ProgressError, StreamingQueryProgress};
 use crate::summary::{RunClock, RunSummary};
 use crate::tail::LineTailer;
+use sfcrime_process::interrupt::InterruptGuard;
+use sfcrime_process::run::describe_status;
 
 /// The launch script, relative to the repository root.
 pub const SUBMIT_SCRIPT: &str = "spark/submit.sh";
@@ -130,7 +130,7 @@ impl fmt::Display for SparkFailure {
         writeln!(
             f,
             "{SUBMIT_SCRIPT} failed ({}); full log: {}",
-            self.status,
+            describe_status(self.status),
             self.paths.log.display()
         )?;
         write!(f, "{}", self.diagnosis)
@@ -147,6 +147,9 @@ pub enum SparkRunError {
     },
     #[error("{0}")]
     Failed(Box<SparkFailure>),
+    /// The script could not be started.
+    #[error(transparent)]
+    Start(#[from] sfcrime_process::ProcessError),
 }
 
 fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> SparkRunError {
@@ -305,10 +308,7 @@ impl SparkRun {
             .stderr(log_for_stderr)
             .process_group(0);
         let interrupts = InterruptGuard::install();
-        let mut job = Job(command.spawn().map_err(io_context(format!(
-            "starting bash {}",
-            self.script.display()
-        )))?);
+        let mut job = Job(sfcrime_process::spawn(&mut command)?);
         let started = Instant::now();
         on_event(RunEvent::Started {
             paths: &paths,
@@ -531,67 +531,7 @@ fn signal_group(child: &Child, signal: libc::c_int) {
     // is the group id; the group is the script and everything it started.
     // The child has not been reaped (try_wait said it is running), so the id
     // cannot have been reused. A failure means the group is already gone.
-    if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-        unsafe {
-            libc::kill(-pgid, signal);
-        }
-    }
-}
-
-/// Counted by the signal handler; read by the run loop.
-static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
-
-/// How many runs are under way and the handlers they displaced, so the
-/// handlers go back only when the last concurrent run ends.
-static HANDLERS: Mutex<(usize, [libc::sighandler_t; 2])> = Mutex::new((0, [0; 2]));
-
-const CAUGHT_SIGNALS: [libc::c_int; 2] = [libc::SIGINT, libc::SIGTERM];
-
-extern "C" fn on_interrupt(_signal: libc::c_int) {
-    // Only an atomic add: all a signal handler may safely do here.
-    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
-}
-
-/// Catches SIGINT/SIGTERM while a run is under way, restoring the previous
-/// handlers when dropped.
-struct InterruptGuard;
-
-impl InterruptGuard {
-    fn install() -> Self {
-        let mut handlers = HANDLERS.lock().unwrap_or_else(|e| e.into_inner());
-        if handlers.0 == 0 {
-            INTERRUPTS.store(0, Ordering::SeqCst);
-            for (i, signal) in CAUGHT_SIGNALS.into_iter().enumerate() {
-                let handler = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
-                // SAFETY: the handler only adds to an atomic, which is
-                // async-signal-safe.
-                handlers.1[i] = unsafe { libc::signal(signal, handler) };
-            }
-        }
-        handlers.0 += 1;
-        InterruptGuard
-    }
-
-    /// SIGINT/SIGTERM received since the first concurrent run began.
-    fn count(&self) -> usize {
-        INTERRUPTS.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for InterruptGuard {
-    fn drop(&mut self) {
-        let mut handlers = HANDLERS.lock().unwrap_or_else(|e| e.into_inner());
-        handlers.0 -= 1;
-        if handlers.0 == 0 {
-            for (i, signal) in CAUGHT_SIGNALS.into_iter().enumerate() {
-                // SAFETY: puts back the disposition signal() returned earlier.
-                unsafe {
-                    libc::signal(signal, handlers.1[i]);
-                }
-            }
-        }
-    }
+    let _ = sfcrime_process::signal_group(child.id(), signal);
 }
 
 #[cfg(test)]

@@ -9,10 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Sends SIGINT to this process, as a terminal's Ctrl-C would.
 fn ctrl_c() {
-    // SAFETY: getpid(2) and kill(2) take and return plain integers.
-    unsafe {
-        libc::kill(libc::getpid(), libc::SIGINT);
-    }
+    sfcrime_process::signal(std::process::id(), libc::SIGINT).unwrap();
 }
 
 /// Presses Ctrl-C from another thread once the fake job logged "ready",

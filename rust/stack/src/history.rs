@@ -2,10 +2,10 @@
 //! own web UI (jobs, stages, the Structured Streaming tab) for runs that
 //! have ended, read from the event logs `spark run` writes into each run
 //! directory. Started from the pinned pyspark's `bin/spark-class` as a
-//! background [`process::Daemon`] bound to 127.0.0.1, over a directory of
+//! background [`daemon::Daemon`] bound to 127.0.0.1, over a directory of
 //! links to the chosen runs' event logs (under `history.dir`).
 
-use crate::process::{self, ensure_port_free};
+use crate::daemon::{self, ensure_port_free};
 use crate::standalone::{http_json, spark_class};
 use anyhow::{bail, Context, Result};
 use sfcrime_config::Settings;
@@ -61,8 +61,8 @@ impl HistoryServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn process(&self) -> process::Daemon {
-        process::Daemon {
+    fn process(&self) -> daemon::Daemon {
+        daemon::Daemon {
             name: "Spark History Server",
             main_class: MAIN_CLASS,
             pid_file: self.dir.join("history.pid"),

@@ -42,32 +42,30 @@ pub fn ensure_kafka_jars(
         "downloading Apache Kafka {version} jars from Maven Central (once) into {}",
         lib.display()
     ));
-    let output = Command::new("mvn")
-        .args(["-B", "-q", "-f"])
-        .arg(pom)
-        .arg("dependency:copy-dependencies")
-        .arg(format!("-DoutputDirectory={}", partial.display()))
-        .arg("-DincludeScope=runtime")
-        .output();
-    let output = match output {
-        Ok(output) => output,
-        Err(err) => bail!(
+    let downloaded = sfcrime_process::output(
+        Command::new("mvn")
+            .args(["-B", "-q", "-f"])
+            .arg(pom)
+            .arg("dependency:copy-dependencies")
+            .arg(format!("-DoutputDirectory={}", partial.display()))
+            .arg("-DincludeScope=runtime"),
+    );
+    let failure = match downloaded {
+        Err(err) if err.not_started() => bail!(
             "Maven (`mvn`) is needed once to download Kafka's jars from Maven Central, \
-             but it could not be run ({err}); install it (e.g. `apt-get install maven`)"
+             but {err}; install it (e.g. `apt-get install maven`)"
         ),
+        Err(err) => Some(err.to_string()),
+        Ok(_) if !partial.join(format!("kafka_2.13-{version}.jar")).is_file() => Some(format!(
+            "Maven succeeded but left no kafka_2.13-{version}.jar"
+        )),
+        Ok(_) => None,
     };
-    if !output.status.success() || !partial.join(format!("kafka_2.13-{version}.jar")).is_file() {
+    if let Some(failure) = failure {
         let _ = fs::remove_dir_all(&partial);
-        let log = String::from_utf8_lossy(&output.stdout);
-        let errors: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains("ERROR"))
-            .take(8)
-            .collect();
         bail!(
-            "downloading Kafka {version} jars with Maven failed (pom {}):\n{}",
-            pom.display(),
-            if errors.is_empty() { log.trim() } else { "" }.to_string() + &errors.join("\n")
+            "downloading Kafka {version} jars with Maven failed (pom {}):\n{failure}",
+            pom.display()
         );
     }
     fs::rename(&partial, &lib)

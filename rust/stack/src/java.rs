@@ -20,13 +20,18 @@ pub fn find(setting: &str) -> Result<Java> {
     } else {
         PathBuf::from("java")
     };
-    let out = Command::new(&path).arg("-version").output().map_err(|err| {
-        anyhow::anyhow!(
-            "Java {MIN_JAVA}+ is needed to run the Kafka broker, but '{}' could not be run ({err}). \
-             Install a JDK (e.g. `apt-get install openjdk-17-jre-headless`), or set JAVA_HOME \
-             or SFCRIME_JAVA",
-            path.display()
-        )
+    let out = sfcrime_process::output(Command::new(&path).arg("-version")).map_err(|err| {
+        if err.not_started() {
+            anyhow::anyhow!(
+                "Java {MIN_JAVA}+ is needed to run the Kafka broker, but {err}. Install a JDK \
+                 (e.g. `apt-get install openjdk-17-jre-headless`), or set JAVA_HOME or SFCRIME_JAVA"
+            )
+        } else {
+            anyhow::anyhow!(
+                "{err}\nthe Kafka broker needs a working Java {MIN_JAVA}+; set JAVA_HOME or \
+                 SFCRIME_JAVA to one"
+            )
+        }
     })?;
     let banner = String::from_utf8_lossy(&out.stderr);
     let major = parse_major(&banner).with_context(|| {

@@ -9,7 +9,7 @@ use crate::{java, Mode, Node, Stack, MAX_AUTO_REPLICATION};
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 impl Stack {
     /// Formats the storage of the nodes that have none, for the cluster id
@@ -46,12 +46,11 @@ impl Stack {
             Security::Plaintext => None,
             Security::SaslSsl => Some(self.credentials()?),
         };
-        let redact = |bytes: &[u8]| {
-            let text = String::from_utf8_lossy(bytes).into_owned();
-            match scram {
-                Some(admin) => text.replace(admin.password(), "[redacted]"),
-                None => text,
-            }
+        // The admin password goes in an argument file only, but the tool
+        // might echo it.
+        let redact = |err: sfcrime_process::ProcessError| match scram {
+            Some(admin) => err.redact(admin.password()),
+            None => err,
         };
         // One StorageTool JVM per node, side by side: each takes seconds
         // to start on a busy machine.
@@ -73,32 +72,18 @@ impl Stack {
                     }
                     None => Ok(command.args(&args)),
                 }
-                .and_then(|command| {
-                    command
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::piped())
-                        .spawn()
-                        .context("cannot run Kafka's StorageTool")
-                });
+                .and_then(|command| Ok(sfcrime_process::spawn_piped(command)?));
                 (node.id, argfile, child)
             })
             .collect();
         // Every format is waited for, so that every argument file goes.
         let mut failure = None;
         for (id, argfile, child) in formats {
-            let out = child.and_then(|c| Ok(c.wait_with_output()?));
+            let out = child.and_then(|c| Ok(c.finish().map_err(redact)?));
             let _ = fs::remove_file(&argfile);
-            let err = match out {
-                Ok(out) if out.status.success() => continue,
-                Ok(out) => anyhow::anyhow!(
-                    "Kafka's StorageTool format failed for node {id}:\n{}{}",
-                    redact(&out.stdout),
-                    redact(&out.stderr)
-                ),
-                Err(err) => err.context(format!("formatting node {id}")),
-            };
-            failure.get_or_insert(err);
+            if let Err(err) = out {
+                failure.get_or_insert(err.context(format!("formatting node {id}")));
+            }
         }
         match failure {
             Some(err) => Err(err),

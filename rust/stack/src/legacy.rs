@@ -4,7 +4,7 @@
 //! its data.
 
 use crate::mode::Mode;
-use crate::{node, process, Stack, STOP_TIMEOUT};
+use crate::{daemon, node, Stack, STOP_TIMEOUT};
 use anyhow::{bail, Context, Result};
 use std::fs;
 
@@ -15,7 +15,7 @@ impl Stack {
     /// data. One still running from there is stopped first when
     /// `stop_running` (its pid is returned); otherwise that is an error.
     pub(crate) fn adopt_single_broker_layout(&self, stop_running: bool) -> Result<Option<u32>> {
-        let legacy = process::Daemon {
+        let legacy = daemon::Daemon {
             name: "Kafka broker",
             main_class: "kafka.Kafka",
             pid_file: self.stack_dir.join("kafka.pid"),

@@ -17,6 +17,7 @@
 //! standalone master and worker the same way.
 
 mod clients;
+mod daemon;
 pub mod history;
 mod jars;
 pub mod java;
@@ -24,7 +25,6 @@ mod kraft;
 mod legacy;
 mod mode;
 pub mod node;
-mod process;
 mod properties;
 pub mod security;
 pub mod standalone;
@@ -356,9 +356,9 @@ impl Stack {
     ) -> Result<(Option<ZookeeperUp>, Vec<NodeUp>)> {
         let java = java::find(&self.java_setting)?;
         for node in nodes {
-            process::ensure_port_free("broker", node.port, KAFKA_PORT_HINT)?;
+            daemon::ensure_port_free("broker", node.port, KAFKA_PORT_HINT)?;
             if self.mode == Mode::Kraft {
-                process::ensure_port_free("controller", node.controller_port, KAFKA_PORT_HINT)?;
+                daemon::ensure_port_free("controller", node.controller_port, KAFKA_PORT_HINT)?;
             }
         }
         let lib = self.install(progress)?;
@@ -460,7 +460,7 @@ impl Stack {
             }
         }
         let pids: Vec<u32> = running.iter().map(|node| node.pid).collect();
-        process::stop_all(&pids, STOP_TIMEOUT)?;
+        sfcrime_process::stop_all(&pids, STOP_TIMEOUT)?;
         for node in &self.nodes {
             let _ = fs::remove_file(node.daemon().pid_file);
         }
@@ -504,7 +504,7 @@ impl Stack {
 /// Stops the nodes a failed start had launched, so none is left behind.
 fn stop_started(started: &mut [(&Node, Child)]) {
     let pids: Vec<u32> = started.iter().map(|(_, child)| child.id()).collect();
-    let _ = process::stop_all(&pids, STOP_TIMEOUT);
+    let _ = sfcrime_process::stop_all(&pids, STOP_TIMEOUT);
     for (node, child) in started.iter_mut() {
         let _ = child.wait();
         let _ = fs::remove_file(node.daemon().pid_file);

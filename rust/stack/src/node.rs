@@ -4,8 +4,8 @@
 //! node is both broker and controller; ZooKeeper mode runs node 1 alone.
 //! Its pid file records `<pid> <port> <mode> <security>`.
 
+use crate::daemon;
 use crate::mode::Mode;
-use crate::process;
 use crate::security::Security;
 use sfcrime_config::LocalNode;
 use std::fs;
@@ -46,8 +46,8 @@ impl Node {
     }
 
     /// The broker process.
-    pub(crate) fn daemon(&self) -> process::Daemon {
-        process::Daemon {
+    pub(crate) fn daemon(&self) -> daemon::Daemon {
+        daemon::Daemon {
             name: "Kafka broker",
             main_class: "kafka.Kafka",
             pid_file: self.dir.join("kafka.pid"),

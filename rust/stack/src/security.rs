@@ -350,25 +350,20 @@ impl Tls {
     fn generate(&self, work: &Path) -> Result<()> {
         fs::write(work.join("openssl.cnf"), OPENSSL_CONFIG)?;
         let openssl = |args: &[&str]| -> Result<()> {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(work)
-                .output()
-                .map_err(|err| {
-                    anyhow::anyhow!(
-                        "`openssl` is needed to make the broker's TLS certificate but could not \
-                         be run ({err}); install it (apt-get install openssl) or put your own \
-                         ca.pem and broker.pem (key, certificate, CA) into {}",
-                        self.dir.display()
-                    )
-                })?;
-            if !out.status.success() {
-                bail!(
-                    "openssl {} failed: {}",
-                    args[0],
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
-            }
+            sfcrime_process::output(Command::new("openssl").args(args).current_dir(work)).map_err(
+                |err| {
+                    if err.not_started() {
+                        anyhow::anyhow!(
+                            "`openssl` is needed to make the broker's TLS certificate but {err}; \
+                             install it (apt-get install openssl) or put your own ca.pem and \
+                             broker.pem (key, certificate, CA) into {}",
+                            self.dir.display()
+                        )
+                    } else {
+                        err.into()
+                    }
+                },
+            )?;
             Ok(())
         };
         let key = ["-newkey", "rsa:2048", "-nodes", "-config", "openssl.cnf"];

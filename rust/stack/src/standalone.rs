@@ -1,12 +1,12 @@
 //! A Spark standalone cluster on this machine, for `spark run --master
 //! spark://…`: one master and one worker JVM started from the pinned
 //! pyspark's `bin/spark-class` (pip's pyspark has no `sbin/start-*.sh`) in
-//! the background as [`process::Daemon`]s, with pid files, logs and the
+//! the background as [`daemon::Daemon`]s, with pid files, logs and the
 //! worker's work dir in `standalone.dir`. Readiness and status come from the
 //! master's JSON page. Each is stopped with its process group, so the
 //! executors the worker launched go with it.
 
-use crate::process::{self, ensure_port_free};
+use crate::daemon::{self, ensure_port_free};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use sfcrime_config::Settings;
@@ -115,8 +115,8 @@ impl Standalone {
 
     /// The daemon's process; its pid file records `<pid> <master port>
     /// <master web UI port>`.
-    fn process(&self, daemon: Daemon) -> process::Daemon {
-        process::Daemon {
+    fn process(&self, daemon: Daemon) -> daemon::Daemon {
+        daemon::Daemon {
             name: daemon.title(),
             main_class: daemon.class(),
             pid_file: self.dir.join(format!("{}.pid", daemon.name())),

@@ -3,8 +3,8 @@
 //! before the broker and stopped after it, and checked with ZooKeeper's
 //! `srvr` four-letter word (which tells "serving" from "port open").
 
+use crate::daemon::{self, ensure_port_free};
 use crate::mode::Mode;
-use crate::process::{self, ensure_port_free};
 use crate::properties::write_generated;
 use crate::{java, Stack, READY_TIMEOUT, STOP_TIMEOUT};
 use anyhow::{bail, Context, Result};
@@ -54,8 +54,8 @@ struct Srvr {
 
 impl Stack {
     /// The ZooKeeper process; its pid file records `<pid> <port>`.
-    fn zookeeper(&self) -> process::Daemon {
-        process::Daemon {
+    fn zookeeper(&self) -> daemon::Daemon {
+        daemon::Daemon {
             name: "ZooKeeper",
             main_class: "org.apache.zookeeper.server.quorum.QuorumPeerMain",
             pid_file: self.stack_dir.join("zookeeper.pid"),

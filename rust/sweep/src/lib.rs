@@ -7,7 +7,10 @@
 //! - [`results`]: one record per run, appended to `results.csv` and
 //!   `results.json`; what a resumed sweep skips.
 //! - [`memory`]: the driver JVM's peak resident memory, sampled from /proc.
-//! - [`sweep`]: running the points with `spark/submit.sh`.
+//! - [`sweep`]: running the points with `spark/submit.sh`, one run each
+//!   (`slot.rs`).
+//! - [`load`]: the producer of a latency run, and `sfcrime produce` with the
+//!   sweep's settings.
 //! - [`latency`]: end-to-end latency (Kafka append to batch commit) from
 //!   the timestamps the job observes per batch.
 //! - [`stats`]: medians, spreads and the ranking of effects.
@@ -18,8 +21,10 @@
 pub mod charts;
 pub mod grid;
 pub mod latency;
+pub mod load;
 pub mod memory;
 pub mod report;
 pub mod results;
+mod slot;
 pub mod stats;
 pub mod sweep;

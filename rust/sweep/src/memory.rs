@@ -10,6 +10,7 @@
 //! resident memory. Since VmHWM only grows, sampling misses at most what
 //! the JVM adds in its last interval before exiting.
 
+use sfcrime_process::procfs::clock_ticks_per_second;
 use std::fs;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -60,19 +61,9 @@ impl Sampler {
 
 /// One scan of `/proc` for the group's java processes.
 fn sample(pgid: u32, seen: &mut DriverMemory) {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
+    for pid in sfcrime_process::pids() {
         // Processes come and go under us: any read may fail; skip them.
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(stat) = parse_stat(&stat) else {
+        let Some(stat) = sfcrime_process::stat(pid) else {
             continue;
         };
         if stat.pgid != pgid || stat.comm != "java" {
@@ -96,43 +87,6 @@ fn sample(pgid: u32, seen: &mut DriverMemory) {
             seen.xmx = xmx(&cmdline);
         }
         seen.cpu_s = Some(stat.cpu_ticks as f64 / clock_ticks_per_second());
-    }
-}
-
-struct Stat<'a> {
-    comm: &'a str,
-    pgid: u32,
-    /// utime + stime, in clock ticks.
-    cpu_ticks: u64,
-}
-
-/// `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses,
-/// so the fields after it are found from its last `)`.
-fn parse_stat(stat: &str) -> Option<Stat<'_>> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?;
-    let mut rest = stat.get(close + 1..)?.split_whitespace();
-    // Fields 3.. of proc(5): state ppid pgrp session tty_nr tpgid flags
-    // minflt cminflt majflt cmajflt utime stime.
-    let fields: Vec<&str> = rest.by_ref().take(13).collect();
-    let pgid = fields.get(2)?.parse().ok()?;
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(Stat {
-        comm,
-        pgid,
-        cpu_ticks: utime + stime,
-    })
-}
-
-fn clock_ticks_per_second() -> f64 {
-    // SAFETY: sysconf only reads a system constant.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as f64
-    } else {
-        100.0
     }
 }
 
@@ -162,17 +116,6 @@ fn xmx(cmdline: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_lines_with_odd_command_names() {
-        let s =
-            parse_stat("4242 (java) S 4200 4100 4100 0 -1 4194560 9 0 0 0 1500 250 0 0").unwrap();
-        assert_eq!((s.comm, s.pgid, s.cpu_ticks), ("java", 4100, 1750));
-        let s = parse_stat("7 (a) b) R 1 99 99 0 -1 0 0 0 0 0 3 4 5").unwrap();
-        assert_eq!((s.comm, s.pgid, s.cpu_ticks), ("a) b", 99, 7));
-        assert!(parse_stat("7 (short) R 1 99").is_none());
-        assert!(parse_stat("garbage").is_none());
-    }
 
     #[test]
     fn status_and_cmdline_fields() {

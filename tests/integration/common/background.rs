@@ -1,7 +1,7 @@
 //! Processes in the background for fault tests: `sfcrime` commands whose
 //! output is collected while the test acts (killed if the test ends first),
-//! signals, and the process table (/proc) to find and kill what a command
-//! started.
+//! and finding and killing what a command started (through
+//! sfcrime_process's /proc reading and signals).
 
 use super::Broker;
 use std::io::{BufRead, BufReader, Read};
@@ -101,49 +101,17 @@ impl Drop for Running {
     }
 }
 
-pub fn kill(pid: i32, signal: libc::c_int) {
-    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
-    let rc = unsafe { libc::kill(pid, signal) };
-    assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
-}
-
-/// (state, process group) of a live process, from /proc/<pid>/stat.
-pub fn stat(pid: u32) -> Option<(char, i32)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = text.rsplit_once(')')?.1.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let pgid = fields.nth(1)?.parse().ok()?;
-    Some((state, pgid))
-}
-
-pub fn pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
 /// Live (not zombie) processes whose command line has `needle` as an
 /// argument, with their process groups.
-pub fn processes_with_arg(needle: &str) -> Vec<(u32, i32)> {
-    pids()
+pub fn processes_with_arg(needle: &str) -> Vec<(u32, u32)> {
+    sfcrime_process::pids()
         .into_iter()
-        .filter(|pid| *pid != std::process::id())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()))
-        })
-        .filter_map(|pid| match stat(pid)? {
-            ('Z' | 'X', _) => None,
-            (_, pgid) => Some((pid, pgid)),
+        .filter(|pid| *pid != std::process::id() && sfcrime_process::runs_arg(*pid, needle))
+        .filter_map(|pid| match sfcrime_process::stat(pid)? {
+            s if s.state == 'Z' || s.state == 'X' => None,
+            s => Some((pid, s.pgid)),
         })
         .collect()
-}
-
-pub fn group_alive(pgid: i32) -> bool {
-    pids().into_iter().any(
-        |pid| matches!(stat(pid), Some((state, g)) if g == pgid && state != 'Z' && state != 'X'),
-    )
 }
 
 /// Kills every process group running with `needle` in its arguments when
@@ -153,17 +121,17 @@ pub struct KillGroupsWith(pub String);
 impl Drop for KillGroupsWith {
     fn drop(&mut self) {
         for (_, pgid) in processes_with_arg(&self.0) {
-            if pgid > 1 && pgid != own_pgid() {
-                // SAFETY: as in kill(); failure means the group is gone.
-                unsafe {
-                    libc::kill(-pgid, libc::SIGKILL);
-                }
+            if pgid != own_pgid() {
+                // Failure means the group is gone already.
+                let _ = sfcrime_process::signal_group(pgid, libc::SIGKILL);
             }
         }
     }
 }
 
-pub fn own_pgid() -> i32 {
-    // SAFETY: getpgrp(2) cannot fail and touches no memory.
-    unsafe { libc::getpgrp() }
+/// The test process's own process group.
+pub fn own_pgid() -> u32 {
+    sfcrime_process::stat(std::process::id())
+        .expect("/proc/self/stat is readable")
+        .pgid
 }

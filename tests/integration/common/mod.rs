@@ -172,9 +172,9 @@ impl Broker {
     /// again). Returns its pid.
     pub fn crash_node(&self, n: u16) -> u32 {
         let pid = self.node_pid(n).expect("the broker has a pid file");
-        background::kill(pid as i32, libc::SIGKILL);
+        sfcrime_process::signal(pid, libc::SIGKILL).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while matches!(background::stat(pid), Some((s, _)) if s != 'Z' && s != 'X') {
+        while sfcrime_process::is_alive(pid) {
             assert!(Instant::now() < deadline, "broker {pid} survived SIGKILL");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -521,13 +521,6 @@ pub fn data_slice(n: usize) -> (tempfile::TempDir, PathBuf) {
     }
     slice.extend_from_slice(b"]\n");
     temp_file("slice.json", &slice)
-}
-
-/// True once `pid` is gone (or a zombie nobody has reaped yet).
-pub fn exited(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| stat.contains(") Z "))
-        .unwrap_or(true)
 }
 
 /// The job's exact results in comparable form: (window start, crime type,
