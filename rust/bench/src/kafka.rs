@@ -9,7 +9,7 @@ use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_kafka::wire::compact_json;
 use sfcrime_records::RecordReader;
-use sfcrime_sweep::stats::Spread;
+use sfcrime_stats::Spread;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;

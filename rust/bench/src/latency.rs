@@ -20,8 +20,8 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use sfcrime_spark::job::LOW_LATENCY;
 use sfcrime_sweep::grid::SweepSpec;
+use sfcrime_sweep::points::{point_stats, PointStats};
 use sfcrime_sweep::results::{read_plan, read_records};
-use sfcrime_sweep::stats::{point_stats, PointStats};
 use sfcrime_sweep::sweep::{run_sweep, SweepOptions};
 use std::path::PathBuf;
 

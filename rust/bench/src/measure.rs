@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use sfcrime_process::{Piped, ProcessError};
-use sfcrime_sweep::stats::Spread;
+use sfcrime_stats::Spread;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus};

@@ -55,6 +55,12 @@ impl Spread {
     }
 }
 
+/// How many times faster `a` is than `b` by median throughput, with the
+/// range that the repeats allow (worst pairing to best pairing).
+pub fn speedup_with_range(a: &Spread, b: &Spread) -> (f64, f64, f64) {
+    (a.median / b.median, a.min / b.max, a.max / b.min)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +98,12 @@ mod tests {
         assert!(Spread::of([]).is_none());
         assert!(!s.separated_from(&Spread::of([9.0]).unwrap()));
         assert!(s.separated_from(&Spread::of([11.0]).unwrap()));
+    }
+
+    #[test]
+    fn speedup_ranges_pair_the_worst_and_the_best_repeats() {
+        let fast = Spread::of([4.0, 6.0, 8.0]).unwrap();
+        let slow = Spread::of([1.0, 2.0, 4.0]).unwrap();
+        assert_eq!(speedup_with_range(&fast, &slow), (3.0, 1.0, 8.0));
     }
 }

@@ -144,7 +144,7 @@ impl Chart for DotChart {
                 y: top_down(i, n),
                 x: 0.0,
             };
-            match crate::stats::Spread::of(row.values.iter().copied()) {
+            match sfcrime_stats::Spread::of(row.values.iter().copied()) {
                 None => label.draw(root, &chart)?,
                 Some(spread) => draw_row(
                     root,

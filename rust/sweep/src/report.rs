@@ -8,10 +8,9 @@ use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use crate::charts::{self, BatchChart, BatchPoint, DotChart, DotRow, EffectChart, EffectRow};
+use crate::points::{best_point, point_stats, ranked_effects, Effect, PointStats};
 use crate::results::{read_plan, read_records, RunRecord, RunStatus, SweepPlan};
-use crate::stats::{
-    best_point, point_stats, ranked_effects, speedup_with_range, Effect, PointStats, Spread,
-};
+use sfcrime_stats::{speedup_with_range, Spread};
 
 pub const REPORT_FILE: &str = "report.md";
 

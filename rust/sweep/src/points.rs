@@ -9,7 +9,7 @@
 //! not overlap, i.e. every repeat of one beat every repeat of the other.
 
 use serde::Serialize;
-pub use sfcrime_stats::Spread;
+use sfcrime_stats::Spread;
 
 use crate::grid::{Expansion, Factor};
 use crate::results::{RunRecord, RunStatus};
@@ -150,29 +150,11 @@ fn median(spread: Option<Spread>) -> f64 {
     spread.map_or(f64::NAN, |s| s.median)
 }
 
-/// How many times faster `a` is than `b` by median throughput, with the
-/// range that the repeats allow (worst pairing to best pairing).
-pub fn speedup_with_range(a: &Spread, b: &Spread) -> (f64, f64, f64) {
-    (a.median / b.median, a.min / b.max, a.max / b.min)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::grid::SweepSpec;
     use crate::results::tests::record;
-
-    #[test]
-    fn spreads_take_the_middle_and_the_range() {
-        let s = Spread::of([3.0, 1.0, 2.0]).unwrap();
-        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
-        let s = Spread::of([4.0, 1.0, f64::NAN, 2.0, 3.0]).unwrap();
-        assert_eq!((s.median, s.n), (2.5, 4));
-        assert!(Spread::of([]).is_none());
-        let a = Spread::of([1.0, 2.0]).unwrap();
-        assert!(!a.separated_from(&Spread::of([2.0, 3.0]).unwrap()));
-        assert!(a.separated_from(&Spread::of([2.5, 3.0]).unwrap()));
-    }
 
     /// Three points: the baseline, a factor level 3x as fast (clearly), and
     /// one that is the same within noise.
@@ -229,8 +211,10 @@ mod tests {
 
         let best = best_point(&stats).unwrap();
         assert_eq!(best.point, ex.points[1].id);
-        let (mid, low, high) =
-            speedup_with_range(&best.rows_per_s.unwrap(), &stats[0].rows_per_s.unwrap());
+        let (mid, low, high) = sfcrime_stats::speedup_with_range(
+            &best.rows_per_s.unwrap(),
+            &stats[0].rows_per_s.unwrap(),
+        );
         assert!((mid - 3.0).abs() < 1e-9);
         assert!((low - 290.0 / 110.0).abs() < 1e-9 && (high - 310.0 / 90.0).abs() < 1e-9);
     }
