@@ -8,16 +8,13 @@
 //!   `results.json`; what a resumed sweep skips.
 //! - [`memory`]: the driver JVM's peak resident memory, sampled from /proc.
 //! - [`sweep`]: running the points with `spark/submit.sh`.
-//! - [`latency`]: end-to-end latency (Kafka append to batch commit) from
-//!   the timestamps the job observes per batch.
 //! - [`stats`]: medians, spreads and the ranking of effects.
-//! - [`charts`]: the report's charts (SVG and PNG) with plotters.
+//! - [`charts`]: the report's charts comparing settings (SVG and PNG).
 //! - [`report`]: `report.md`, answering the study's questions with links
 //!   to the runs behind every number.
 
 pub mod charts;
 pub mod grid;
-pub mod latency;
 pub mod memory;
 pub mod report;
 pub mod results;

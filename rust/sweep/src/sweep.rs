@@ -23,6 +23,7 @@ use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_kafka::consume::{consume, ConsumeOptions, Start};
 use sfcrime_spark::clock::rfc3339_utc;
 use sfcrime_spark::job::{kafka_settings_env, KAFKA_SETTINGS_ENV};
+use sfcrime_spark::latency::{e2e_latency, E2eLatency};
 use sfcrime_spark::{
     read_progress_file, FinalResults, JobArgs, RunEvent, RunSummary, SparkRun, SparkRunError,
     StopReason, Trigger,
@@ -32,7 +33,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::grid::{run_order, LatencySpec, Point, SweepSpec, TRIGGER_KEYS};
-use crate::latency::{e2e_latency, E2eLatency};
 use crate::memory::{DriverMemory, Sampler};
 use crate::results::{ResultsDir, RunRecord, RunStatus, SweepPlan};
 
@@ -421,6 +421,11 @@ impl SlotRun<'_> {
         };
         if let Some(enriched) = &job.output_topic {
             admin::delete_topic(&self.options.kafka, enriched, Duration::from_secs(30))?;
+        }
+        // The run's page, while its output is still there. A sweep goes on
+        // without it: the run's numbers are in its record either way.
+        if let Err(e) = sfcrime_report::write_run_report(&paths.dir, &output) {
+            log(&format!("    no run report: {e:#}"));
         }
         // The output is only needed for the count; the checkpoint not at all.
         // Dropping both keeps a 40-run sweep at megabytes instead of gigabytes.
