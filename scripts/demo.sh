@@ -24,4 +24,5 @@ $sfcrime consume --verify "$data"
 step "Spark Structured Streaming over the topic, until it is drained"
 $sfcrime spark run --available-now
 
+echo "The run's page is its report.html (above); Spark's Structured Streaming UI for it: $sfcrime spark ui"
 echo "The broker keeps running; stop it with: $sfcrime stack down"

@@ -22,6 +22,9 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v openssl >/dev/null || need+=(openssl)
 # `sfcrime report` draws chart text with DejaVu Sans.
 [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || need+=(fonts-dejavu-core)
+# The browser test (tests/integration/browser.rs) and scripts/readme-pictures.sh
+# look at Spark's UI and report.html in headless Chromium (scripts/browser.sh).
+command -v chromium >/dev/null || need+=(chromium)
 for header in openssl/ssl.h:libssl-dev curl/curl.h:libcurl4-openssl-dev \
               sasl/sasl.h:libsasl2-dev zlib.h:zlib1g-dev; do
   [[ -e /usr/include/${header%%:*} || -e /usr/include/x86_64-linux-gnu/${header%%:*} ]] \

@@ -53,7 +53,7 @@ enum Command {
     Spark(spark_cmd::SparkArgs),
     /// Sweep Spark settings over the job, repeated, and record what they do.
     Sweep(sweep_cmd::SweepArgs),
-    /// Write the Markdown report and charts of a sweep's results.
+    /// Write a sweep's Markdown report and charts, or redraw a run's report.html.
     Report(sweep_cmd::ReportArgs),
 }
 
@@ -123,7 +123,7 @@ impl Command {
             Command::Bench(args) => args.apply(settings),
             Command::Spark(args) => args.apply(settings),
             Command::Sweep(args) => args.apply(settings),
-            // A sweep's results directory is all it reads.
+            // A sweep's results directory or a run directory is all it reads.
             Command::Report(_) => {}
         }
     }

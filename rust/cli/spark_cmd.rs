@@ -11,6 +11,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Subcommand};
 use sfcrime_config::{parse_key_value, Settings};
 use sfcrime_kafka::admin;
+use sfcrime_report::write_run_report;
 use sfcrime_spark::job::{CONNECTOR, CONNECTOR_OLD_NAME, LOW_LATENCY, SPARK_SQL_KAFKA};
 use sfcrime_spark::{
     new_run_dir, table_header, table_row, FinalResults, JobArgs, RunEvent, SparkRun, SparkRunError,
@@ -29,7 +30,8 @@ pub struct SparkArgs {
 #[derive(Subcommand)]
 enum SparkAction {
     /// Run python/data_stream.py through spark/submit.sh, show each
-    /// micro-batch live, and write progress.jsonl + summary.json in a run dir.
+    /// micro-batch live, and write progress.jsonl, summary.json and
+    /// report.html in a run dir.
     Run(Box<RunArgs>),
     /// Start, stop or inspect a local Spark standalone master and worker.
     Cluster(ClusterArgs),
@@ -41,8 +43,11 @@ enum SparkAction {
 #[derive(Args)]
 #[command(
     after_help = "The run directory (runs/<UTC time>/) holds spark.log, progress.jsonl \
-(one StreamingQueryProgress per line), summary.json, and unless given elsewhere the \
-checkpoint/ and output/ (updates/ per batch, final/*.jsonl exact results).\n\n\
+(one StreamingQueryProgress per line), summary.json, eventlog/ (Spark's event log, for \
+`sfcrime spark ui`), report.html (the run's page: summary, charts batch by batch, the top \
+crime types and dispositions; self-contained, redrawn by `sfcrime report RUN_DIR`), and \
+unless given elsewhere the checkpoint/ and output/ (updates/ per batch, final/*.jsonl exact \
+results). A run that fails still gets a report.html of what it left.\n\n\
 -X / -F take librdkafka client settings, as for produce and consume (e.g. -F a file with \
 security.protocol=SASL_SSL, sasl.mechanisms, sasl.username, sasl.password, ssl.ca.location). \
 Both sources get them; for spark-sql-kafka's Java client, data_stream.py turns \
@@ -300,7 +305,14 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
     });
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(SparkRunError::Failed(failure)) => bail!("{failure}"),
+        Err(SparkRunError::Failed(failure)) => {
+            // A page of what the failed run left, then why it failed.
+            match write_run_report(&failure.paths.dir, &output_dir) {
+                Ok(page) => eprintln!("spark: report of what the run left: {}", page.display()),
+                Err(e) => eprintln!("spark: no report.html: {e:#}"),
+            }
+            bail!("{failure}")
+        }
         Err(err) => return Err(err.into()),
     };
     let summary = &outcome.summary;
@@ -337,10 +349,12 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
     } else {
         print_results(&output_dir, args.top)?;
     }
+    let page = write_run_report(&outcome.paths.dir, &output_dir)?;
     println!(
-        "progress: {}\nsummary:  {}",
+        "progress: {}\nsummary:  {}\nreport:   {}",
         outcome.paths.progress.display(),
-        outcome.paths.summary.display()
+        outcome.paths.summary.display(),
+        page.display()
     );
     Ok(Exit::Ok)
 }
@@ -353,28 +367,16 @@ fn millis(ms: Option<i64>) -> String {
 /// The top crime types and the disposition table from the job's final files.
 fn print_results(output_dir: &Path, top: usize) -> Result<()> {
     let results = FinalResults::read(output_dir).map_err(anyhow::Error::msg)?;
-    let mut types = results.crime_type_totals;
-    types.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then(a.original_crime_type_name.cmp(&b.original_crime_type_name))
-    });
     println!("\ntop {top} crime types:");
-    for t in types.iter().take(top) {
+    for t in results.crime_types_by_count().into_iter().take(top) {
         println!(
             "  {:>7}  {}",
             t.count,
             t.original_crime_type_name.as_deref().unwrap_or("-")
         );
     }
-    let mut dispositions = results.dispositions;
-    dispositions.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then(a.disposition.cmp(&b.disposition))
-    });
     println!("\ndispositions (radio code description; - = no radio code):");
-    for d in &dispositions {
+    for d in results.dispositions_by_count() {
         println!(
             "  {:>7}  {:<14} {}",
             d.count,

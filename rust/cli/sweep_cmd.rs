@@ -182,24 +182,51 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<Exit> {
     })
 }
 
-/// `sfcrime report`: the Markdown report and charts of a sweep.
+/// `sfcrime report`: a sweep's Markdown report and charts, or one run's
+/// page.
 #[derive(Args)]
 #[command(
-    after_help = "Writes report.md and the charts (throughput, latency, memory, effects, \
-batches; each .svg and .png) into --out, linking every number to the runs it comes from. \
-Chart text uses DejaVu Sans (Debian's fonts-dejavu-core) or the TTF named by SFCRIME_FONT."
+    after_help = "For a sweep's results directory: writes report.md and the charts \
+(throughput, latency, memory, effects, batches; each .svg and .png) into --out, linking every \
+number to the runs it comes from (each run's report.html). For a run directory (runs/<time>, \
+as `spark run` makes): (re)writes its report.html, self-contained (charts inline as SVG), \
+from progress.jsonl, summary.json and the job's final results (--output-dir if the run wrote \
+them elsewhere). Chart text uses DejaVu Sans (Debian's fonts-dejavu-core) or the TTF named \
+by SFCRIME_FONT."
 )]
 pub struct ReportArgs {
-    /// A sweep's results directory (e.g. runs/sweeps/default).
-    results_dir: PathBuf,
-    /// Where to write report.md and the charts [default: the results directory].
+    /// A sweep's results directory (e.g. runs/sweeps/default) or a run
+    /// directory (e.g. runs/20261201T042123Z).
+    dir: PathBuf,
+    /// A sweep: where to write report.md and the charts [default: the results directory].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// A run: where its job wrote its results [default: <run dir>/output].
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    output_dir: Option<PathBuf>,
 }
 
 pub fn report(args: ReportArgs) -> Result<Exit> {
-    let out = args.out.unwrap_or_else(|| args.results_dir.clone());
-    let files = sfcrime_sweep::report::write_report(&args.results_dir, &out)?;
+    if sfcrime_report::is_run_dir(&args.dir) {
+        if args.out.is_some() {
+            bail!(
+                "{} is a run directory: its report.html is written into it (--out is for sweeps)",
+                args.dir.display()
+            );
+        }
+        let output_dir = args.output_dir.unwrap_or_else(|| args.dir.join("output"));
+        let page = sfcrime_report::write_run_report(&args.dir, &output_dir)?;
+        println!("{}", page.display());
+        return Ok(Exit::Ok);
+    }
+    if args.output_dir.is_some() {
+        bail!(
+            "{} is not a run directory (no progress.jsonl or spark.log): --output-dir is for runs",
+            args.dir.display()
+        );
+    }
+    let out = args.out.unwrap_or_else(|| args.dir.clone());
+    let files = sfcrime_sweep::report::write_report(&args.dir, &out)?;
     println!("{}", files.markdown.display());
     for chart in files.charts {
         println!("{}", chart.display());

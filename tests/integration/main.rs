@@ -13,6 +13,7 @@
 
 mod common;
 
+mod browser;
 mod cluster;
 mod connector;
 mod data_checksums;

@@ -5,13 +5,13 @@
 //! on loopback only.
 
 use crate::common::background::{processes_with_arg, spawn, KillGroupsWith};
+use crate::common::history::HistoryUi;
 use crate::common::{
     announced_run_dir, create_topic, data_file, data_slice, progress_events, shared_broker,
-    spark_turn, wait_for, Aggregates, Broker,
+    spark_turn, topic_with_slice, wait_for, Aggregates, Broker,
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -62,11 +62,20 @@ fn available_now_equals_ground_truth(source: &str) {
     assert!(stdout.contains("summary: 199999 input rows"), "{stdout}");
     assert!(stdout.contains("19238  Not recorded   -"), "{stdout}");
 
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(announced_run_dir(&out.stderr).join("summary.json")).unwrap(),
-    )
-    .unwrap();
+    let run_dir = announced_run_dir(&out.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("summary.json")).unwrap())
+            .unwrap();
     assert_eq!(summary["total_input_rows"], 199_999);
+    // The run's page, with the results from the --output-dir, stays small.
+    let page = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
+    assert!(
+        page.len() < 1_000_000,
+        "report.html is {} bytes",
+        page.len()
+    );
+    assert!(page.contains("199999 calls counted over 3418 crime types"));
+    assert!(page.contains("<td class=\"n\">19238</td><td>Not recorded</td>"));
 
     let got = Aggregates::from_job_output(output.path());
     let truth = Aggregates::ground_truth(&data_file());
@@ -79,20 +88,6 @@ fn available_now_equals_ground_truth(source: &str) {
         .find(|d| d.0 == "Not recorded")
         .unwrap();
     assert_eq!(not_recorded, &("Not recorded".to_string(), None, 19_238));
-}
-
-/// A new topic of the shared broker holding the first `n` calls; the slice
-/// file lives as long as the returned value.
-fn topic_with_slice(broker: &Broker, topic: &str, n: usize) -> (tempfile::TempDir, PathBuf) {
-    create_topic(broker, topic);
-    let (dir, slice) = data_slice(n);
-    broker
-        .sfcrime()
-        .args(["produce", "-t", topic, "-f"])
-        .arg(&slice)
-        .assert()
-        .success();
-    (dir, slice)
 }
 
 /// A topic that holds records twice (a slice, then its first 500 again, as a
@@ -314,36 +309,10 @@ fn spark_ui_shows_a_finished_run_in_the_history_server() {
     let run_dir = announced_run_dir(&out.stderr);
     drop(turn);
 
-    let ports = crate::common::ports::reserve();
-    let port = ports.port(0).to_string();
-    let history = tempfile::Builder::new()
-        .prefix("sfcrime-history-")
-        .tempdir()
-        .unwrap();
-    let ui = |args: &[&str]| {
-        let mut command = broker.sfcrime();
-        command
-            .env("SFCRIME_HISTORY_DIR", history.path())
-            .args(["spark", "ui", "--port", &port])
-            .args(args);
-        command
-    };
-    let _stop = KillGroupsWith(format!(
-        "-Dsfcrime.history.dir={}",
-        history.path().display()
-    ));
-    let shown = ui(&[run_dir.to_str().unwrap()]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&shown.stdout).to_string();
-    assert!(
-        shown.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&shown.stderr)
-    );
+    let history = HistoryUi::new();
+    let port = history.port.to_string();
+    let url = history.show(broker, &run_dir);
     let prefix = format!("http://127.0.0.1:{port}");
-    let url = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{}: ", run_dir.display())))
-        .unwrap_or_else(|| panic!("no Structured Streaming page for the run in: {stdout}"));
     let path = url.strip_prefix(&prefix).unwrap().to_string();
     assert!(path.ends_with("/StreamingQuery/"), "{url}");
     // The first request makes the server load the application.
@@ -361,7 +330,7 @@ fn spark_ui_shows_a_finished_run_in_the_history_server() {
     );
     assert!(page.contains("Completed Streaming Queries (1)"), "{page}");
 
-    let stopped = ui(&["--stop"]).output().unwrap();
+    let stopped = history.command(broker, &["--stop"]).output().unwrap();
     assert!(
         String::from_utf8_lossy(&stopped.stdout).contains("Spark History Server stopped"),
         "{}",
@@ -370,7 +339,10 @@ fn spark_ui_shows_a_finished_run_in_the_history_server() {
     assert!(std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err());
 
     let empty = tempfile::tempdir().unwrap();
-    let refused = ui(&[empty.path().to_str().unwrap()]).output().unwrap();
+    let refused = history
+        .command(broker, &[empty.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("has no Spark event log"), "{stderr}");

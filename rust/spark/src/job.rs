@@ -317,6 +317,29 @@ impl FinalResults {
     pub fn total_calls(&self) -> u64 {
         self.crime_type_totals.iter().map(|t| t.count).sum()
     }
+
+    /// Crime types, the most calls first (ties by name), as every report
+    /// lists them.
+    pub fn crime_types_by_count(&self) -> Vec<&CrimeTypeTotal> {
+        let mut types: Vec<&CrimeTypeTotal> = self.crime_type_totals.iter().collect();
+        types.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.original_crime_type_name.cmp(&b.original_crime_type_name))
+        });
+        types
+    }
+
+    /// Dispositions, the most calls first (ties by code).
+    pub fn dispositions_by_count(&self) -> Vec<&DispositionTotal> {
+        let mut dispositions: Vec<&DispositionTotal> = self.dispositions.iter().collect();
+        dispositions.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.disposition.cmp(&b.disposition))
+        });
+        dispositions
+    }
 }
 
 fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {

@@ -7,11 +7,14 @@
 //! - [`tail`]: following a file another process appends to.
 //! - [`diagnose`]: recognising known failures in Spark's log.
 //! - [`job`]: the job's arguments, presets and final results.
+//! - [`latency`]: end-to-end latency (Kafka append to batch commit) from
+//!   the timestamps the job observes per batch.
 //! - [`runner`]: one run of the job, tying the above together.
 
 pub mod clock;
 pub mod diagnose;
 pub mod job;
+pub mod latency;
 pub mod progress;
 pub mod runner;
 pub mod summary;

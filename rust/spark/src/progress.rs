@@ -33,6 +33,17 @@ pub mod duration_key {
     pub const QUERY_PLANNING: &str = "queryPlanning";
     pub const TRIGGER_EXECUTION: &str = "triggerExecution";
     pub const WAL_COMMIT: &str = "walCommit";
+
+    /// The phases of a micro-batch's trigger that the live table and the
+    /// run report show, in the table's column order.
+    pub const PHASES: [&str; 6] = [
+        ADD_BATCH,
+        GET_BATCH,
+        LATEST_OFFSET,
+        QUERY_PLANNING,
+        WAL_COMMIT,
+        COMMIT_OFFSETS,
+    ];
 }
 
 /// A line of the progress file that is not a progress event.

@@ -35,16 +35,6 @@ const COLUMNS: [Column; 12] = [
     col("behind", 10),
 ];
 
-/// The durations shown after the trigger time, in [`COLUMNS`] order.
-const PHASES: [&str; 6] = [
-    duration_key::ADD_BATCH,
-    duration_key::GET_BATCH,
-    duration_key::LATEST_OFFSET,
-    duration_key::QUERY_PLANNING,
-    duration_key::WAL_COMMIT,
-    duration_key::COMMIT_OFFSETS,
-];
-
 /// The header line naming the columns of [`table_row`]. Durations are in ms.
 pub fn table_header() -> String {
     join(COLUMNS.iter().map(|c| c.title.to_string()))
@@ -59,7 +49,11 @@ pub fn table_row(p: &StreamingQueryProgress) -> String {
         rate(p.processed_rows_per_second),
         count(p.duration(duration_key::TRIGGER_EXECUTION)),
     ];
-    cells.extend(PHASES.iter().map(|key| count(p.duration(key))));
+    cells.extend(
+        duration_key::PHASES
+            .iter()
+            .map(|key| count(p.duration(key))),
+    );
     cells.push(count(p.offsets_behind_latest()));
     join(cells.into_iter())
 }

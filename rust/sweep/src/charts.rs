@@ -1,95 +1,15 @@
-//! The report's charts, each drawn once per backend: SVG for the Markdown
-//! (crisp at any size) and PNG for viewers that do not show SVG.
-//!
-//! Text is laid out with ab_glyph from a TrueType file read at run time
-//! (DejaVu Sans from Debian's fonts-dejavu-core by default, or
-//! `SFCRIME_FONT`), not through fontconfig: the machine may have no font
-//! configuration, and a chart whose labels silently vanish is worse than
-//! an error saying which font to install.
+//! The sweep report's own charts, comparing settings: [`DotChart`] (a
+//! value per setting, every repeat as a dot) and [`EffectChart`] (speed-ups
+//! on a log axis). The primitives they draw with, and the batch-by-batch
+//! chart, are sfcrime_charts'.
 
-use anyhow::{anyhow, bail, Context, Result};
-use plotters::coord::ranged1d::AsRangedCoord;
-use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
-use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-/// The family every chart's text uses; registered by [`ensure_font`].
-const FONT: &str = "sans-serif";
-/// Where Debian's fonts-dejavu-core puts its sans-serif face.
-pub const DEFAULT_FONT_FILE: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-/// Overrides [`DEFAULT_FONT_FILE`].
-pub const FONT_ENV: &str = "SFCRIME_FONT";
-
-const BAR: RGBColor = RGBColor(66, 133, 244);
-const GOOD: RGBColor = RGBColor(52, 168, 83);
-const BAD: RGBColor = RGBColor(219, 68, 55);
-const HIGHLIGHT: RGBColor = RGBColor(251, 188, 5);
-const INPUT: RGBColor = RGBColor(219, 68, 55);
-
-/// Registers the chart font once per process.
-pub fn ensure_font() -> Result<()> {
-    static REGISTERED: OnceLock<std::result::Result<(), String>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            let path = std::env::var_os(FONT_ENV)
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_FONT_FILE));
-            let bytes = std::fs::read(&path).map_err(|e| {
-                format!(
-                    "cannot read the chart font {} ({e}): install fonts-dejavu-core \
-                     (apt-get install fonts-dejavu-core) or point {FONT_ENV} at a .ttf file",
-                    path.display()
-                )
-            })?;
-            // plotters keeps fonts for the whole process and wants them
-            // 'static; this runs once, so leaking one file is the price.
-            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-            plotters::style::register_font(FONT, FontStyle::Normal, bytes)
-                .map_err(|_| format!("{} is not a TrueType font", path.display()))
-        })
-        .clone()
-        .map_err(|e| anyhow!(e))
-}
-
-/// A chart that can draw itself on any backend.
-pub trait Chart {
-    /// Pixel size (also the SVG's size).
-    fn size(&self) -> (u32, u32);
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
-}
-
-/// Writes `<dir>/<name>.svg` and `<dir>/<name>.png`.
-pub fn save(chart: &impl Chart, dir: &Path, name: &str) -> Result<()> {
-    ensure_font()?;
-    let size = chart.size();
-    let svg = dir.join(format!("{name}.svg"));
-    let png = dir.join(format!("{name}.png"));
-    {
-        let root = SVGBackend::new(&svg, size).into_drawing_area();
-        chart.draw(&root)?;
-        root.present().map_err(plot_error)?;
-    }
-    {
-        let root = BitMapBackend::new(&png, size).into_drawing_area();
-        chart.draw(&root)?;
-        root.present().map_err(plot_error)?;
-    }
-    if !png.is_file() || !svg.is_file() {
-        bail!("chart {name} was not written to {}", dir.display());
-    }
-    Ok(())
-}
-
-fn plot_error(e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow!("drawing a chart: {e}")
-}
-
-fn text(size: u32) -> TextStyle<'static> {
-    (FONT, size).into_font().color(&BLACK)
-}
+use anyhow::Result;
+use sfcrime_charts::plotters::coord::ranged1d::AsRangedCoord;
+use sfcrime_charts::plotters::coord::types::RangedCoordf64;
+use sfcrime_charts::plotters::coord::Shift;
+use sfcrime_charts::plotters::prelude::*;
+use sfcrime_charts::plotters::style::text_anchor::{HPos, Pos, VPos};
+use sfcrime_charts::{plot_error, text, Chart, BAD, BAR, GOOD, HIGHLIGHT};
 
 /// One row of a [`DotChart`]: a label and one value per repeat.
 #[derive(Debug, Clone)]
@@ -312,175 +232,10 @@ impl Chart for EffectChart {
     }
 }
 
-/// One batch of a run, for [`BatchChart`].
-#[derive(Debug, Clone, Copy)]
-pub struct BatchPoint {
-    pub batch: i64,
-    pub input_rows_per_s: f64,
-    pub processed_rows_per_s: f64,
-    pub duration_ms: f64,
-}
-
-/// One run batch by batch: how fast rows arrived against how fast they
-/// were processed (processed below input means the query falls behind),
-/// and how long each batch took.
-pub struct BatchChart {
-    pub title: String,
-    pub batches: Vec<BatchPoint>,
-}
-
-impl Chart for BatchChart {
-    fn size(&self) -> (u32, u32) {
-        (1200, 800)
-    }
-
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        root.fill(&WHITE).map_err(plot_error)?;
-        let root = root.titled(&self.title, text(22)).map_err(plot_error)?;
-        let (top, bottom) = root.split_vertically(400);
-        let first = self.batches.first().map_or(0, |b| b.batch) as f64;
-        let last = self.batches.last().map_or(1, |b| b.batch) as f64;
-        let x_range = (first - 0.5)..(last + 0.5);
-        // One tick per batch, labelled only at whole batch numbers.
-        let ticks = (last - first) as usize + 2;
-        let batch_label = |v: &f64| {
-            if (v - v.round()).abs() < 1e-6 {
-                format!("{v:.0}")
-            } else {
-                String::new()
-            }
-        };
-        let rate_max = self
-            .batches
-            .iter()
-            .flat_map(|b| [b.input_rows_per_s, b.processed_rows_per_s])
-            .filter(|v| v.is_finite())
-            .fold(1.0_f64, f64::max)
-            * 1.15;
-        let mut rates = ChartBuilder::on(&top)
-            .margin(14)
-            .x_label_area_size(44)
-            .y_label_area_size(90)
-            .build_cartesian_2d(x_range.clone(), 0.0..rate_max)
-            .map_err(plot_error)?;
-        rates
-            .configure_mesh()
-            .x_desc("batch")
-            .y_desc("rows/s")
-            .x_labels(ticks)
-            .x_label_formatter(&batch_label)
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(text(14))
-            .axis_desc_style(text(16))
-            .draw()
-            .map_err(plot_error)?;
-        for (name, color, value) in [
-            (
-                "input rows/s",
-                INPUT,
-                (|b: &BatchPoint| b.input_rows_per_s) as fn(&BatchPoint) -> f64,
-            ),
-            ("processed rows/s", BAR, |b: &BatchPoint| {
-                b.processed_rows_per_s
-            }),
-        ] {
-            let points: Vec<(f64, f64)> = self
-                .batches
-                .iter()
-                .map(|b| (b.batch as f64, value(b)))
-                .filter(|(_, v)| v.is_finite())
-                .collect();
-            rates
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(plot_error)?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-                });
-            rates
-                .draw_series(
-                    points
-                        .into_iter()
-                        .map(|p| Circle::new(p, 4, color.filled())),
-                )
-                .map_err(plot_error)?;
-        }
-        rates
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .label_font(text(14))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_error)?;
-
-        let ms_max = self
-            .batches
-            .iter()
-            .map(|b| b.duration_ms)
-            .fold(1.0_f64, f64::max)
-            * 1.15;
-        let mut durations = ChartBuilder::on(&bottom)
-            .margin(14)
-            .x_label_area_size(44)
-            .y_label_area_size(90)
-            .build_cartesian_2d(x_range, 0.0..ms_max)
-            .map_err(plot_error)?;
-        durations
-            .configure_mesh()
-            .x_desc("batch")
-            .y_desc("batch duration (ms)")
-            .x_labels(ticks)
-            .x_label_formatter(&batch_label)
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style(text(14))
-            .axis_desc_style(text(16))
-            .draw()
-            .map_err(plot_error)?;
-        durations
-            .draw_series(self.batches.iter().map(|b| {
-                let x = b.batch as f64;
-                Rectangle::new([(x - 0.35, 0.0), (x + 0.35, b.duration_ms)], BAR.filled())
-            }))
-            .map_err(plot_error)?;
-        Ok(())
-    }
-}
-
-/// Checks that a written chart is what it claims: a PNG signature and
-/// size, or an SVG holding the given labels. For the tests and for the
-/// report's own sanity check after writing.
-pub fn check_chart(path: &Path, labels: &[&str]) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("png") => {
-            if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.len() < 5_000 {
-                bail!("{} is not a plausible PNG chart", path.display());
-            }
-        }
-        Some("svg") => {
-            let svg = String::from_utf8_lossy(&bytes);
-            if !svg.contains("<svg") {
-                bail!("{} is not an SVG", path.display());
-            }
-            if let Some(missing) = labels.iter().find(|l| !svg.contains(&xml_escape(l))) {
-                bail!("{} lacks the label {missing:?}", path.display());
-            }
-        }
-        _ => bail!("{}: not a chart file", path.display()),
-    }
-    Ok(())
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sfcrime_charts::{check_chart, ensure_font, save};
 
     #[test]
     fn charts_render_to_svg_and_png_with_their_text() {
@@ -527,24 +282,5 @@ mod tests {
             &["3.20x", "shuffle 200 -> 2"],
         )
         .unwrap();
-
-        let batches = BatchChart {
-            title: "Batches".into(),
-            batches: (0..4)
-                .map(|b| BatchPoint {
-                    batch: b,
-                    input_rows_per_s: 1000.0 * b as f64,
-                    processed_rows_per_s: 900.0,
-                    duration_ms: 500.0 + b as f64,
-                })
-                .collect(),
-        };
-        save(&batches, dir.path(), "batches").unwrap();
-        check_chart(
-            &dir.path().join("batches.svg"),
-            &["input rows/s", "batch duration (ms)"],
-        )
-        .unwrap();
-        assert!(check_chart(&dir.path().join("batches.svg"), &["not there"]).is_err());
     }
 }

@@ -11,16 +11,13 @@
 //!   (`slot.rs`).
 //! - [`load`]: the producer of a latency run, and `sfcrime produce` with the
 //!   sweep's settings.
-//! - [`latency`]: end-to-end latency (Kafka append to batch commit) from
-//!   the timestamps the job observes per batch.
-//! - [`stats`]: medians, spreads and the ranking of effects.
-//! - [`charts`]: the report's charts (SVG and PNG) with plotters.
+//! - [`points`]: per-point medians, spreads and the ranking of effects.
+//! - [`charts`]: the report's charts comparing settings (SVG and PNG).
 //! - [`report`]: `report.md`, answering the study's questions with links
 //!   to the runs behind every number.
 
 pub mod charts;
 pub mod grid;
-pub mod latency;
 pub mod load;
 pub mod memory;
 pub mod points;

@@ -7,9 +7,11 @@ use sfcrime_spark::read_progress_file;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
-use crate::charts::{self, BatchChart, BatchPoint, DotChart, DotRow, EffectChart, EffectRow};
+use crate::charts::{DotChart, DotRow, EffectChart, EffectRow};
 use crate::points::{best_point, point_stats, ranked_effects, Effect, PointStats};
 use crate::results::{read_plan, read_records, RunRecord, RunStatus, SweepPlan};
+use sfcrime_charts::{self as charts, BatchChart};
+use sfcrime_report::{panels, REPORT_FILE as RUN_PAGE};
 use sfcrime_stats::{speedup_with_range, Spread};
 
 pub const REPORT_FILE: &str = "report.md";
@@ -208,19 +210,7 @@ impl Study<'_> {
             return Ok(false);
         };
         let events = read_progress_file(&results_dir.join(&run.run_dir).join("progress.jsonl"))?;
-        let batches: Vec<BatchPoint> = events
-            .iter()
-            .filter(|p| p.has_input())
-            .filter_map(|p| {
-                Some(BatchPoint {
-                    batch: p.batch_id?,
-                    input_rows_per_s: p.input_rows_per_second.unwrap_or(f64::NAN),
-                    processed_rows_per_s: p.processed_rows_per_second.unwrap_or(f64::NAN),
-                    duration_ms: p.batch_latency_ms()? as f64,
-                })
-            })
-            .collect();
-        if batches.is_empty() {
+        if !events.iter().any(|p| p.has_input()) {
             return Ok(false);
         }
         let chart = BatchChart {
@@ -229,7 +219,7 @@ impl Study<'_> {
                 short(&run.label),
                 run.repeat
             ),
-            batches,
+            panels: vec![panels::rates(&events), panels::durations(&events)],
         };
         charts::save(&chart, out, "batches")?;
         Ok(true)
@@ -239,20 +229,28 @@ impl Study<'_> {
         self.stats.iter().find(|s| s.point == point)
     }
 
-    /// `[r0](…/progress.jsonl) [r1](…)` for a point's successful runs.
+    /// `[r0](…/report.html) [r1](…)` for a point's successful runs.
     fn run_links(&self, s: &PointStats) -> String {
         s.runs
             .iter()
             .map(|&i| {
                 let r = &self.records[i];
-                format!(
-                    "[r{}]({})",
-                    r.repeat,
-                    self.links.to(&Path::new(&r.run_dir).join("progress.jsonl"))
-                )
+                format!("[r{}]({})", r.repeat, self.run_page(r))
             })
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// A link to the run's page, or to its progress file for a run from
+    /// before run pages.
+    fn run_page(&self, r: &RunRecord) -> String {
+        let run_dir = Path::new(&r.run_dir);
+        let page = run_dir.join(RUN_PAGE);
+        if self.links.exists(&page) {
+            self.links.to(&page)
+        } else {
+            self.links.to(&run_dir.join("progress.jsonl"))
+        }
     }
 
     fn markdown(&self, charts: &[PathBuf], results_dir: &Path) -> Result<String> {
@@ -337,8 +335,7 @@ impl Study<'_> {
                  batches.\n",
                 run.label,
                 run.repeat,
-                self.links
-                    .to(&Path::new(&run.run_dir).join("progress.jsonl"))
+                self.run_page(run)
             )?;
         }
 
@@ -600,6 +597,7 @@ fn fmt_spread(s: Option<Spread>, decimals: usize, unit: &str) -> String {
 
 /// Links from the report's directory to files of the results directory.
 struct Links {
+    results: PathBuf,
     prefix: PathBuf,
 }
 
@@ -609,7 +607,13 @@ impl Links {
         let out = std::path::absolute(out_dir)?;
         Ok(Links {
             prefix: relative_path(&results, &out),
+            results,
         })
+    }
+
+    /// Whether `path` (relative to the results directory) exists.
+    fn exists(&self, path: &Path) -> bool {
+        self.results.join(path).exists()
     }
 
     /// `path` (relative to the results directory) as seen from the report.

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use sfcrime_kafka::admin;
 use sfcrime_kafka::consume::{consume, ConsumeOptions, Start};
 use sfcrime_spark::clock::rfc3339_utc;
+use sfcrime_spark::latency::{e2e_latency, E2eLatency};
 use sfcrime_spark::{
     read_progress_file, FinalResults, JobArgs, RunEvent, RunSummary, SparkRun, SparkRunError,
     StopReason, Trigger,
@@ -15,7 +16,6 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::grid::{Point, SweepSpec};
-use crate::latency::{e2e_latency, E2eLatency};
 use crate::load::Load;
 use crate::memory::{DriverMemory, Sampler};
 use crate::results::{ResultsDir, RunRecord, RunStatus};
@@ -158,6 +158,11 @@ impl SlotRun<'_> {
         };
         if let Some(enriched) = &job.output_topic {
             admin::delete_topic(&self.options.kafka, enriched, Duration::from_secs(30))?;
+        }
+        // The run's page, while its output is still there. A sweep goes on
+        // without it: the run's numbers are in its record either way.
+        if let Err(e) = sfcrime_report::write_run_report(&paths.dir, &output) {
+            log(&format!("    no run report: {e:#}"));
         }
         // The output is only needed for the count; the checkpoint not at all.
         // Dropping both keeps a 40-run sweep at megabytes instead of gigabytes.

@@ -4,6 +4,7 @@
 //! fails.
 
 pub mod background;
+pub mod history;
 pub mod ports;
 
 use assert_cmd::Command;
@@ -703,6 +704,20 @@ pub fn batches_with_rows(progress: &Path) -> Vec<(u64, u64)> {
             )
         })
         .collect()
+}
+
+/// A new topic of the shared broker holding the first `n` calls; the slice
+/// file lives as long as the returned value.
+pub fn topic_with_slice(broker: &Broker, topic: &str, n: usize) -> (tempfile::TempDir, PathBuf) {
+    create_topic(broker, topic);
+    let (dir, slice) = data_slice(n);
+    broker
+        .sfcrime()
+        .args(["produce", "-t", topic, "-f"])
+        .arg(&slice)
+        .assert()
+        .success();
+    (dir, slice)
 }
 
 /// The run directory that `sfcrime spark run` announced on stderr.

@@ -19,8 +19,8 @@
 //! bisection. With per-batch percentiles this fine the pooled figures are
 //! within a fraction of a batch interval of the exact ones.
 
+use crate::progress::StreamingQueryProgress;
 use serde::Deserialize;
-use sfcrime_spark::StreamingQueryProgress;
 
 /// The `observe()` name the job reports the timestamps under.
 pub const OBSERVED: &str = "kafka_timestamps";
@@ -95,8 +95,9 @@ impl BatchLatency {
         1.0
     }
 
-    pub fn median_ms(&self) -> f64 {
-        pooled_quantile(std::slice::from_ref(self), 0.5).unwrap_or(f64::NAN)
+    /// The `q`-quantile (0..1) of this batch's latency, in ms.
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        pooled_quantile(std::slice::from_ref(self), q).unwrap_or(f64::NAN)
     }
 }
 
@@ -206,7 +207,11 @@ mod tests {
         let p = batch(1, t0, 2000, t0 - 10_000, t0, 1000);
         let b = BatchLatency::from_progress(&p).unwrap();
         assert_eq!(b.rows, 1000);
-        assert!((b.median_ms() - 7000.0).abs() < 1.0, "{}", b.median_ms());
+        assert!(
+            (b.quantile_ms(0.5) - 7000.0).abs() < 1.0,
+            "{}",
+            b.quantile_ms(0.5)
+        );
         let e = e2e_latency(&[p], 0).unwrap();
         assert!((e.p95_ms - 11_500.0).abs() < 1.0, "{e:?}");
         assert!((e.p99_ms - 11_900.0).abs() < 1.0, "{e:?}");
