@@ -54,10 +54,16 @@ pub struct ConsumeArgs {
     /// the file record's.
     #[arg(long, value_name = "FILE")]
     verify: Option<PathBuf>,
-    /// With --verify: expect only the file's first N records (as sent by
-    /// `produce -n N`).
+    /// With --verify: expect only the first N records (as sent by `produce
+    /// -n N`; with --copies, of all copies together).
     #[arg(long, value_name = "N", requires = "verify")]
     verify_first: Option<u64>,
+    /// With --verify: expect N copies of FILE, as `produce --copies N` sends
+    /// them (N x its records, each copy with its own indexes, crime_ids and
+    /// event times).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "verify",
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    copies: u64,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -80,6 +86,7 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<Exit> {
         max_messages: args.max_messages,
         timeout: args.wait.timeout(),
         verify: args.verify.clone(),
+        verify_copies: args.copies,
         verify_first: args.verify_first,
         pipeline_latency_since_ms: 0,
     };

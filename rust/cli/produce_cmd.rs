@@ -22,6 +22,12 @@ use std::time::Duration;
 sfcrime.index = its position in the file, so `sfcrime consume --verify FILE` can prove that \
 nothing is missing or duplicated. Defaults: acks=all, idempotence on, lz4; override any \
 librdkafka setting with -X or config/producer.properties.\n\n\
+--copies N sends the file N times, one copy after another: copy c (0-based) of record i has \
+index c x (records of the file) + i, crime_id with the suffix -c<c> (copy 0 unchanged) and \
+report_date, call_date, offense_date and call_date_time c x 13 weeks later (the data spans \
+under 13 weeks, so copies share no window); `consume --verify FILE --copies N` checks them. \
+--start-at, --resume and the indexes in messages are those of the N-fold data; -n counts \
+records of all copies.\n\n\
 Ctrl-C or SIGTERM stops reading; what was sent is still delivered (or times out), the \
 summary says where to resume, and `--resume` sends the rest; a second Ctrl-C exits at \
 once.\n\n\
@@ -44,6 +50,12 @@ pub struct ProduceArgs {
     /// real gaps divided by --speedup. Holds the file in memory to sort it.
     #[arg(long)]
     replay: bool,
+    /// Send the file this many times, each copy with its own indexes,
+    /// crime_ids and event times (see below); 1 is the file as it is.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=1000),
+          conflicts_with = "replay")]
+    copies: u64,
     /// Replay speed-up factor: 3600 plays one hour of calls per second.
     #[arg(long, default_value_t = 3600.0, requires = "replay")]
     speedup: f64,
@@ -131,6 +143,7 @@ pub fn run(args: ProduceArgs, settings: &Settings) -> Result<Exit> {
         topic,
         kafka,
         pace,
+        copies: args.copies,
         start_at: args.start_at,
         already_in_topic,
         limit: args.limit,

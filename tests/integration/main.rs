@@ -16,6 +16,7 @@ mod common;
 mod browser;
 mod cluster;
 mod connector;
+mod copies;
 mod data_checksums;
 mod faults;
 mod latency_modes;

@@ -3,7 +3,8 @@
 //! records, measures end-to-end latency from message timestamps (and, for
 //! the real-time pipeline's enriched calls, from each input record's append
 //! to its output's), and can verify that the topic holds every record of a
-//! file (or its first N) exactly once, intact.
+//! file (or its first N), or of its N-fold copy (`produce --copies N`),
+//! exactly once, intact.
 
 use crate::acl::{self, Operation};
 use crate::admin;
@@ -16,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
+use sfcrime_records::copies::copy_json;
 use sfcrime_records::RecordReader;
 use sfcrime_stats::nearest_rank;
 use std::collections::BTreeMap;
@@ -40,8 +42,12 @@ pub struct ConsumeOptions {
     pub timeout: Duration,
     /// Check the topic against this data file.
     pub verify: Option<PathBuf>,
-    /// With `verify`: only the file's first N records are expected (what
-    /// `produce -n N`, or `--rate R --duration S` for N = R x S, sends).
+    /// With `verify`: the topic holds this many copies of the file, as
+    /// `produce --copies` sends them (1: the file itself).
+    pub verify_copies: u64,
+    /// With `verify`: only the first N records (of all copies together) are
+    /// expected (what `produce -n N`, or `--rate R --duration S` for N =
+    /// R x S, sends).
     pub verify_first: Option<u64>,
     /// Pipeline latency only of records whose input was appended at or
     /// after this time (ms since the epoch), leaving out a warm-up.
@@ -135,7 +141,11 @@ pub fn consume(
             )
         })?;
     let mut checker = match &options.verify {
-        Some(path) => Some(Checker::new(path, options.verify_first)?),
+        Some(path) => Some(Checker::new(
+            path,
+            options.verify_copies,
+            options.verify_first,
+        )?),
         None => None,
     };
     let group = match &options.start {
@@ -268,23 +278,33 @@ fn header<'a>(message: &'a BorrowedMessage<'_>, key: &str) -> Option<&'a [u8]> {
     headers.iter().find(|h| h.key == key)?.value
 }
 
-/// For each record index of the file (the first `limit`), the fingerprint
-/// `of` its compact value; `None` for bad records, which the producer
-/// dead-letters.
+/// For each record index of the file's `copies` copies (the first
+/// `limit`), the fingerprint `of` its compact value; `None` for bad records
+/// and records that cannot be copied, which the producer dead-letters.
 fn file_fingerprints(
     path: &Path,
+    copies: u64,
     limit: Option<u64>,
     of: impl Fn(&[u8]) -> u64,
 ) -> Result<Vec<Option<u64>>> {
+    let limit = limit.map_or(usize::MAX, |n| n as usize);
     let mut fingerprints = Vec::new();
-    let mut value = Vec::new();
-    for element in RecordReader::open(path)?.take(limit.map_or(usize::MAX, |n| n as usize)) {
-        let element =
-            element.with_context(|| format!("cannot verify against {}", path.display()))?;
-        fingerprints.push(element.record.is_ok().then(|| {
-            compact_json(&element.raw, &mut value);
-            of(&value)
-        }));
+    let (mut compact, mut value) = (Vec::new(), Vec::new());
+    for copy in 0..copies {
+        if fingerprints.len() >= limit {
+            break;
+        }
+        for element in RecordReader::open(path)?.take(limit - fingerprints.len()) {
+            let element =
+                element.with_context(|| format!("cannot verify against {}", path.display()))?;
+            let wire = element.record.is_ok().then(|| {
+                compact_json(&element.raw, &mut compact);
+                copy_json(&compact, copy, &mut value)
+                    .ok()
+                    .map(|()| of(&value))
+            });
+            fingerprints.push(wire.flatten());
+        }
     }
     Ok(fingerprints)
 }
@@ -297,6 +317,7 @@ fn enriched_fingerprint(value: &[u8]) -> u64 {
 
 struct Checker {
     file: PathBuf,
+    copies: u64,
     limit: Option<u64>,
     /// Each record's wire value's fingerprint.
     expected: Vec<Option<u64>>,
@@ -311,10 +332,14 @@ struct Checker {
 const MAX_LISTED_MISSING: usize = 20;
 
 impl Checker {
-    fn new(file: &Path, limit: Option<u64>) -> Result<Self> {
-        let expected = file_fingerprints(file, limit, fingerprint)?;
+    fn new(file: &Path, copies: u64, limit: Option<u64>) -> Result<Self> {
+        if copies == 0 {
+            bail!("a topic to verify holds at least 1 copy of the file");
+        }
+        let expected = file_fingerprints(file, copies, limit, fingerprint)?;
         Ok(Checker {
             file: file.to_path_buf(),
+            copies,
             limit,
             seen: vec![false; expected.len()],
             report: VerifyReport {
@@ -339,6 +364,7 @@ impl Checker {
                 Some(enriched) => enriched,
                 None => self.enriched.insert(file_fingerprints(
                     &self.file,
+                    self.copies,
                     self.limit,
                     enriched_fingerprint,
                 )?),

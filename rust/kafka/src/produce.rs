@@ -1,6 +1,8 @@
 //! `sfcrime produce`: streams the calls file into a topic with an idempotent
 //! rdkafka producer. Every record is accounted for: delivered, failed (and
 //! named), or — with `skip_invalid` — sent verbatim to the dead-letter topic.
+//! With `copies` N it streams the file N times, one copy after another, each
+//! record as [`sfcrime_records::copies`] defines its copy.
 
 use crate::acl::{self, Operation};
 use crate::admin;
@@ -13,6 +15,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
+use sfcrime_records::copies::{copy_crime_id, copy_json};
 use sfcrime_records::truth::Timestamp;
 use sfcrime_records::{Element, ReadError, RecordReader};
 use std::path::PathBuf;
@@ -43,12 +46,17 @@ pub struct ProduceOptions {
     pub topic: String,
     pub kafka: KafkaSettings,
     pub pace: Pace,
+    /// Send the file this many times (at least 1), copy c's record i with
+    /// index `c × records of the file + i` ([`sfcrime_records::copies`]).
+    /// Indexes below (`start_at`, `already_in_topic`, the confirmed prefix)
+    /// are these. Not with `Pace::Replay`.
+    pub copies: u64,
     /// Skip records with a lower index (resume after a partial run).
     pub start_at: u64,
     /// Records the topic already holds (`--resume`, from
     /// [`crate::resume::topic_contents`]): not sent again.
     pub already_in_topic: Option<Arc<IndexSet>>,
-    /// Send at most this many records.
+    /// Send at most this many records (of all copies together).
     pub limit: Option<u64>,
     /// Stop reading after this long (pacing tests, timed loads).
     pub duration: Option<Duration>,
@@ -68,7 +76,8 @@ pub struct ProduceProgress {
     pub sent: u64,
     pub delivered: u64,
     pub bytes: u64,
-    /// Decompressed bytes of the file read so far, and the total if known.
+    /// Decompressed bytes of the file read so far (each copy reads it once
+    /// more), and the total of all copies if known.
     pub file_pos: u64,
     pub file_len: Option<u64>,
     pub elapsed: Duration,
@@ -209,6 +218,12 @@ pub fn produce(
     options: &ProduceOptions,
     mut on_progress: impl FnMut(&ProduceProgress),
 ) -> Result<ProduceSummary> {
+    if options.copies == 0 {
+        bail!("copies must be at least 1");
+    }
+    if options.copies > 1 && matches!(options.pace, Pace::Replay { .. }) {
+        bail!("replay cannot send copies: it sorts the file in memory, and copies follow one another in time anyway (send them without replay, or replay one copy)");
+    }
     admin::metadata(&options.kafka, options.connect_timeout)?;
     admin::partition_count(&options.kafka, &options.topic, options.connect_timeout)?
         .with_context(|| {
@@ -236,6 +251,7 @@ pub fn produce(
         .context("cannot create the Kafka producer (check -X settings)")?;
     let reader = RecordReader::open(&options.file)?;
     let file_len = uncompressed_len(&options.file);
+    let total_len = file_len.map(|len| len * options.copies);
 
     let mut run = Run {
         options,
@@ -246,6 +262,8 @@ pub fn produce(
         bytes: 0,
         dead_lettered: 0,
         dlq_ready: false,
+        file_len,
+        compact: Vec::with_capacity(2048),
         value: Vec::with_capacity(2048),
     };
     let mut last_report = Instant::now();
@@ -257,7 +275,7 @@ pub fn produce(
                 delivered: deliveries.delivered.load(Ordering::Relaxed),
                 bytes: run.bytes,
                 file_pos,
-                file_len,
+                file_len: total_len,
                 elapsed: run.pacer.elapsed(),
             });
         }
@@ -273,7 +291,8 @@ pub fn produce(
                 }
                 run.pacer
                     .wait_until(pace::replay_offset(ts, first, speedup));
-                if let Err(err) = run.send(element) {
+                let index = element.index;
+                if let Err(err) = run.send(element, 0, index) {
                     result = Err(err);
                     break;
                 }
@@ -294,7 +313,7 @@ pub fn produce(
             code,
         ));
     }
-    report(&run, file_len.unwrap_or(0), true);
+    report(&run, total_len.unwrap_or(0), true);
     let summary = ProduceSummary {
         topic: options.topic.clone(),
         sent: run.sent,
@@ -388,7 +407,20 @@ struct Run<'a> {
     bytes: u64,
     dead_lettered: u64,
     dlq_ready: bool,
+    /// The decompressed size of one copy of the file, for progress.
+    file_len: Option<u64>,
+    /// A record's compact JSON, which copies rewrite into `value`.
+    compact: Vec<u8>,
+    /// What goes on the wire.
     value: Vec<u8>,
+}
+
+/// Up to [`Run::stream`]'s chunk of consecutive elements of one copy.
+struct Chunk {
+    copy: u64,
+    /// The index of this copy's first record: copy × records of the file.
+    first_index: u64,
+    elements: Vec<Result<Element, ReadError>>,
 }
 
 impl Run<'_> {
@@ -424,8 +456,10 @@ impl Run<'_> {
             .is_some_and(|stop| stop.load(Ordering::SeqCst))
     }
 
-    /// Sends records as the reader yields them. Reading (gunzip + parse)
-    /// runs on its own thread, in chunks, so it overlaps with sending.
+    /// Sends records as the reader yields them, the file once per copy
+    /// (read again each time, so memory stays that of one reader). Reading
+    /// (gunzip + parse) runs on its own thread, in chunks, so it overlaps
+    /// with sending.
     fn stream(
         &mut self,
         reader: RecordReader,
@@ -433,39 +467,90 @@ impl Run<'_> {
     ) -> Result<()> {
         const CHUNK: usize = 512;
         let start_at = self.options.start_at;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Element, ReadError>>>(8);
+        let (copies, file) = (self.options.copies, self.options.file.clone());
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(8);
         let reading = std::thread::spawn(move || {
-            let mut chunk = Vec::with_capacity(CHUNK);
-            for element in reader {
-                if matches!(&element, Ok(e) if e.index < start_at) {
-                    continue;
-                }
-                chunk.push(element);
-                if chunk.len() == CHUNK {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                    if tx.send(full).is_err() {
-                        return; // the sender stopped early
+            // Copy 0's reader was opened before, so that its errors come first.
+            let mut first_reader = Some(reader);
+            let mut first_index = 0;
+            for copy in 0..copies {
+                let reader = match first_reader
+                    .take()
+                    .map_or_else(|| RecordReader::open(&file), Ok)
+                {
+                    Ok(reader) => reader,
+                    Err(err) => {
+                        let _ = tx.send(Chunk {
+                            copy,
+                            first_index,
+                            elements: vec![Err(err)],
+                        });
+                        return;
+                    }
+                };
+                let mut records = 0;
+                let mut elements = Vec::with_capacity(CHUNK);
+                for element in reader {
+                    let failed = element.is_err();
+                    if let Ok(e) = &element {
+                        records = e.index + 1;
+                        if first_index + e.index < start_at {
+                            continue;
+                        }
+                    }
+                    elements.push(element);
+                    if elements.len() == CHUNK || failed {
+                        let full = std::mem::replace(&mut elements, Vec::with_capacity(CHUNK));
+                        if tx
+                            .send(Chunk {
+                                copy,
+                                first_index,
+                                elements: full,
+                            })
+                            .is_err()
+                            || failed
+                        {
+                            return; // the sender stopped early, or the file is unreadable
+                        }
                     }
                 }
+                if tx
+                    .send(Chunk {
+                        copy,
+                        first_index,
+                        elements,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+                first_index += records;
             }
-            let _ = tx.send(chunk);
         });
         let result = (|| {
-            for element in rx.iter().flatten() {
-                let element = element?;
-                if self.out_of_time() {
-                    break;
+            for Chunk {
+                copy,
+                first_index,
+                elements,
+            } in rx.iter()
+            {
+                for element in elements {
+                    let element = element?;
+                    if self.out_of_time() {
+                        return Ok(());
+                    }
+                    let index = first_index + element.index;
+                    if self.options.holds_already(index) {
+                        self.already_in_topic += 1;
+                        continue;
+                    }
+                    if let Pace::Rate(rate) = self.options.pace {
+                        self.pacer.wait_until(pace::rate_offset(self.sent, rate));
+                    }
+                    let pos = copy * self.file_len.unwrap_or(0) + element.offset;
+                    self.send(element, copy, index)?;
+                    report(self, pos, false);
                 }
-                if self.options.holds_already(element.index) {
-                    self.already_in_topic += 1;
-                    continue;
-                }
-                if let Pace::Rate(rate) = self.options.pace {
-                    self.pacer.wait_until(pace::rate_offset(self.sent, rate));
-                }
-                let pos = element.offset;
-                self.send(element)?;
-                report(self, pos, false);
             }
             Ok(())
         })();
@@ -474,43 +559,60 @@ impl Run<'_> {
         result
     }
 
-    fn send(&mut self, element: Element) -> Result<()> {
+    /// Sends copy `copy` of a record of the file as record `index`.
+    fn send(&mut self, element: Element, copy: u64, index: u64) -> Result<()> {
+        // Only for errors: formatting it for each record cost a few % of the run.
+        let place = || {
+            let copy = match copy {
+                0 => String::new(),
+                c => format!(", copy {c} (index {index})"),
+            };
+            format!(
+                "{}: record {} (byte {}){copy}",
+                self.options.file.display(),
+                element.index,
+                element.offset
+            )
+        };
         let record =
             match element.record {
                 Ok(record) => record,
                 Err(err) if self.options.skip_invalid && err.is_record_level() => {
-                    return self.dead_letter(&element.raw, element.index, err.offset, &err.to_string());
+                    return self.dead_letter(&element.raw, index, err.offset, &err.to_string());
                 }
                 Err(err) if err.is_record_level() => bail!(
                     "{err}\n(use --skip-invalid to send bad records to the dead-letter topic and go on)"
                 ),
                 Err(err) => bail!("{err}"),
             };
-        compact_json(&element.raw, &mut self.value);
+        if copy == 0 {
+            compact_json(&element.raw, &mut self.value);
+        } else {
+            compact_json(&element.raw, &mut self.compact);
+            if let Err(err) = copy_json(&self.compact, copy, &mut self.value) {
+                let problem = format!("{}: {err}", place());
+                if self.options.skip_invalid {
+                    return self.dead_letter(&element.raw, index, element.offset, &problem);
+                }
+                bail!("{problem}\n(use --skip-invalid to send bad records to the dead-letter topic and go on)");
+            }
+        }
         let mut digits = itoa::Buffer::new(); // no String per record
         let headers = OwnedHeaders::new().insert(Header {
             key: INDEX_HEADER,
-            value: Some(digits.format(element.index).as_bytes()),
+            value: Some(digits.format(index).as_bytes()),
         });
         let tracked = Tracked {
-            index: element.index,
+            index,
             dead_letter: false,
         };
+        let key = copy_crime_id(&record.crime_id, copy);
         let sent = self.enqueue(
             BaseRecord::with_opaque_to(&self.options.topic, tracked.opaque())
-                .key(record.crime_id.as_bytes())
+                .key(key.as_bytes())
                 .payload(self.value.as_slice())
                 .headers(headers),
         );
-        // Only for errors: formatting it for each record cost a few % of the run.
-        let place = || {
-            format!(
-                "{}: record {} (byte {})",
-                self.options.file.display(),
-                element.index,
-                element.offset
-            )
-        };
         match sent {
             Ok(()) => {}
             Err(KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)) => {
@@ -524,7 +626,7 @@ impl Run<'_> {
                 if self.options.skip_invalid {
                     // Its first kilobyte, so that the dead letter fits.
                     let head = &element.raw[..element.raw.len().min(1024)];
-                    return self.dead_letter(head, element.index, element.offset, &problem);
+                    return self.dead_letter(head, index, element.offset, &problem);
                 }
                 bail!(
                     "{problem}\n(use --skip-invalid to send its first kilobyte to the dead-letter \

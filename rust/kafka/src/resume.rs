@@ -85,6 +85,7 @@ pub fn topic_contents(
             max_messages: None,
             timeout,
             verify: None,
+            verify_copies: 1,
             verify_first: None,
             pipeline_latency_since_ms: 0,
         };

@@ -129,4 +129,14 @@ fn real_file_has_the_documented_shape_and_truth() {
         })
         .collect();
     assert_eq!(computed, hourly);
+
+    // `produce --copies`: every record can be copied, and copies never
+    // share a window, not even a day's, so the N-fold state is N times the
+    // state (3 copies: 3 × the windows).
+    let daily = truth::compute_copies(&records, &codes, 86_400, 3).unwrap();
+    assert_eq!(daily.records, 3 * 199_999);
+    let single_daily = truth::compute(&records, &codes, 86_400).unwrap();
+    assert_eq!(daily.windows.len(), 3 * single_daily.windows.len());
+    let copy = crate::copies::copy_record(&records[199_998], 1).unwrap();
+    assert_eq!(copy.call_date_time, "2019-01-01T09:11:00.000");
 }

@@ -9,8 +9,12 @@
 //! counts, duplicates included, because the job does not deduplicate.
 //! `call_date_time` is a naive timestamp taken as is (no time zone shift),
 //! which matches a job whose session time zone is UTC.
+//!
+//! The ground truth of the N-fold dataset (`produce --copies N`) counts each
+//! record's N copies, made by [`crate::copies::copy_record`].
 
 use crate::calendar::{days_from_civil, CivilTime};
+use crate::copies::{copy_record, CopyError};
 use crate::record::CallRecord;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Borrow;
@@ -206,6 +210,12 @@ pub enum TruthError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("record {index} (crime_id {crime_id:?}): {source}")]
+    Copy {
+        index: u64,
+        crime_id: String,
+        source: CopyError,
+    },
     // A duplicated code would make the join emit its disposition twice.
     #[error("{}: disposition_code {code:?} appears more than once", path.display())]
     DuplicateRadioCode { path: PathBuf, code: String },
@@ -289,6 +299,21 @@ impl Accumulator {
         Ok(())
     }
 
+    /// Counts copies 0 to `copies - 1` of one record, as `produce --copies`
+    /// sends them.
+    pub fn add_copies(&mut self, record: &CallRecord, copies: u64) -> Result<(), TruthError> {
+        self.add(record)?;
+        for copy in 1..copies {
+            let copied = copy_record(record, copy).map_err(|source| TruthError::Copy {
+                index: self.records,
+                crime_id: record.crime_id.clone(),
+                source,
+            })?;
+            self.add(&copied)?;
+        }
+        Ok(())
+    }
+
     /// The aggregates, with dispositions LEFT-joined to `radio_codes`.
     pub fn finish(self, radio_codes: &BTreeMap<String, String>) -> GroundTruth {
         let len = self.window_seconds as i64;
@@ -358,9 +383,24 @@ where
     I: IntoIterator,
     I::Item: Borrow<CallRecord>,
 {
+    compute_copies(records, radio_codes, window_seconds, 1)
+}
+
+/// Ground truth of `copies` copies of a sequence of records (the N-fold
+/// dataset of `produce --copies`).
+pub fn compute_copies<I>(
+    records: I,
+    radio_codes: &BTreeMap<String, String>,
+    window_seconds: u64,
+    copies: u64,
+) -> Result<GroundTruth, TruthError>
+where
+    I: IntoIterator,
+    I::Item: Borrow<CallRecord>,
+{
     let mut acc = Accumulator::new(window_seconds)?;
     for r in records {
-        acc.add(r.borrow())?;
+        acc.add_copies(r.borrow(), copies)?;
     }
     Ok(acc.finish(radio_codes))
 }
@@ -571,6 +611,42 @@ mod tests {
             compute(&records[..1], &codes(), 0),
             Err(TruthError::ZeroWindow)
         ));
+    }
+
+    #[test]
+    fn the_n_fold_truth_counts_each_copy_in_its_own_window() {
+        let records = [
+            record("1", "Traffic Stop", "2018-12-31T23:57:00.000", "ADM"),
+            record("2", "Passing Call", "2018-10-02T09:11:00.000", "CIT"),
+        ];
+        let single = compute(&records, &codes(), 3600).unwrap();
+        let triple = compute_copies(&records, &codes(), 3600, 3).unwrap();
+        assert_eq!(triple.records, 6);
+        assert_eq!(triple.windows.len(), 3 * single.windows.len());
+        assert!(triple.windows.iter().all(|w| w.count == 1));
+        // Each copy's windows are copy 0's moved by 13 weeks.
+        let week = 7 * 86_400;
+        for copy in 0..3i64 {
+            for w in &single.windows {
+                let start = w.window_start.epoch_seconds() + copy * 13 * week;
+                assert!(triple
+                    .windows
+                    .iter()
+                    .any(|t| t.window_start.epoch_seconds() == start
+                        && t.original_crime_type_name == w.original_crime_type_name));
+            }
+        }
+        let counts = |t: &GroundTruth| t.crime_types.iter().map(|c| c.count).collect::<Vec<_>>();
+        assert_eq!(counts(&triple), vec![3, 3]);
+        assert_eq!(triple.dispositions.iter().map(|d| d.count).sum::<u64>(), 6);
+        assert_eq!(compute_copies(&records, &codes(), 3600, 1).unwrap(), single);
+
+        let bad = [record("3", "T", "2018-12-31T23:57:00.000", "ADM")];
+        let mut broken = bad[0].clone();
+        broken.offense_date = "soon".into();
+        let err = compute_copies([broken], &codes(), 3600, 2).unwrap_err();
+        assert!(matches!(err, TruthError::Copy { .. }), "{err}");
+        assert!(err.to_string().contains("offense_date"), "{err}");
     }
 
     #[test]

@@ -239,6 +239,7 @@ impl SlotRun<'_> {
                 max_messages: None,
                 timeout: Duration::from_secs(30),
                 verify: Some(self.options.data_file.clone()),
+                verify_copies: 1,
                 verify_first: Some(produced.max(0) as u64),
                 pipeline_latency_since_ms: measure_from_ms,
             },

@@ -599,13 +599,20 @@ impl Aggregates {
 
     /// Ground truth computed straight from `file` by sfcrime-records.
     pub fn ground_truth(file: &Path) -> Aggregates {
+        Aggregates::ground_truth_copies(file, 1)
+    }
+
+    /// Ground truth of `copies` copies of `file`, as `produce --copies`
+    /// sends them.
+    pub fn ground_truth_copies(file: &Path, copies: u64) -> Aggregates {
         use sfcrime_records::truth;
         let codes = truth::radio_codes(home().join("data/radio_code.json")).unwrap();
         let records = sfcrime_records::RecordReader::open(file)
             .unwrap()
             .records()
             .map(|r| r.unwrap());
-        let truth = truth::compute(records, &codes, truth::DEFAULT_WINDOW_SECONDS).unwrap();
+        let truth =
+            truth::compute_copies(records, &codes, truth::DEFAULT_WINDOW_SECONDS, copies).unwrap();
         let windows: Vec<_> = truth
             .windows
             .into_iter()
