@@ -294,9 +294,18 @@ pub struct DispositionTotal {
     pub count: u64,
 }
 
+/// One line of `final/crime_type_window.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WindowCount {
+    pub window_start: String,
+    pub original_crime_type_name: Option<String>,
+    pub count: u64,
+}
+
 /// The job's exact totals, `<output dir>/final/`: per crime type and per
 /// disposition. (Its third file, the counts per window and crime type, has
-/// ~127,000 lines for the whole dataset and no reader in sfcrime's CLI.)
+/// ~127,000 lines for the whole dataset: read only on request,
+/// [`FinalResults::read_windows`].)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinalResults {
     pub crime_type_totals: Vec<CrimeTypeTotal>,
@@ -311,6 +320,12 @@ impl FinalResults {
             crime_type_totals: read_jsonl(&dir.join("crime_type_totals.jsonl"))?,
             dispositions: read_jsonl(&dir.join("dispositions.jsonl"))?,
         })
+    }
+
+    /// The counts per (window, crime type), `final/crime_type_window.jsonl`:
+    /// what the tests compare with the ground truth.
+    pub fn read_windows(output_dir: &Path) -> Result<Vec<WindowCount>, String> {
+        read_jsonl(&output_dir.join("final").join("crime_type_window.jsonl"))
     }
 
     /// Calls counted over all crime types.

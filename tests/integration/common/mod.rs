@@ -9,6 +9,7 @@ pub mod ports;
 
 use assert_cmd::Command;
 use serde_json::Value;
+use sfcrime_spark::FinalResults;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -533,35 +534,6 @@ pub struct Aggregates {
     pub dispositions: Vec<(String, Option<String>, u64)>,
 }
 
-#[derive(serde::Deserialize)]
-struct WindowLine {
-    window_start: String,
-    original_crime_type_name: String,
-    count: u64,
-}
-
-#[derive(serde::Deserialize)]
-struct TypeLine {
-    original_crime_type_name: String,
-    count: u64,
-}
-
-#[derive(serde::Deserialize)]
-struct DispositionLine {
-    disposition: String,
-    description: Option<String>,
-    count: u64,
-}
-
-fn jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 impl Aggregates {
     /// Sorted, so that two results compare equal exactly when their contents do.
     fn sorted(
@@ -579,20 +551,30 @@ impl Aggregates {
         }
     }
 
-    /// Reads `<output dir>/final/*.jsonl` written by python/data_stream.py.
+    /// Reads `<output dir>/final/*.jsonl` written by python/data_stream.py,
+    /// with sfcrime's own reader of them (`sfcrime_spark::FinalResults`).
     pub fn from_job_output(output_dir: &Path) -> Aggregates {
-        let dir = output_dir.join("final");
-        let windows: Vec<_> = jsonl::<WindowLine>(&dir.join("crime_type_window.jsonl"))
+        let named = |name: Option<String>, what: &str| {
+            name.unwrap_or_else(|| panic!("a null {what} in {}", output_dir.display()))
+        };
+        let totals = FinalResults::read(output_dir).unwrap_or_else(|e| panic!("{e}"));
+        let windows: Vec<_> = FinalResults::read_windows(output_dir)
+            .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()
-            .map(|w| (w.window_start, w.original_crime_type_name, w.count))
+            .map(|w| {
+                let crime_type = named(w.original_crime_type_name, "crime type");
+                (w.window_start, crime_type, w.count)
+            })
             .collect();
-        let crime_types: Vec<_> = jsonl::<TypeLine>(&dir.join("crime_type_totals.jsonl"))
+        let crime_types: Vec<_> = totals
+            .crime_type_totals
             .into_iter()
-            .map(|t| (t.original_crime_type_name, t.count))
+            .map(|t| (named(t.original_crime_type_name, "crime type"), t.count))
             .collect();
-        let dispositions: Vec<_> = jsonl::<DispositionLine>(&dir.join("dispositions.jsonl"))
+        let dispositions: Vec<_> = totals
+            .dispositions
             .into_iter()
-            .map(|d| (d.disposition, d.description, d.count))
+            .map(|d| (named(d.disposition, "disposition"), d.description, d.count))
             .collect();
         Aggregates::sorted(windows, crime_types, dispositions)
     }
