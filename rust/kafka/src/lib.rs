@@ -8,6 +8,7 @@ pub mod acl;
 pub mod admin;
 pub mod client;
 pub mod consume;
+mod delivery;
 pub mod pace;
 pub mod produce;
 pub mod resume;
