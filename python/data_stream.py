@@ -77,7 +77,8 @@ def read_calls(spark, args) -> DataFrame:
         # fields arrive typed (call_date_time already a timestamp, read the same way).
         import sfcrime_connector
         sfcrime_connector.register(spark)
-        calls = read_kafka(spark, args, "sfcrime_connector", mode="calls")
+        group = {"commitGroup": args.commit_group} if args.commit_group else {}
+        calls = read_kafka(spark, args, "sfcrime_connector", mode="calls", **group)
         if args.drop_duplicates:
             calls = drop_duplicate_records(calls, F.col(INDEX_COLUMN))
         return calls.select("original_crime_type_name", "disposition",

@@ -78,6 +78,13 @@ def parse_args(job_doc, argv=None):
     src.add_argument("--fail-on-data-loss", type=boolean, default="true", metavar="true|false",
                      help="fail when offsets vanish, e.g. topic deleted or data aged out "
                           "(default: %(default)s)")
+    src.add_argument("--commit-group", metavar="GROUP",
+                     help="--source sfcrime_connector: commit the query's progress to this "
+                          "Kafka consumer group once Spark has checkpointed it, so that "
+                          "kafka-consumer-groups.sh --describe, `sfcrime consume --lag` and lag "
+                          "monitors show the query's lag (the checkpoint stays what a restart "
+                          "goes on from); on sfcrime's SASL_SSL stack the name must start with "
+                          "a kafka.consumer.groups prefix, e.g. sfcrime-")
     src.add_argument("--kafka-option", type=kv, action="append", default=[],
                      metavar="KEY=VALUE", help="a Kafka consumer setting for the source, as "
                      "kafka.KEY, e.g. security.protocol=SASL_SSL (repeatable). librdkafka "
@@ -136,6 +143,9 @@ def parse_args(job_doc, argv=None):
     args = p.parse_args(argv)
     if args.max_trigger_delay and not args.min_offsets_per_trigger:
         p.error("--max-trigger-delay needs --min-offsets-per-trigger")
+    if args.commit_group is not None and args.source != "sfcrime_connector":
+        p.error("--commit-group needs --source sfcrime_connector: spark-sql-kafka never "
+                "commits a query's offsets to Kafka (SPARK-27549)")
     if args.real_time is not None:
         # Spark 4.2's real-time mode takes neither a Python data source nor rate limits.
         if args.source != "kafka":

@@ -39,13 +39,32 @@ Options (names as in Spark's own Kafka source where they overlap):
                            (retention, topic recreated); false: skip them
   kafkaConsumer.pollTimeoutMs  how long a read or metadata request may stall
                            before it fails (default 120000)
+  commitGroup              streaming: a consumer group to which the query's
+                           progress is committed, so that Kafka's tools
+                           (kafka-consumer-groups.sh --describe, `sfcrime
+                           consume --lag`, lag monitors) show its lag; see
+                           "Committed offsets" below. Not kafka.group.id: that
+                           one is refused, since readers never join a group
   kafka.<setting>          any other librdkafka setting, e.g.
                            kafka.security.protocol=SASL_SSL (librdkafka
                            names, which mostly equal the Java client's)
 
 Offsets are spark-sql-kafka's JSON, {"topic": {"partition": next offset}}, so
 a checkpoint reads the same way. The source keeps no state of its own: where
-a query is lives only in Spark's offset log, and `commit` does nothing.
+a query is lives only in Spark's checkpoint.
+
+Committed offsets (commitGroup): what the group holds is a copy of the
+checkpoint for Kafka's tools, never read back; a restart goes on from the
+checkpoint. It is committed when Spark asks for the next batch's end
+(latestOffset): Spark does that only once the previous batch is in its
+commit log (the checkpoint's commits/, written after the batch's output), so
+the start it passes is where the checkpoint stands and the group is never
+ahead of it. (Spark's `commit(end)` callback would be one batch late: it
+passes the end of the batch before last when it logs the next one, so the
+last batch of an available-now run, or of a stream that goes quiet, would
+never show.) A new query's first commit is its starting offsets. This holds
+for Spark's default, synchronous progress tracking; with
+asyncProgressTrackingEnabled the commit log may lag behind.
 """
 
 import json
@@ -166,6 +185,9 @@ class Settings:
                 raise ValueError(f"{NAME}: {name} must be true or false, got {text!r}")
             return text == "true"
 
+        if "kafka.group.id" in options:
+            raise ValueError(f"{NAME}: kafka.group.id is not used (readers join no group); "
+                             "set commitGroup to commit the query's progress to a group")
         self.bootstrap = required("kafka.bootstrap.servers")
         self.topics = sorted({t.strip() for t in required("subscribe").split(",") if t.strip()})
         # librdkafka settings; Spark has already lower-cased option names, and
@@ -188,6 +210,9 @@ class Settings:
         self.max_records_per_partition = positive("maxRecordsPerPartition", 100_000)
         self.fail_on_data_loss = boolean("failOnDataLoss", True)
         self.timeout_ms = positive("kafkaConsumer.pollTimeoutMs", 120_000)
+        self.commit_group = options.get("commitGroup", "").strip() or None
+        if self.commit_group and not streaming:
+            raise ValueError(f"{NAME}: commitGroup is for streaming reads only")
 
     def watermarks(self):
         """{(topic, partition): (low, high)} of every subscribed partition."""
@@ -226,6 +251,11 @@ class Settings:
                 # needs nothing but pyspark.
                 out.append(InputPartition((tp[0], tp[1], lo, min(lo + step, last))))
         return out
+
+    def commit(self, offsets):
+        """Commits {(topic, partition): next offset} to commitGroup."""
+        _sfcrime_connector.commit_offsets(self.bootstrap, self.commit_group, offsets,
+                                          self.kafka, timeout_ms=self.timeout_ms)
 
     def read(self, partition):
         """One input partition's rows, as (at most) one Arrow batch."""
@@ -329,6 +359,9 @@ class StreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.target = None
         # Only for progress reports (reportLatestOffset).
         self.latest = None
+        # What was last committed to commitGroup, so that a trigger that
+        # finds nothing new commits nothing again.
+        self.committed = None
 
     def initialOffset(self):
         s = self.settings
@@ -344,6 +377,10 @@ class StreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def latestOffset(self, start, limit):
         s = self.settings
         start = from_json(start)
+        if s.commit_group and start != self.committed:
+            # `start` is where the checkpoint stands (see "Committed offsets").
+            s.commit(start)
+            self.committed = dict(start)
         marks = s.watermarks()
         latest = self.target if self.target is not None else {
             tp: high for tp, (_, high) in marks.items()}
@@ -374,4 +411,5 @@ class StreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return self.settings.read(partition)
 
     def commit(self, end):
-        """Nothing to do: no consumer group, nothing kept between batches."""
+        """Nothing to do: Spark's checkpoint keeps where the query is, and
+        commitGroup is committed in latestOffset, one batch sooner."""

@@ -1,5 +1,6 @@
 //! `sfcrime consume`: flags, output formats and the summary around
-//! sfcrime_kafka::consume.
+//! sfcrime_kafka::consume, and `consume --lag`, a consumer group's lag
+//! (sfcrime_kafka::group).
 
 use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::Exit;
@@ -8,6 +9,7 @@ use clap::{Args, ValueEnum};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use sfcrime_config::Settings;
 use sfcrime_kafka::consume::{consume, ConsumeOptions, Start};
+use sfcrime_kafka::group::{lag, Lag};
 use sfcrime_kafka::wire::INDEX_HEADER;
 use sfcrime_stack::security::Role;
 use std::io::Write;
@@ -27,7 +29,10 @@ enum Format {
 #[command(
     after_help = "Without --group, reads every partition from its first offset up to \
 the end offsets seen at start, then stops. With --group, reads as that consumer group from \
-its committed offsets until --max-messages or --timeout seconds without a message.\n\n\
+its committed offsets until --max-messages or --timeout seconds without a message. \
+With --lag, reads nothing: prints the group's committed offset, the end offset and the lag \
+of every partition (what kafka-consumer-groups.sh --describe shows), e.g. of a Spark query \
+run with `spark run --source sfcrime_connector --commit-group GROUP`.\n\n\
 Exit status: 0 ok; 1 error; 2 --verify found missing, duplicated or corrupted records."
 )]
 pub struct ConsumeArgs {
@@ -64,7 +69,13 @@ pub struct ConsumeArgs {
     #[arg(long, value_name = "N", default_value_t = 1, requires = "verify",
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     copies: u64,
-    /// Print the summary as JSON on stdout.
+    /// Print GROUP's committed offset, end offset and lag per partition of
+    /// the topic, and read nothing.
+    #[arg(long, value_name = "GROUP", conflicts_with_all = [
+        "group", "from_beginning", "max_messages", "verify"
+    ])]
+    lag: Option<String>,
+    /// Print the summary (with --lag, the report) as JSON on stdout.
     #[arg(long)]
     json: bool,
 }
@@ -76,6 +87,17 @@ impl ConsumeArgs {
 }
 
 pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<Exit> {
+    if let Some(group) = &args.lag {
+        let kafka = args.kafka.kafka_settings(settings, Role::Consumer)?;
+        let topic = settings.string("topic")?;
+        let report = lag(&kafka, group, &topic, args.wait.timeout())?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print_lag(&report);
+        }
+        return Ok(Exit::Ok);
+    }
     let options = ConsumeOptions {
         topic: settings.string("topic")?,
         kafka: args.kafka.kafka_settings(settings, Role::Consumer)?,
@@ -153,6 +175,33 @@ pub fn run(args: ConsumeArgs, settings: &Settings) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The report as kafka-consumer-groups.sh shows it, "-" where the group
+/// has committed nothing.
+fn print_lag(report: &Lag) {
+    let shown = |o: Option<i64>| o.map_or_else(|| "-".to_owned(), |o| o.to_string());
+    println!("group {} on topic {}", report.group, report.topic);
+    println!(
+        "{:>9} {:>12} {:>12} {:>10}",
+        "partition", "committed", "end", "lag"
+    );
+    for p in &report.partitions {
+        println!(
+            "{:>9} {:>12} {:>12} {:>10}",
+            p.partition,
+            shown(p.committed),
+            p.end,
+            shown(p.lag)
+        );
+    }
+    println!(
+        "{:>9} {:>12} {:>12} {:>10}",
+        "total",
+        "",
+        "",
+        report.total()
+    );
 }
 
 fn print_message(

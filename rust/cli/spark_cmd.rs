@@ -126,6 +126,14 @@ pub struct RunArgs {
     /// index seen.
     #[arg(long)]
     drop_duplicates: bool,
+    /// With --source sfcrime_connector: commit the query's progress to this
+    /// Kafka consumer group once Spark has checkpointed it, so that
+    /// `sfcrime consume --lag GROUP` and kafka-consumer-groups.sh --describe
+    /// show its lag (a restart still goes on from the checkpoint). On the
+    /// SASL_SSL stack the name must start with a kafka.consumer.groups
+    /// prefix, e.g. sfcrime-.
+    #[arg(long, value_name = "GROUP")]
+    commit_group: Option<String>,
     /// Event-time watermark (default none: see data_stream.py --help).
     #[arg(long)]
     watermark: Option<String>,
@@ -256,6 +264,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
         // spark-sql-kafka's Java client.
         kafka_settings: kafka.overrides.clone(),
         drop_duplicates: args.drop_duplicates,
+        commit_group: args.commit_group.clone(),
         ..JobArgs::default()
     };
     if args.low_latency {

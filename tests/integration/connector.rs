@@ -2,12 +2,16 @@
 //! rust/connector) against a real broker and a real Spark: raw mode row for
 //! row equal to spark-sql-kafka, calls mode equal to ground truth with its
 //! corrupt records kept, and an AvailableNow query with a rate limit that is
-//! stopped and resumed from its checkpoint ending exactly at ground truth.
+//! stopped and resumed from its checkpoint ending exactly at ground truth;
+//! with `spark run --commit-group`, the query's progress in a consumer group
+//! that Kafka's own tool and `consume --lag` read back, never ahead of the
+//! checkpoint, through a kill and a restart.
 //!
 //! The Spark side is tests/python/connector_check.py, run through
 //! spark/submit.sh (which brings spark-sql-kafka's jars), with the connector
 //! that scripts/setup.sh installs into .venv.
 
+use crate::common::background::{own_pgid, processes_with_arg, spawn, KillGroupsWith};
 use crate::common::{
     create_topic, data_slice, home, shared_broker, spark_turn, Aggregates, Broker,
 };
@@ -87,6 +91,11 @@ fn loaded() -> &'static Loaded {
 }
 
 fn watermarks(broker: &Broker) -> BTreeMap<i32, i64> {
+    watermarks_of(broker, TOPIC)
+}
+
+/// The offset after the last record of each of `topic`'s 3 partitions.
+fn watermarks_of(broker: &Broker, topic: &str) -> BTreeMap<i32, i64> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .create()
@@ -94,7 +103,7 @@ fn watermarks(broker: &Broker) -> BTreeMap<i32, i64> {
     (0..3)
         .map(|p| {
             let (_, high) = consumer
-                .fetch_watermarks(TOPIC, p, Duration::from_secs(30))
+                .fetch_watermarks(topic, p, Duration::from_secs(30))
                 .unwrap();
             (p, high)
         })
@@ -329,4 +338,248 @@ fn available_now_stopped_and_resumed_from_its_checkpoint_counts_exactly() {
         dispositions.into_iter().collect::<Vec<_>>(),
         truth_dispositions
     );
+}
+
+// ---------------------------------------------------------------------------
+// Committed offsets (`spark run --commit-group`)
+
+/// A topic of its own: the job's counts are checked against ground truth,
+/// which [`TOPIC`]'s corrupt records are not part of.
+const LAG_TOPIC: &str = "connector.lag";
+/// On the SASL_SSL stack the consumer may only use groups named `sfcrime-*`.
+const LAG_GROUP: &str = "sfcrime-connector-lag-test";
+
+/// `partition -> (committed, end)` as `sfcrime consume --lag` reports it.
+fn group_offsets(broker: &Broker) -> BTreeMap<i64, (Option<i64>, i64)> {
+    let out = broker
+        .sfcrime()
+        .args(["consume", "-t", LAG_TOPIC, "--lag", LAG_GROUP, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "consume --lag failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = crate::common::json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(report["group"], LAG_GROUP);
+    report["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let (committed, end) = (p["committed"].as_i64(), p["end"].as_i64().unwrap());
+            assert_eq!(p["lag"].as_i64(), committed.map(|c| end - c), "{p}");
+            (p["partition"].as_i64().unwrap(), (committed, end))
+        })
+        .collect()
+}
+
+/// The end offsets of the last batch in the checkpoint's commit log (what a
+/// restart goes on from), or None before the first: `offsets/<n>` is the
+/// version, the metadata, then one line of offset JSON per source.
+fn checkpointed(checkpoint: &Path) -> Option<BTreeMap<i64, i64>> {
+    let last = std::fs::read_dir(checkpoint.join("commits"))
+        .ok()?
+        .filter_map(|e| e.unwrap().file_name().to_str()?.parse::<u64>().ok())
+        .max()?;
+    let text = std::fs::read_to_string(checkpoint.join(format!("offsets/{last}"))).unwrap();
+    let offsets: Value = serde_json::from_str(text.lines().nth(2).unwrap()).unwrap();
+    Some(
+        offsets[LAG_TOPIC]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(p, o)| (p.parse().unwrap(), o.as_i64().unwrap()))
+            .collect(),
+    )
+}
+
+/// Reads the group, then the checkpoint: the group must never be ahead of
+/// the checkpoint (what Spark committed before the group was read can only
+/// have grown since). Returns the group's total lag, None before its first
+/// commit.
+fn sample_lag(broker: &Broker, checkpoint: &Path) -> Option<i64> {
+    let group = group_offsets(broker);
+    let spark = checkpointed(checkpoint);
+    for (partition, (committed, _)) in &group {
+        if let Some(committed) = committed {
+            let spark_at = spark.as_ref().map_or(0, |s| s[partition]);
+            assert!(
+                *committed <= spark_at,
+                "partition {partition}: the group committed {committed}, the checkpoint \
+                 only {spark_at}"
+            );
+        }
+    }
+    let lags: Option<Vec<i64>> = group.values().map(|(c, end)| c.map(|c| end - c)).collect();
+    lags.map(|l| l.iter().sum())
+}
+
+/// Kafka's own `kafka-consumer-groups.sh --describe --group` (the class it
+/// runs, from the cached Kafka jars): `partition -> (CURRENT-OFFSET,
+/// LOG-END-OFFSET, LAG)`.
+fn describe_with_kafkas_tool(broker: &Broker) -> BTreeMap<i64, (i64, i64, i64)> {
+    let cache = home().join(".stack/cache");
+    let lib = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|dir| {
+            std::fs::read_dir(dir).is_ok_and(|mut files| {
+                files.any(|f| {
+                    let name = f.unwrap().file_name();
+                    let name = name.to_string_lossy();
+                    name.starts_with("kafka-tools-") && !name.starts_with("kafka-tools-api")
+                })
+            })
+        })
+        .max()
+        .unwrap_or_else(|| panic!("no Kafka with kafka-tools in {}", cache.display()));
+    let java = std::env::var("SFCRIME_JAVA").unwrap_or_else(|_| "java".into());
+    let out = std::process::Command::new(java)
+        .env("JAVA_TOOL_OPTIONS", crate::common::JAVA_TOOL_OPTIONS)
+        .arg("-cp")
+        .arg(format!("{}/*", lib.display()))
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            home().join("config/broker-log4j2.properties").display()
+        ))
+        .arg("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand")
+        .args(["--bootstrap-server", &broker.bootstrap()])
+        .args(["--describe", "--group", LAG_GROUP])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ConsumerGroupCommand failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID
+    stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() >= 6 && f[0] == LAG_GROUP && f[1] == LAG_TOPIC)
+        .map(|f| {
+            let n = |i: usize| {
+                f[i].parse::<i64>()
+                    .unwrap_or_else(|_| panic!("column {i} of {f:?}"))
+            };
+            (n(2), (n(3), n(4), n(5)))
+        })
+        .collect()
+}
+
+#[test]
+fn commit_group_shows_the_querys_lag_and_is_never_ahead_of_the_checkpoint() {
+    let broker = shared_broker();
+    create_topic(broker, LAG_TOPIC);
+    broker
+        .sfcrime()
+        .args(["produce", "-t", LAG_TOPIC, "--limit", &CALLS.to_string()])
+        .assert()
+        .success();
+    let (_slice_dir, slice) = data_slice(CALLS);
+    let _turn = spark_turn();
+    let work = tempfile::tempdir().unwrap();
+    let checkpoint = work.path().join("checkpoint");
+    let checkpoint_arg = checkpoint.display().to_string();
+    let output = work.path().join("output");
+    let output_arg = output.display().to_string();
+    let _cleanup = KillGroupsWith(checkpoint_arg.clone());
+    // 10 batches of 3,000 records, each committed to the group in turn.
+    let args = [
+        "spark",
+        "run",
+        "--available-now",
+        "--source",
+        "sfcrime_connector",
+        "--commit-group",
+        LAG_GROUP,
+        "-t",
+        LAG_TOPIC,
+        "--max-offsets-per-trigger",
+        "3000",
+        "--checkpoint-dir",
+        &checkpoint_arg,
+        "--output-dir",
+        &output_arg,
+    ];
+
+    // The first run is killed (SIGKILL, the job's process group) once the
+    // group shows three batches done; the group is checked against the
+    // checkpoint all along.
+    let first = spawn(broker, &args);
+    let run_dir = first.run_dir(Duration::from_secs(120));
+    let mut first_lags = Vec::new();
+    crate::common::wait_for(
+        "the group at 3 batches",
+        Duration::from_secs(900),
+        &run_dir.join("spark.log"),
+        || {
+            first_lags.extend(sample_lag(broker, &checkpoint));
+            first_lags
+                .last()
+                .is_some_and(|l| *l <= (CALLS - 9_000) as i64)
+        },
+    );
+    let cli = first.child.id();
+    let jobs: Vec<_> = processes_with_arg(&checkpoint_arg)
+        .into_iter()
+        .filter(|(pid, _)| *pid != cli)
+        .collect();
+    assert!(!jobs.is_empty(), "no process runs with {checkpoint_arg}");
+    let pgid = jobs[0].1;
+    assert_ne!(pgid, own_pgid(), "the job must not share the test's group");
+    sfcrime_process::signal_group(pgid, libc::SIGKILL).expect("the job's group can be killed");
+    let (status, _, _) = first.finish(Duration::from_secs(60));
+    assert!(!status.success(), "the killed run exited successfully");
+    let after_kill = sample_lag(broker, &checkpoint).expect("nothing committed");
+    assert!(after_kill > 0, "the first run was not killed early");
+
+    // The rerun goes on from the checkpoint; the group's lag only shrinks,
+    // to 0, and every record is counted once.
+    let mut second = spawn(broker, &args);
+    let mut lags = vec![after_kill];
+    let deadline = std::time::Instant::now() + Duration::from_secs(900);
+    let (status, _, stderr) = loop {
+        lags.extend(sample_lag(broker, &checkpoint));
+        if second.child.try_wait().unwrap().is_some() {
+            break second.finish(Duration::from_secs(60));
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rerun took 15 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(status.success(), "the rerun failed:\n{stderr}");
+    lags.extend(sample_lag(broker, &checkpoint));
+    eprintln!("connector: group lag during the first run {first_lags:?}, then {lags:?}");
+    assert!(
+        lags.windows(2).all(|w| w[1] <= w[0]),
+        "the lag grew: {lags:?}"
+    );
+    assert_eq!(lags.last(), Some(&0));
+    let distinct = |l: &[i64]| l.iter().collect::<std::collections::BTreeSet<_>>().len();
+    assert!(
+        distinct(&first_lags) + distinct(&lags) >= 4,
+        "the lag was not seen shrinking batch by batch: {first_lags:?} {lags:?}"
+    );
+
+    // Both tools agree: the group is at the topic's end.
+    let ends = watermarks_of(broker, LAG_TOPIC);
+    let ours = group_offsets(broker);
+    let theirs = describe_with_kafkas_tool(broker);
+    for (partition, end) in &ends {
+        let p = i64::from(*partition);
+        assert_eq!(ours[&p], (Some(*end), *end), "consume --lag, partition {p}");
+        assert_eq!(
+            theirs[&p],
+            (*end, *end, 0),
+            "kafka-consumer-groups, partition {p}"
+        );
+    }
+    assert_eq!(theirs.len(), ends.len());
+    Aggregates::from_job_output(&output).assert_equal(&Aggregates::ground_truth(&slice));
 }

@@ -29,6 +29,9 @@ def parse(*argv):
     (["--kafka-option", "security.protocol"],
      "argument --kafka-option: expected key=value, got 'security.protocol'"),
     (["--kafka-option", "=SSL"], "argument --kafka-option: expected key=value, got '=SSL'"),
+    (["--commit-group", "sfcrime-counts"],
+     "--commit-group needs --source sfcrime_connector: spark-sql-kafka never commits a "
+     "query's offsets to Kafka (SPARK-27549)"),
     (["--fail-on-data-loss", "maybe"],
      "argument --fail-on-data-loss: expected true or false, got 'maybe'"),
 ])

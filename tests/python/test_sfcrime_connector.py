@@ -1,6 +1,7 @@
 # sfcrime: unit tests of python/sfcrime_connector.py that need no Spark session (its reads
 # are checked against a real broker and Spark by tests/integration/connector.rs).
 import importlib
+import re
 import sys
 
 import pytest
@@ -17,3 +18,15 @@ def test_a_venv_without_the_rust_half_is_told_to_build_it(monkeypatch):
     monkeypatch.delitem(sys.modules, "sfcrime_connector", raising=False)
     with pytest.raises(ModuleNotFoundError, match="build it into this venv with scripts/setup.sh"):
         importlib.import_module("sfcrime_connector")
+
+
+@pytest.mark.parametrize("options, streaming, message", [
+    ({"kafka.group.id": "sfcrime-counts"}, True,
+     "kafka.group.id is not used (readers join no group); set commitGroup"),
+    ({"commitGroup": "sfcrime-counts"}, False, "commitGroup is for streaming reads only"),
+])
+def test_a_group_is_only_taken_where_it_is_committed(options, streaming, message):
+    import sfcrime_connector
+    options = {"kafka.bootstrap.servers": "127.0.0.1:9092", "subscribe": "t", **options}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        sfcrime_connector.Settings(options, streaming=streaming)

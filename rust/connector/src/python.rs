@@ -1,7 +1,8 @@
 //! The `_sfcrime_connector` Python extension module (built by maturin with
 //! the `python` feature), the compiled half of python/sfcrime_connector.py:
-//! two functions over the Rust reader, the batch handed to pyarrow through
-//! the Arrow C data interface, without a copy.
+//! the Rust reader's functions, the batch handed to pyarrow through the
+//! Arrow C data interface, without a copy, and the commit of a query's
+//! progress to a consumer group.
 
 use crate::read::{self, ReadOptions};
 use crate::schema::Mode;
@@ -88,6 +89,31 @@ fn read_range<'py>(
     batch.to_pyarrow(py)
 }
 
+/// Commits `offsets` (`{(topic, partition): next offset}`) to consumer
+/// group `group`, without joining it: what the data source does once Spark
+/// has checkpointed a batch, so that Kafka's tools show the query's lag.
+#[pyfunction]
+#[pyo3(signature = (bootstrap, group, offsets, options=None, *, timeout_ms=120_000))]
+fn commit_offsets(
+    py: Python<'_>,
+    bootstrap: &str,
+    group: &str,
+    offsets: BTreeMap<(String, i32), i64>,
+    options: Option<BTreeMap<String, String>>,
+    timeout_ms: u64,
+) -> PyResult<()> {
+    let settings = settings(bootstrap, options);
+    py.detach(|| {
+        sfcrime_kafka::group::commit_offsets(
+            &settings,
+            group,
+            &offsets,
+            Duration::from_millis(timeout_ms),
+        )
+    })
+    .map_err(kafka_error)
+}
+
 // Named as pyproject.toml's module-name; Python's leading underscore marks it
 // as the compiled helper of python/sfcrime_connector.py.
 #[pymodule]
@@ -95,5 +121,6 @@ fn read_range<'py>(
 fn sfcrime_connector(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(partition_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(read_range, m)?)?;
+    m.add_function(wrap_pyfunction!(commit_offsets, m)?)?;
     Ok(())
 }

@@ -134,6 +134,9 @@ pub struct JobArgs {
     pub drop_duplicates: bool,
     /// Report each batch's Kafka timestamps, for end-to-end latency.
     pub observe_kafka_timestamps: bool,
+    /// The consumer group the connector commits the query's progress to
+    /// ([`CONNECTOR`] only), so that Kafka's tools show its lag.
+    pub commit_group: Option<String>,
     /// librdkafka client settings (-X / -F), passed through the environment.
     pub kafka_settings: Vec<(String, String)>,
 }
@@ -222,6 +225,7 @@ impl JobArgs {
             self.min_offsets_per_trigger.map(|n| n.to_string()),
         );
         flag("--max-trigger-delay", self.max_trigger_delay.clone());
+        flag("--commit-group", self.commit_group.clone());
         flag(
             "--fail-on-data-loss",
             self.fail_on_data_loss.map(|b| b.to_string()),
@@ -412,6 +416,7 @@ mod tests {
         let mut job = args();
         job.trigger = Trigger::AvailableNow;
         job.max_offsets_per_trigger = Some(5);
+        job.commit_group = Some("sfcrime-g".into());
         assert_eq!(
             job.command_line(),
             [
@@ -421,6 +426,8 @@ mod tests {
                 "t",
                 "--max-offsets-per-trigger",
                 "5",
+                "--commit-group",
+                "sfcrime-g",
                 "--checkpoint-dir",
                 "/c",
                 "--output-dir",
