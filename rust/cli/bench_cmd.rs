@@ -1,6 +1,7 @@
 //! `sfcrime bench ...`: side-by-side benchmarks against the reference tools.
 
 use crate::kafka_args::KafkaArgs;
+use crate::quiet_args::QuietArgs;
 use crate::Exit;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -9,9 +10,9 @@ use sfcrime_bench::kafka::{self, KafkaBenchOptions};
 use sfcrime_bench::latency::{self, LatencyBenchOptions};
 use sfcrime_config::Settings;
 use sfcrime_stack::{java, Mode, Stack};
+use sfcrime_sweep::grid::DEFAULT_REPEAT;
 use sfcrime_sweep::sweep::{QuietWait, SweepOptions};
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -65,12 +66,10 @@ producer that loads the topic, both Spark sources) uses the -X / -F settings.",
         #[arg(short = 'f', long)]
         file: Option<PathBuf>,
         /// Runs per source.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = DEFAULT_REPEAT)]
         repeat: u32,
-        /// Before each run, wait (up to 5 minutes) for the 1-minute load
-        /// average to drop to this; each run records the load it started at.
-        #[arg(long, default_value_t = 1.5)]
-        max_load: f64,
+        #[command(flatten)]
+        quiet: QuietArgs,
         /// Setting of both runs, KEY=VALUE: a Spark conf or a job option as in
         /// `sfcrime sweep` (repeatable) [default: spark.sql.shuffle.partitions=2].
         #[arg(long, value_name = "KEY=VALUE")]
@@ -115,15 +114,13 @@ the producer, the checks of the output, the job) uses the -X / -F settings.",
         #[arg(long, default_value_t = 20.0)]
         warmup: f64,
         /// Runs per mode.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = DEFAULT_REPEAT)]
         repeat: u32,
         /// Seed of the run order.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Before each run, wait (up to 5 minutes) for the 1-minute load
-        /// average to drop to this; each run records the load it started at.
-        #[arg(long, default_value_t = 1.5)]
-        max_load: f64,
+        #[command(flatten)]
+        quiet: QuietArgs,
         /// Results directory; give an interrupted bench's to resume it
         /// [default: a new runs/bench-latency/<time>].
         #[arg(long, value_name = "DIR")]
@@ -184,7 +181,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
         BenchTarget::Connector {
             kafka,
             repeat,
-            max_load,
+            quiet,
             base,
             results_dir,
             json,
@@ -197,7 +194,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             // Not the `topic` setting: its data need not be --file's.
             let topic = kafka.topic.as_deref().unwrap_or(connector::TOPIC);
             let options = ConnectorBenchOptions {
-                sweep: sweep_options(settings, &kafka, results_dir, topic, quiet(max_load))?,
+                sweep: sweep_options(settings, &kafka, results_dir, topic, quiet.quiet())?,
                 repeat: repeat.max(1),
                 base: if base.is_empty() {
                     connector::DEFAULT_BASE
@@ -222,7 +219,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             warmup,
             repeat,
             seed,
-            max_load,
+            quiet,
             results_dir,
             json,
             ..
@@ -239,7 +236,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             };
             let topic = settings.string("topic")?;
             let options = LatencyBenchOptions {
-                sweep: sweep_options(settings, &kafka, results_dir, &topic, quiet(max_load))?,
+                sweep: sweep_options(settings, &kafka, results_dir, &topic, quiet.quiet())?,
                 rate,
                 duration_s: duration,
                 warmup_s: warmup,
@@ -262,14 +259,6 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Before each run, wait up to 5 minutes for a load average of `max_load`.
-fn quiet(max_load: f64) -> Option<QuietWait> {
-    Some(QuietWait {
-        max_load,
-        max_wait: Duration::from_secs(300),
-    })
-}
-
 /// How a bench's sweep runs: against the configured broker (with the -X /
 /// -F client settings, resolved as `spark run` does) and data file, giving
 /// up after 2 failed runs in a row.
@@ -278,7 +267,7 @@ fn sweep_options(
     kafka: &KafkaArgs,
     results_dir: PathBuf,
     topic: &str,
-    quiet: Option<QuietWait>,
+    quiet: QuietWait,
 ) -> Result<SweepOptions> {
     Ok(SweepOptions {
         home: settings.home().to_path_buf(),

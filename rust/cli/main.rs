@@ -5,6 +5,7 @@ mod bench_cmd;
 mod consume_cmd;
 mod kafka_args;
 mod produce_cmd;
+mod quiet_args;
 mod spark_cluster_cmd;
 mod spark_cmd;
 mod spark_ui_cmd;

@@ -1,11 +1,12 @@
 //! `sfcrime sweep`: runs the tuning study (sfcrime_sweep) over the Spark job.
 
 use crate::kafka_args::KafkaArgs;
+use crate::quiet_args::{parse_load, QuietArgs};
 use crate::Exit;
 use anyhow::{bail, Result};
 use clap::Args;
 use sfcrime_config::Settings;
-use sfcrime_sweep::grid::{Design, LatencySpec, SweepSpec};
+use sfcrime_sweep::grid::{Design, LatencySpec, SweepSpec, DEFAULT_REPEAT};
 use sfcrime_sweep::sweep::{self, SweepOptions};
 use std::path::PathBuf;
 
@@ -22,6 +23,11 @@ interval; latency mode), `readInOneTask` (true: all topic partitions read by one
 baseline is Spark's own defaults (local[*], 1g, 200 shuffle partitions), passed explicitly.\n\n\
 Results go to runs/sweeps/<name>/ (results.csv, results.json, sweep.json, runs/); rerunning \
 the same command resumes, skipping the runs that succeeded. Then: sfcrime report <dir>.\n\n\
+Noise: the points run interleaved in a seeded order; before each run the sweep waits (up to \
+--max-wait) for the 1-minute load average to drop to --max-load and records it, and the load \
+after the run. A run that starts above --max-load is recorded as noisy: the report leaves it \
+out of every answer and says how many there were. Each median gets a 95% bootstrap interval; \
+an effect is clear only when the intervals do not overlap.\n\n\
 Every Kafka client of the sweep (its topic checks, latency mode's producer and topics, the \
 job) uses the -X / -F settings, as `spark run` does: e.g. -F a client.properties for a \
 SASL_SSL broker.\n\n\
@@ -72,7 +78,7 @@ pub struct SweepArgs {
     /// Sweep name [default: the file's `name`, else "adhoc"].
     #[arg(long)]
     name: Option<String>,
-    /// Runs per point [default: the file's, else 3].
+    /// Runs per point [default: the file's, else 5].
     #[arg(long)]
     repeat: Option<u32>,
     /// Seed of the random run order [default: the file's, else 1].
@@ -83,6 +89,8 @@ pub struct SweepArgs {
     results_dir: Option<PathBuf>,
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    quiet: QuietArgs,
     /// Stop after this many failed runs in a row.
     #[arg(long, default_value_t = 3, value_name = "N")]
     max_failures: usize,
@@ -106,7 +114,7 @@ impl SweepArgs {
                 "adhoc",
                 &self.param,
                 &self.base,
-                3,
+                DEFAULT_REPEAT,
                 1,
                 if self.full_grid {
                     Design::Full
@@ -147,7 +155,7 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<Exit> {
         kafka: args.kafka.job_kafka_settings(settings)?,
         topic: settings.string("topic")?,
         data_file: settings.path("data.file")?,
-        quiet: None,
+        quiet: args.quiet.quiet(),
         max_consecutive_failures: args.max_failures.max(1),
     };
     if args.dry_run {
@@ -201,6 +209,10 @@ pub struct ReportArgs {
     /// A sweep: where to write report.md and the charts [default: the results directory].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// A sweep: judge every run against this load average instead of the
+    /// --max-load it ran with (noisy: started above it) [default: as recorded].
+    #[arg(long, value_name = "LOAD", value_parser = parse_load, conflicts_with = "output_dir")]
+    max_load: Option<f64>,
     /// A run: where its job wrote its results [default: <run dir>/output].
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     output_dir: Option<PathBuf>,
@@ -208,9 +220,10 @@ pub struct ReportArgs {
 
 pub fn report(args: ReportArgs) -> Result<Exit> {
     if sfcrime_report::is_run_dir(&args.dir) {
-        if args.out.is_some() {
+        if args.out.is_some() || args.max_load.is_some() {
             bail!(
-                "{} is a run directory: its report.html is written into it (--out is for sweeps)",
+                "{} is a run directory: its report.html is written into it (--out and \
+                 --max-load are for sweeps)",
                 args.dir.display()
             );
         }
@@ -226,7 +239,7 @@ pub fn report(args: ReportArgs) -> Result<Exit> {
         );
     }
     let out = args.out.unwrap_or_else(|| args.dir.clone());
-    let files = sfcrime_sweep::report::write_report(&args.dir, &out)?;
+    let files = sfcrime_sweep::report::write_report(&args.dir, &out, args.max_load)?;
     println!("{}", files.markdown.display());
     for chart in files.charts {
         println!("{}", chart.display());

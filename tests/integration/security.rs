@@ -684,7 +684,15 @@ fn sasl_ssl_sweep_and_bench_connector_use_the_client_settings_everywhere() {
         broker
             .sfcrime()
             .env("SFCRIME_DATA_FILE", &slice)
-            .args(["sweep", "--name", "sasl", "--repeat", "1"])
+            .args([
+                "sweep",
+                "--name",
+                "sasl",
+                "--repeat",
+                "1",
+                "--max-wait",
+                "0",
+            ])
             .args(["--latency-rate", "200", "--latency-duration", "5"])
             .args(["--base", "trigger=1 second", "--base"])
             .args(["spark.sql.shuffle.partitions=2", "--param"])

@@ -1,6 +1,8 @@
 //! `sfcrime sweep` and `sfcrime report` end to end: a real broker, real
 //! Spark runs of the job on a small topic, a resumed sweep that reruns
-//! nothing, and a report whose charts and links are real files.
+//! nothing, the noise check (runs above `--max-load` recorded as noisy and
+//! left out of the report), and a report with 95% intervals whose charts
+//! and links are real files.
 
 use crate::common::{create_topic, sfcrime, shared_broker, spark_turn};
 use std::path::Path;
@@ -46,8 +48,10 @@ fn a_small_sweep_resumes_and_reports() {
         .success();
     let results = tempfile::tempdir().unwrap();
     let _turn = spark_turn();
-    // Two points, one run each: the source as the dimension (as `bench
-    // connector` runs it), 2 shuffle partitions keeping both short.
+    // Two points, two runs each: the source as the dimension (as `bench
+    // connector` runs it), 2 shuffle partitions keeping them short. A
+    // load average of 0 is never reached while Spark runs, so with no wait
+    // every run is recorded as noisy; the report re-judges them below.
     let sweep = || {
         let mut cmd = broker.sfcrime();
         cmd.args([
@@ -61,7 +65,11 @@ fn a_small_sweep_resumes_and_reports() {
             "--param",
             "source=sfcrime",
             "--repeat",
-            "1",
+            "2",
+            "--max-load",
+            "0",
+            "--max-wait",
+            "0",
             "-t",
             TOPIC,
             "--results-dir",
@@ -73,17 +81,21 @@ fn a_small_sweep_resumes_and_reports() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "sweep failed:\n{stderr}");
     assert!(
-        stderr.contains("2 runs done now (0 failed), 0 were done before"),
+        stderr.contains("4 runs done now (0 failed), 0 were done before"),
         "{stderr}"
     );
+    assert!(stderr.contains("; noisy (load average"), "{stderr}");
 
     let records: Vec<serde_json::Value> = serde_json::from_str(
         &std::fs::read_to_string(results.path().join("results.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(records.len(), 2);
+    assert_eq!(records.len(), 4);
     for r in &records {
         assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["noisy"], true, "{r}");
+        assert_eq!(r["max_load"], 0.0, "{r}");
+        assert!(r["load_after"].as_f64().unwrap() > 0.0, "{r}");
         assert_eq!(r["input_rows"], RECORDS);
         assert_eq!(r["expected_rows"], RECORDS);
         assert_eq!(r["output_calls"], RECORDS);
@@ -110,28 +122,89 @@ fn a_small_sweep_resumes_and_reports() {
     assert!(labels.contains(&"baseline"));
     assert!(labels.contains(&"source=sfcrime"));
     let csv = std::fs::read_to_string(results.path().join("results.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
 
     // Rerunning resumes: everything is done, nothing runs again.
     let out = sweep().output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stderr.contains("0 runs done now (0 failed), 2 were done before"),
+        stderr.contains("0 runs done now (0 failed), 4 were done before"),
         "{stderr}"
     );
 
-    let out = sfcrime()
-        .arg("report")
-        .arg(results.path())
-        .output()
-        .unwrap();
+    let report = |out_dir: &Path, max_load: Option<&str>| {
+        let mut cmd = sfcrime();
+        cmd.arg("report")
+            .arg(results.path())
+            .arg("--out")
+            .arg(out_dir);
+        if let Some(max_load) = max_load {
+            cmd.args(["--max-load", max_load]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "report failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(out_dir.join("report.md")).unwrap()
+    };
+    // As recorded, every run is noisy: the report says so and answers nothing.
+    let noisy = report(results.path(), None);
     assert!(
-        out.status.success(),
-        "report failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        noisy.contains("4 of them were noisy and are left out of every answer"),
+        "{noisy}"
     );
-    let report = std::fs::read_to_string(results.path().join("report.md")).unwrap();
+    assert!(noisy.contains("## Noisy runs (left out)"), "{noisy}");
+    assert!(
+        noisy.contains("4 of 4 runs started at a 1-minute load average above 0 "),
+        "{noisy}"
+    );
+    assert!(
+        noisy.contains("- baseline: 2 noisy, 0 counted: [r0 at "),
+        "{noisy}"
+    );
+    assert!(
+        noisy.contains("- source=sfcrime: 2 noisy, 0 counted: "),
+        "{noisy}"
+    );
+    assert!(
+        noisy.contains("## Answers\n\nNone: no run both succeeded"),
+        "{noisy}"
+    );
+    assert!(!noisy.contains("### Best setting"), "{noisy}");
+    assert!(!noisy.contains("## Parameters ranked"), "{noisy}");
+    assert!(!results.path().join("throughput.svg").exists());
+    assert_links_resolve(&noisy, results.path(), 3);
+
+    // Judged against a threshold every run met: every run counts, and
+    // every median has its 95% interval.
+    let quiet_dir = tempfile::tempdir().unwrap();
+    let report = report(quiet_dir.path(), Some("1000"));
+    assert!(!report.contains("noisy"), "{report}");
+    assert!(report.contains("95% bootstrap interval"), "{report}");
+    // Rows of the table of every point (the best one's label is marked).
+    for label in ["baseline (all defaults)", "source=sfcrime"] {
+        let row = report
+            .lines()
+            .find(|l| l.starts_with(&format!("| {label}")) && l.contains(" | 2 | "))
+            .unwrap_or_else(|| panic!("no row for {label}:\n{report}"));
+        let cells: Vec<&str> = row.split(" | ").collect();
+        // ok runs, then rows/s as "median [low..high]" (just the median
+        // when both repeats were equal).
+        assert_eq!(cells[1], "2", "{row}");
+        let (median, interval) = cells[2].split_once(" [").unwrap_or((cells[2], "]"));
+        let median: f64 = median.parse().unwrap();
+        if let Some((low, high)) = interval.trim_end_matches(']').split_once("..") {
+            let (low, high): (f64, f64) = (low.parse().unwrap(), high.parse().unwrap());
+            assert!(low < median && median < high, "{row}");
+        }
+    }
+    assert!(
+        report.contains("the 95% intervals"),
+        "the best-setting answer says whether the intervals overlap:\n{report}"
+    );
     assert!(
         report.contains("### Best setting against all defaults"),
         "{report}"
@@ -140,7 +213,7 @@ fn a_small_sweep_resumes_and_reports() {
         report.contains("## Parameters ranked by effect size"),
         "{report}"
     );
-    assert_links_resolve(&report, results.path());
+    assert_links_resolve(&report, quiet_dir.path(), 5);
     for (chart, labels) in [
         ("throughput", &["baseline", "source=sfcrime", "rows/s"][..]),
         ("latency", &["seconds per micro-batch"][..]),
@@ -151,12 +224,12 @@ fn a_small_sweep_resumes_and_reports() {
             &["input rows/s", "processed rows/s", "batch duration (ms)"][..],
         ),
     ] {
-        let svg = std::fs::read_to_string(results.path().join(format!("{chart}.svg"))).unwrap();
+        let svg = std::fs::read_to_string(quiet_dir.path().join(format!("{chart}.svg"))).unwrap();
         assert!(svg.starts_with("<svg"), "{chart}.svg");
         for label in labels {
             assert!(svg.contains(label), "{chart}.svg lacks {label:?}");
         }
-        let png = std::fs::read(results.path().join(format!("{chart}.png"))).unwrap();
+        let png = std::fs::read(quiet_dir.path().join(format!("{chart}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{chart}.png");
         assert!(
             png.len() > 10_000,
@@ -170,13 +243,14 @@ fn a_small_sweep_resumes_and_reports() {
     }
 }
 
-/// Every relative Markdown link `](target)` names an existing file.
-fn assert_links_resolve(markdown: &str, base: &Path) {
+/// Every relative Markdown link `](target)` names an existing file, and
+/// there are more than `at_least`.
+fn assert_links_resolve(markdown: &str, base: &Path, at_least: usize) {
     let mut links = 0;
     for part in markdown.split("](").skip(1) {
         let target = &part[..part.find(')').unwrap()];
         assert!(base.join(target).exists(), "broken link {target}");
         links += 1;
     }
-    assert!(links > 5, "only {links} links in the report");
+    assert!(links > at_least, "only {links} links in the report");
 }

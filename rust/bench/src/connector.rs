@@ -9,7 +9,7 @@
 //! checked for the exact number of calls counted, and an interrupted bench
 //! resumes with `--results-dir`.
 
-use crate::measure::format_spread as spread;
+use crate::measure::{format_spread as spread, noisy_note};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sfcrime_kafka::admin;
@@ -59,6 +59,9 @@ pub struct ConnectorBenchReport {
     /// 1-minute load average before the runs, lowest and highest.
     pub load_min: f64,
     pub load_max: f64,
+    /// Runs left out because they started above `max_load`.
+    pub noisy: usize,
+    pub max_load: f64,
     /// spark-sql-kafka first, then sfcrime's connector.
     pub sources: [SourceResult; 2],
 }
@@ -103,9 +106,14 @@ pub fn run(
     for point in [&kafka, &connector] {
         if point.rows_per_s.is_none() {
             bail!(
-                "every run of {} failed or miscounted; see the spark.log files under {}",
+                "no run of {} counts: {} failed or miscounted (see the spark.log files under \
+                 {}), {} started above load average {} (rerun when the machine is quieter, \
+                 or give --max-load)",
                 point.label,
-                dir.display()
+                point.failed,
+                dir.display(),
+                point.noisy,
+                options.sweep.quiet.max_load
             );
         }
     }
@@ -117,6 +125,8 @@ pub fn run(
         results_dir: dir.clone(),
         load_min: loads.clone().fold(f64::INFINITY, f64::min),
         load_max: loads.fold(f64::NEG_INFINITY, f64::max),
+        noisy: kafka.noisy + connector.noisy,
+        max_load: options.sweep.quiet.max_load,
         sources: [
             SourceResult {
                 source: SPARK_SQL_KAFKA,
@@ -171,8 +181,8 @@ fn load_topic(options: &ConnectorBenchOptions, progress: &mut dyn FnMut(&str)) -
 }
 
 impl ConnectorBenchReport {
-    /// A Markdown table: per source medians (min–max) over the repeats, and
-    /// sfcrime's speed-up over spark-sql-kafka.
+    /// A Markdown table: per source medians [95% interval] over the repeats
+    /// that count, and sfcrime's speed-up over spark-sql-kafka.
     pub fn to_markdown(&self) -> String {
         let settings = if self.base.is_empty() {
             "Spark's defaults".to_string()
@@ -180,14 +190,15 @@ impl ConnectorBenchReport {
             self.base.join(" ")
         };
         let mut out = format!(
-            "{} records, {} repeats per source, {settings}; load average {:.1}–{:.1}; \
-             medians (min–max); runs in {}\n\n\
+            "{} records, {} repeats per source, {settings}; load average {:.1}–{:.1}{}; \
+             medians [95% interval] over the quiet ok runs; runs in {}\n\n\
              | source | reads and parses with | ok runs | rows/s (query) | query s | \
              total s (launch to exit) |\n| --- | --- | ---: | ---: | ---: | ---: |\n",
             self.records,
             self.repeat,
             self.load_min,
             self.load_max,
+            noisy_note(self.noisy, self.max_load),
             self.results_dir.display()
         );
         for s in &self.sources {
@@ -210,14 +221,7 @@ impl ConnectorBenchReport {
             _ => "-".to_string(),
         };
         // Times are "lower is better": their speed-up is the inverse ratio.
-        let inverse = |s: Option<Spread>| {
-            s.map(|s| Spread {
-                median: 1.0 / s.median,
-                min: 1.0 / s.max,
-                max: 1.0 / s.min,
-                n: s.n,
-            })
-        };
+        let inverse = |s: Option<Spread>| s.map(|s| s.inverse());
         out.push_str(&format!(
             "\n{CONNECTOR} over spark-sql-kafka: rows/s {}, query time {}, total time {}\n",
             ratio(connector.stats.rows_per_s, kafka.stats.rows_per_s),

@@ -15,7 +15,7 @@
 //! it has caught up, and every run is checked for exact results (counts
 //! equal to what was produced; every enriched call exactly once).
 
-use crate::measure::format_spread as spread;
+use crate::measure::{format_spread as spread, noisy_note};
 use anyhow::{bail, Result};
 use serde::Serialize;
 use sfcrime_spark::job::LOW_LATENCY;
@@ -65,6 +65,9 @@ pub struct LatencyBenchReport {
     /// 1-minute load average before the runs, lowest and highest.
     pub load_min: f64,
     pub load_max: f64,
+    /// Runs left out because they started above `max_load`.
+    pub noisy: usize,
+    pub max_load: f64,
     pub modes: Vec<ModeResult>,
 }
 
@@ -125,7 +128,7 @@ pub fn run(
     let plan = read_plan(dir)?;
     let runs = read_records(dir)?;
     let names = ["previous", LOW_LATENCY.name, "real-time"];
-    let modes = point_stats(&plan.expansion, &runs)
+    let modes: Vec<ModeResult> = point_stats(&plan.expansion, &runs)
         .into_iter()
         .zip(names)
         .map(|(stats, mode)| ModeResult {
@@ -143,17 +146,21 @@ pub fn run(
         results_dir: dir.clone(),
         load_min: loads.clone().fold(f64::INFINITY, f64::min),
         load_max: loads.fold(f64::NEG_INFINITY, f64::max),
+        noisy: modes.iter().map(|m| m.stats.noisy).sum(),
+        max_load: options.sweep.quiet.max_load,
         modes,
     })
 }
 
 impl LatencyBenchReport {
-    /// A Markdown table: per mode, medians (min–max) over the repeats.
+    /// A Markdown table: per mode, medians [95% interval] over the repeats
+    /// that count.
     pub fn to_markdown(&self) -> String {
         let mut out = format!(
             "{:.0} records/s for {:.0} s measured after {:.0} s of warm-up, {} repeats per mode, \
              interleaved; load average \
-             {:.1}–{:.1} before the runs; medians (min–max) over the ok runs; runs in {}\n\n\
+             {:.1}–{:.1} before the runs{}; medians [95% interval] over the quiet ok runs; \
+             runs in {}\n\n\
              | mode | settings | ok runs | e2e p50 ms | e2e p95 ms | e2e p99 ms |\n\
              | --- | --- | ---: | ---: | ---: | ---: |\n",
             self.rate,
@@ -162,6 +169,7 @@ impl LatencyBenchReport {
             self.repeat,
             self.load_min,
             self.load_max,
+            noisy_note(self.noisy, self.max_load),
             self.results_dir.display()
         );
         for m in &self.modes {
@@ -188,6 +196,7 @@ impl LatencyBenchReport {
 mod tests {
     use super::*;
     use sfcrime_kafka::client::KafkaSettings;
+    use sfcrime_sweep::sweep::QuietWait;
 
     #[test]
     fn the_three_modes_are_the_sweeps_points() {
@@ -199,7 +208,7 @@ mod tests {
                 kafka: KafkaSettings::new("127.0.0.1:1"),
                 topic: "t".into(),
                 data_file: "/x/calls.json".into(),
-                quiet: None,
+                quiet: QuietWait::default(),
                 max_consecutive_failures: 3,
             },
             rate: 1000.0,

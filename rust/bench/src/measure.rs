@@ -64,14 +64,23 @@ pub fn sfcrime_command(binary: &Path, home: &Path) -> Command {
     command
 }
 
-/// "median (min–max)" with `decimals` digits, "-" when there is nothing.
+/// "median [low–high]" (the median's 95% bootstrap interval) with
+/// `decimals` digits, "-" when there is nothing.
 pub fn format_spread(spread: Option<Spread>, decimals: usize) -> String {
     match spread {
         Some(s) => format!(
-            "{:.*} ({:.*}–{:.*})",
-            decimals, s.median, decimals, s.min, decimals, s.max
+            "{:.*} [{:.*}–{:.*}]",
+            decimals, s.median, decimals, s.low, decimals, s.high
         ),
         None => "-".to_string(),
+    }
+}
+
+/// The bench reports' sentence about runs left out as noisy, "" for none.
+pub fn noisy_note(noisy: usize, max_load: f64) -> String {
+    match noisy {
+        0 => String::new(),
+        n => format!("; {n} noisy runs (started above load average {max_load}) left out"),
     }
 }
 
@@ -80,10 +89,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spreads_read_median_then_range() {
+    fn spreads_read_median_then_interval() {
         let s = Spread::of([3.0, 1.0, 2.5]);
-        assert_eq!(format_spread(s, 1), "2.5 (1.0–3.0)");
+        assert_eq!(format_spread(s, 1), "2.5 [1.0–3.0]");
         assert_eq!(format_spread(None, 0), "-");
+        assert_eq!(noisy_note(0, 1.5), "");
+        assert_eq!(
+            noisy_note(2, 1.5),
+            "; 2 noisy runs (started above load average 1.5) left out"
+        );
     }
 
     #[test]

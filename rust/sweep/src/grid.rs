@@ -133,8 +133,14 @@ pub struct LatencySpec {
     pub warmup_s: f64,
 }
 
+/// Runs per point unless a sweep says otherwise: the least the tuning study
+/// accepts (issue 15). A median's 95% bootstrap interval is still about
+/// min..max at 5 repeats and narrows inside it from about 7, so small
+/// effects need more.
+pub const DEFAULT_REPEAT: u32 = 5;
+
 fn default_repeat() -> u32 {
-    3
+    DEFAULT_REPEAT
 }
 
 fn default_seed() -> u64 {
@@ -529,26 +535,18 @@ pub struct Slot {
 /// Every (point, repeat) pair in a seeded random order, so slow drifts of
 /// the machine (other jobs, thermal, page cache) spread over all points
 /// instead of biasing the ones that happen to run last. The shuffle is
-/// SplitMix64-driven Fisher-Yates, written out so the same seed gives the
-/// same order on any version of any library.
+/// Fisher-Yates driven by sfcrime-stats' SplitMix64, so the same seed
+/// gives the same order on any version of any library.
 pub fn run_order(points: usize, repeat: u32, seed: u64) -> Vec<Slot> {
     let mut slots: Vec<Slot> = (0..points)
         .flat_map(|point| (0..repeat).map(move |repeat| Slot { point, repeat }))
         .collect();
     let mut state = seed;
     for i in (1..slots.len()).rev() {
-        let j = (splitmix64(&mut state) % (i as u64 + 1)) as usize;
+        let j = (sfcrime_stats::splitmix64(&mut state) % (i as u64 + 1)) as usize;
         slots.swap(i, j);
     }
     slots
-}
-
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

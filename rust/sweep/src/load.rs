@@ -232,7 +232,7 @@ mod tests {
             kafka: KafkaSettings::new("127.0.0.1:1"),
             topic: "t".into(),
             data_file: PathBuf::from("/x/calls.json"),
-            quiet: None,
+            quiet: crate::sweep::QuietWait::default(),
             max_consecutive_failures: 3,
         }
     }

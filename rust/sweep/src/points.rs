@@ -2,11 +2,12 @@
 //! spread over repeats, each factor's effect against its center, and the
 //! ranking of factors by effect size.
 //!
-//! Conventions: the median is the middle value (mean of the middle two for
-//! an even count); "spread" is the min..max over repeats, shown rather than
-//! a standard deviation because three repeats do not make a distribution.
-//! An effect is *clear* when the level's and the center's min..max ranges do
-//! not overlap, i.e. every repeat of one beat every repeat of the other.
+//! Only runs that succeeded on a quiet machine count ([`RunRecord::counts`]):
+//! failed and noisy runs are counted per point, never used. Conventions
+//! (sfcrime-stats' [`Spread`]): the median is the middle value (mean of the
+//! middle two for an even count), with the min..max range and its 95%
+//! bootstrap interval. An effect is *clear* when the level's and the
+//! center's intervals do not overlap.
 
 use serde::Serialize;
 use sfcrime_stats::Spread;
@@ -19,9 +20,12 @@ use crate::results::{RunRecord, RunStatus};
 pub struct PointStats {
     pub point: String,
     pub label: String,
-    /// Indexes into the records, successful runs only, by repeat.
+    /// Indexes into the records of the runs that count (successful, not
+    /// noisy), by repeat.
     pub runs: Vec<usize>,
     pub failed: usize,
+    /// Successful runs left out because they started on a busy machine.
+    pub noisy: usize,
     pub wall_s: Option<Spread>,
     pub query_s: Option<Spread>,
     pub rows_per_s: Option<Spread>,
@@ -52,7 +56,7 @@ pub struct Effect {
     pub query_speedup: f64,
     /// Median wall time of the center over that of the level (>1: faster).
     pub wall_speedup: f64,
-    /// Every repeat of one side beat every repeat of the other.
+    /// The 95% intervals of the two median throughputs do not overlap.
     pub clear: bool,
 }
 
@@ -72,19 +76,21 @@ pub fn point_stats(expansion: &Expansion, records: &[RunRecord]) -> Vec<PointSta
             let mut runs: Vec<usize> = records
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| r.point == point.id && r.status == RunStatus::Ok)
+                .filter(|(_, r)| r.point == point.id && r.counts())
                 .map(|(i, _)| i)
                 .collect();
             runs.sort_by_key(|&i| records[i].repeat);
-            let failed = records
-                .iter()
-                .filter(|r| r.point == point.id && r.status != RunStatus::Ok)
+            let of_point = || records.iter().filter(|r| r.point == point.id);
+            let failed = of_point().filter(|r| r.status != RunStatus::Ok).count();
+            let noisy = of_point()
+                .filter(|r| r.status == RunStatus::Ok && r.noisy)
                 .count();
             let ok = || runs.iter().map(|&i| &records[i]);
             PointStats {
                 point: point.id.clone(),
                 label: point.label.clone(),
                 failed,
+                noisy,
                 wall_s: Spread::of(ok().map(|r| r.wall_s)),
                 query_s: Spread::of(ok().filter_map(|r| r.query_s)),
                 rows_per_s: Spread::of(ok().filter_map(|r| r.rows_per_s)),
@@ -181,6 +187,15 @@ mod tests {
             }
         }
         records.push(record(&ex.points[1].id, 3, RunStatus::Failed));
+        // Noisy runs that would move the baseline's median and make the
+        // clear effect unclear, were they counted.
+        for (repeat, rate) in [(3, 1000.0), (4, 900.0)] {
+            let mut r = record(&ex.points[0].id, repeat, RunStatus::Ok);
+            r.rows_per_s = Some(rate);
+            r.load_before = 4.0;
+            r.judge_noise(1.5);
+            records.push(r);
+        }
         (ex, records)
     }
 
@@ -191,6 +206,9 @@ mod tests {
         assert_eq!(stats[1].runs.len(), 3);
         assert_eq!(stats[1].failed, 1);
         assert_eq!(stats[1].rows_per_s.unwrap().median, 300.0);
+        assert_eq!((stats[0].runs.len(), stats[0].noisy), (3, 2));
+        assert_eq!(stats[0].rows_per_s.unwrap().median, 100.0);
+        assert_eq!((stats[1].noisy, stats[0].failed), (0, 0));
 
         let effects = ranked_effects(&ex.factors, &stats);
         assert_eq!(effects.len(), 2);

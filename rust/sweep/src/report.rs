@@ -1,6 +1,7 @@
 //! `report.md` for a results directory: the answers to the study's two
 //! questions in plain language, every number linked to the runs it comes
-//! from, the ranked effects, a table of every point, and the charts.
+//! from, the ranked effects, a table of every point, the charts, and the
+//! runs left out (failed, or noisy: started above the load threshold).
 
 use anyhow::{Context, Result};
 use sfcrime_spark::read_progress_file;
@@ -24,10 +25,21 @@ pub struct ReportFiles {
 }
 
 /// Writes `report.md` and the charts into `out_dir` (the results directory
-/// itself by default), linking to the runs in `results_dir`.
-pub fn write_report(results_dir: &Path, out_dir: &Path) -> Result<ReportFiles> {
+/// itself by default), linking to the runs in `results_dir`. Runs are noisy
+/// as recorded when they ran, or, with `max_load`, when their load average
+/// at the start was above it (files on disk are not changed).
+pub fn write_report(
+    results_dir: &Path,
+    out_dir: &Path,
+    max_load: Option<f64>,
+) -> Result<ReportFiles> {
     let plan = read_plan(results_dir)?;
-    let records = read_records(results_dir)?;
+    let mut records = read_records(results_dir)?;
+    if let Some(max_load) = max_load {
+        for record in &mut records {
+            record.judge_noise(max_load);
+        }
+    }
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let stats = point_stats(&plan.expansion, &records);
@@ -197,11 +209,11 @@ impl Study<'_> {
         Ok(true)
     }
 
-    /// The per-batch chart of the successful run with the most batches.
+    /// The per-batch chart of the counted run with the most batches.
     fn batch_run(&self) -> Option<&RunRecord> {
         self.records
             .iter()
-            .filter(|r| r.status == RunStatus::Ok)
+            .filter(|r| r.counts())
             .max_by_key(|r| r.batches)
     }
 
@@ -262,6 +274,7 @@ impl Study<'_> {
             .filter(|r| r.status == RunStatus::Ok)
             .count();
         let failed = self.records.len() - ok;
+        let noisy = self.records.iter().filter(|r| r.noisy).count();
         writeln!(md, "# Sweep `{}`\n", plan.spec.name)?;
         if !plan.spec.description.is_empty() {
             writeln!(md, "{}\n", plan.spec.description)?;
@@ -283,8 +296,8 @@ impl Study<'_> {
             md,
             "{} points x {} repeats ({:?} design, seed {}, random order), each run \
              `--available-now` over all {} records of topic `{}` with a fresh checkpoint. \
-             {ok} runs succeeded, {failed} did not; runs from {first} to {last}; 1-minute load \
-             average at run start {}. Results: [results.csv]({}), [results.json]({}), \
+             {ok} runs succeeded, {failed} did not; {}runs from {first} to {last}; 1-minute \
+             load average at run start {}. Results: [results.csv]({}), [results.json]({}), \
              design and order: [sweep.json]({}).\n",
             plan.expansion.points.len(),
             plan.spec.repeat,
@@ -292,6 +305,14 @@ impl Study<'_> {
             plan.spec.seed,
             plan.expected_rows,
             plan.topic,
+            if noisy > 0 {
+                format!(
+                    "{noisy} of them were noisy and are left out of every answer (see Noisy \
+                     runs); "
+                )
+            } else {
+                String::new()
+            },
             loads.map_or("-".into(), |l| format!(
                 "{:.1} to {:.1} (median {:.1})",
                 l.min, l.max, l.median
@@ -305,8 +326,11 @@ impl Study<'_> {
             "Throughput is input rows over the query's span (first trigger start to last \
              trigger end); wall time is spark-submit launch to exit (JVM start, the query and \
              the job's final aggregation); batch latency is Spark's `triggerExecution`. \
-             Medians over repeats, with the min..max range. An effect is *clear* when every \
-             repeat of one side beat every repeat of the other.\n"
+             Each value is the median over a point's repeats with its 95% bootstrap interval \
+             in brackets (2,000 seeded resamples of the repeats; with few repeats it is about \
+             min..max). An effect is *clear* when the two medians' intervals do not overlap. \
+             Only successful runs that started at a 1-minute load average at most the \
+             threshold count; the others are listed at the end.\n"
         )?;
 
         self.e2e_table(&mut md)?;
@@ -339,6 +363,7 @@ impl Study<'_> {
             )?;
         }
 
+        self.noisy_runs(&mut md)?;
         let failures: Vec<&RunRecord> = self
             .records
             .iter()
@@ -372,6 +397,19 @@ impl Study<'_> {
 
     fn answers(&self, md: &mut String) -> Result<()> {
         writeln!(md, "## Answers\n")?;
+        if self.stats.iter().all(|s| s.runs.is_empty()) {
+            writeln!(
+                md,
+                "None: no run both succeeded and started on a quiet machine ({} noisy, {} \
+                 failed).\n",
+                self.records.iter().filter(|r| r.noisy).count(),
+                self.records
+                    .iter()
+                    .filter(|r| r.status != RunStatus::Ok)
+                    .count()
+            )?;
+            return Ok(());
+        }
         writeln!(
             md,
             "### How do the settings change throughput and latency?\n"
@@ -397,7 +435,7 @@ impl Study<'_> {
                 if e.clear {
                     "a clear effect"
                 } else {
-                    "within the spread of the repeats (no measurable effect)"
+                    "the 95% intervals overlap (no clear effect)"
                 },
                 self.run_links(level),
                 self.run_links(center),
@@ -450,14 +488,67 @@ impl Study<'_> {
                 md,
                 "### Best setting against all defaults\n\n`{}` processed the topic at {} rows/s \
                  against the baseline's {}: **{mid:.2}x** (range over repeats {low:.2}x to \
-                 {high:.2}x){wall}. Runs: {} vs {}.\n",
+                 {high:.2}x; {}){wall}. Runs: {} vs {}.\n",
                 best.label,
                 fmt_spread(best.rows_per_s, 0, ""),
                 fmt_spread(base.rows_per_s, 0, ""),
+                if b.separated_from(&d) {
+                    "the 95% intervals do not overlap"
+                } else {
+                    "the 95% intervals overlap: not a clear difference"
+                },
                 self.run_links(best),
                 self.run_links(base),
             )?;
         }
+        Ok(())
+    }
+
+    /// How many runs were noisy, which points lost repeats to it, and each
+    /// noisy run's load.
+    fn noisy_runs(&self, md: &mut String) -> Result<()> {
+        let noisy: Vec<&RunRecord> = self.records.iter().filter(|r| r.noisy).collect();
+        if noisy.is_empty() {
+            return Ok(());
+        }
+        let thresholds: std::collections::BTreeSet<String> = noisy
+            .iter()
+            .filter_map(|r| r.max_load)
+            .map(|m| m.to_string())
+            .collect();
+        writeln!(md, "## Noisy runs (left out)\n")?;
+        writeln!(
+            md,
+            "{} of {} runs started at a 1-minute load average above {} (after waiting for \
+             a quiet machine) and count in no answer, table or chart. Points that lost \
+             repeats:\n",
+            noisy.len(),
+            self.records.len(),
+            thresholds.into_iter().collect::<Vec<_>>().join(" / ")
+        )?;
+        for s in self.stats.iter().filter(|s| s.noisy > 0) {
+            let loads: Vec<String> = noisy
+                .iter()
+                .filter(|r| r.point == s.point)
+                .map(|r| {
+                    format!(
+                        "[r{} at {:.2}]({})",
+                        r.repeat,
+                        r.load_before,
+                        self.run_page(r)
+                    )
+                })
+                .collect();
+            writeln!(
+                md,
+                "- {}: {} noisy, {} counted: {}",
+                s.label,
+                s.noisy,
+                s.runs.len(),
+                loads.join(" ")
+            )?;
+        }
+        writeln!(md)?;
         Ok(())
     }
 
@@ -475,7 +566,7 @@ impl Study<'_> {
             "A producer sent {} records/s for {} s to a fresh topic (broker append \
              timestamps) while the job ran on its processing-time trigger. Latency is a \
              record's Kafka append time to the end of the trigger that committed its batch, \
-             pooled over every record of a run; medians over repeats (min..max).\n",
+             pooled over every record of a run; medians over repeats [95% interval].\n",
             load.rate, load.duration_s
         )?;
         writeln!(
@@ -549,11 +640,16 @@ impl Study<'_> {
             };
             writeln!(
                 md,
-                "| {}{mark} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {}{mark} | {}{}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 s.label,
                 s.runs.len(),
                 if s.failed > 0 {
                     format!(" (+{} failed)", s.failed)
+                } else {
+                    String::new()
+                },
+                if s.noisy > 0 {
+                    format!(" (+{} noisy)", s.noisy)
                 } else {
                     String::new()
                 },
@@ -575,22 +671,18 @@ impl Study<'_> {
 }
 
 fn ms_to_s(s: Spread) -> Spread {
-    Spread {
-        median: s.median / 1000.0,
-        min: s.min / 1000.0,
-        max: s.max / 1000.0,
-        n: s.n,
-    }
+    s.scaled(1.0 / 1000.0)
 }
 
-/// `median (min..max)`, or just the value for a single run.
+/// `median [low..high]` (the median's 95% interval), or just the value
+/// when the interval is a point (one run, or equal repeats).
 fn fmt_spread(s: Option<Spread>, decimals: usize, unit: &str) -> String {
     match s {
         None => "-".to_string(),
-        Some(s) if s.n == 1 || s.min == s.max => format!("{:.decimals$}{unit}", s.median),
+        Some(s) if s.low == s.high => format!("{:.decimals$}{unit}", s.median),
         Some(s) => format!(
-            "{:.decimals$}{unit} ({:.decimals$}..{:.decimals$})",
-            s.median, s.min, s.max
+            "{:.decimals$}{unit} [{:.decimals$}..{:.decimals$}]",
+            s.median, s.low, s.high
         ),
     }
 }
@@ -670,7 +762,9 @@ mod tests {
     fn spreads_print_compactly() {
         assert_eq!(fmt_spread(None, 1, " s"), "-");
         assert_eq!(fmt_spread(Spread::of([2.0]), 1, " s"), "2.0 s");
-        assert_eq!(fmt_spread(Spread::of([1.0, 2.0, 4.0]), 0, ""), "2 (1..4)");
+        assert_eq!(fmt_spread(Spread::of([1.0, 2.0, 4.0]), 0, ""), "2 [1..4]");
+        let many = Spread::of((0..40).map(|i| f64::from(90 + 5 * (i % 5))));
+        assert_eq!(fmt_spread(many, 0, " s"), "100 s [95..105]");
         assert_eq!(
             short("spark.sql.shuffle.partitions=2 spark.master=local[1]"),
             "sql.shuffle.partitions=2 master=local[1]"

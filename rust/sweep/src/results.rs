@@ -47,8 +47,22 @@ pub struct RunRecord {
     /// The run's directory (spark.log, progress.jsonl, summary.json),
     /// relative to the results directory.
     pub run_dir: String,
-    /// 1-minute load average when the run started: a busy machine shows here.
+    /// 1-minute load average when the run started (after the wait for a
+    /// quiet machine): a busy machine shows here.
     pub load_before: f64,
+    /// 1-minute load average when the job had exited. For the reader only:
+    /// on 2 cores it is mostly the run's own load, so it does not make a
+    /// run noisy (see [`RunRecord::judge_noise`]).
+    #[serde(default)]
+    pub load_after: Option<f64>,
+    /// The `--max-load` this run was judged by (none: recorded before the
+    /// noise check; such runs count as quiet unless a report re-judges them).
+    #[serde(default)]
+    pub max_load: Option<f64>,
+    /// The load average at the run's start was above `max_load`: reports
+    /// leave the run out of every answer.
+    #[serde(default)]
+    pub noisy: bool,
     /// spark-submit launch to exit: JVM start, the query, the final results.
     pub wall_s: f64,
     /// First trigger's start to the last trigger's end (the query alone).
@@ -87,6 +101,29 @@ pub struct RunRecord {
     pub e2e_ms_p99: Option<f64>,
     /// First line of the failure, for failed runs.
     pub error: Option<String>,
+}
+
+impl RunRecord {
+    /// Marks the run noisy when its start was above `max_load`. Only the
+    /// load before counts: it is what other work made of the machine the
+    /// run started on, while the load after is mostly the run's own (a
+    /// Spark run alone keeps 2 cores busy), high for every run. An unknown
+    /// load (NaN) is noisy: nothing shows the run was quiet.
+    pub fn judge_noise(&mut self, max_load: f64) {
+        self.max_load = Some(max_load);
+        self.noisy = too_busy(self.load_before, max_load);
+    }
+
+    /// Succeeded and ran on a quiet machine: a run that answers count.
+    pub fn counts(&self) -> bool {
+        self.status == RunStatus::Ok && !self.noisy
+    }
+}
+
+/// Whether a load average of `load` is above `max_load`, an unknown one
+/// (NaN) counting as above.
+pub(crate) fn too_busy(load: f64, max_load: f64) -> bool {
+    load.is_nan() || load > max_load
 }
 
 /// The resolved sweep, written at the start so a report needs nothing else.
@@ -214,6 +251,9 @@ pub(crate) mod tests {
             started_at: "2026-01-01T00:00:00Z".into(),
             run_dir: format!("runs/{point}/r{repeat}/x"),
             load_before: 0.5,
+            load_after: Some(2.0),
+            max_load: Some(1.5),
+            noisy: false,
             wall_s: 60.0,
             query_s: Some(20.0),
             first_batch_s: Some(30.0),
@@ -269,6 +309,30 @@ pub(crate) mod tests {
         fs::write(dir.path().join(RESULTS_JSON), old).unwrap();
         let reopened = ResultsDir::open(dir.path()).unwrap();
         assert_eq!(reopened.records()[0].driver_cpu_s, None);
+        // Before the noise check: no load after, no threshold, not noisy.
+        let old = &reopened.records()[0];
+        assert_eq!(
+            (old.load_after, old.max_load, old.noisy),
+            (None, None, false)
+        );
+    }
+
+    #[test]
+    fn noise_is_the_load_before_the_run() {
+        let mut r = record("a", 0, RunStatus::Ok);
+        r.load_before = 1.5;
+        r.load_after = Some(9.0);
+        r.judge_noise(1.5);
+        assert!(!r.noisy && r.counts());
+        r.judge_noise(1.4);
+        assert!(r.noisy && !r.counts());
+        assert_eq!(r.max_load, Some(1.4));
+        r.load_before = f64::NAN;
+        r.judge_noise(100.0);
+        assert!(r.noisy);
+        let mut failed = record("a", 1, RunStatus::Failed);
+        failed.judge_noise(100.0);
+        assert!(!failed.counts());
     }
 
     #[test]

@@ -115,6 +115,7 @@ impl SlotRun<'_> {
             _ => {}
         });
         let wall_s = launched.elapsed().as_secs_f64();
+        let load_after = load_average();
         let memory = sampler.map(Sampler::finish).unwrap_or_default();
         let expected_rows = match load.as_mut() {
             Some(load) => load.finish(self.options)?,
@@ -179,11 +180,12 @@ impl SlotRun<'_> {
             }
             (None, _) => RunStatus::WrongCount,
         };
-        Ok(Some(self.record(RecordParts {
+        let mut record = self.record(RecordParts {
             status,
             started_at,
             run_dir: relative(&paths.dir, results.path()),
             load_before,
+            load_after,
             wall_s,
             summary,
             expected_rows,
@@ -191,7 +193,9 @@ impl SlotRun<'_> {
             memory,
             e2e,
             error,
-        })))
+        });
+        record.judge_noise(self.options.quiet.max_load);
+        Ok(Some(record))
     }
 
     /// The name of one latency run's input topic.
@@ -270,6 +274,10 @@ impl SlotRun<'_> {
             started_at: parts.started_at,
             run_dir: parts.run_dir,
             load_before: parts.load_before,
+            load_after: Some(parts.load_after),
+            // Set by `judge_noise`.
+            max_load: None,
+            noisy: false,
             wall_s: parts.wall_s,
             query_s: s.wall_ms.map(|ms| ms as f64 / 1000.0),
             first_batch_s: s.time_to_first_batch_ms.map(|ms| ms as f64 / 1000.0),
@@ -298,6 +306,7 @@ struct RecordParts {
     started_at: String,
     run_dir: String,
     load_before: f64,
+    load_after: f64,
     wall_s: f64,
     summary: RunSummary,
     expected_rows: i64,

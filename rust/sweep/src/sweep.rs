@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::grid::{run_order, SweepSpec, TRIGGER_KEYS};
-use crate::results::{ResultsDir, RunRecord, RunStatus, SweepPlan};
+use crate::results::{too_busy, ResultsDir, RunRecord, RunStatus, SweepPlan};
 use crate::slot::SlotRun;
 
 /// Where and against what a sweep runs.
@@ -48,34 +48,54 @@ pub struct SweepOptions {
     pub data_file: PathBuf,
     /// Before each run, wait (at most `max_wait`) until the 1-minute load
     /// average is at most `max_load`: on 2 cores, the previous run's
-    /// lingering load changes the next one's result.
-    pub quiet: Option<QuietWait>,
+    /// lingering load changes the next one's result. A run that still
+    /// starts above it is recorded as noisy.
+    pub quiet: QuietWait,
     /// Give up after this many failed runs in a row (a broken setup fails
     /// every run; one bad point should not stop the study).
     pub max_consecutive_failures: usize,
 }
 
-/// How long to wait for a quiet machine before each run.
+/// How quiet the machine must be for a run to count, and how long to wait
+/// for it before each run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuietWait {
+    /// The highest 1-minute load average a run may start at and count.
     pub max_load: f64,
     pub max_wait: Duration,
 }
 
+/// `--max-load`'s default: on 2 cores, below 1.5 the machine has most of
+/// a core to spare when a run starts (docs/TUNING.md).
+pub const DEFAULT_MAX_LOAD: f64 = 1.5;
+/// `--max-wait`'s default: a Spark run's own load average decays from
+/// about 2 to below 1.5 in a minute or two; longer means other work.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(300);
+
+impl Default for QuietWait {
+    fn default() -> Self {
+        QuietWait {
+            max_load: DEFAULT_MAX_LOAD,
+            max_wait: DEFAULT_MAX_WAIT,
+        }
+    }
+}
+
 impl QuietWait {
     /// Waits until the load average is at most `max_load` or `max_wait`
-    /// has passed (the run records the load it then starts at).
+    /// has passed (the run records the load it then starts at, and is
+    /// noisy if that is still above `max_load`).
     fn wait(&self, log: Log<'_>) {
         let started = Instant::now();
         let mut load = load_average();
-        if load > self.max_load {
+        if too_busy(load, self.max_load) && !self.max_wait.is_zero() {
             log(&format!(
                 "    waiting for a 1-minute load average of at most {} (now {load:.2}, at most {:.0?})",
                 self.max_load, self.max_wait
             ));
         }
-        while load > self.max_load && started.elapsed() < self.max_wait {
-            std::thread::sleep(Duration::from_secs(5));
+        while too_busy(load, self.max_load) && started.elapsed() < self.max_wait {
+            std::thread::sleep(Duration::from_secs(5).min(self.max_wait));
             load = load_average();
         }
     }
@@ -205,9 +225,7 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
             point.label,
             slot.repeat
         ));
-        if let Some(quiet) = options.quiet {
-            quiet.wait(log);
-        }
+        options.quiet.wait(log);
         let slot_run = SlotRun {
             spec,
             options,
@@ -258,8 +276,15 @@ fn describe(r: &RunRecord) -> String {
         }
         _ => String::new(),
     };
+    let noisy = match r.max_load {
+        Some(max) if r.noisy => format!(
+            "; noisy (load average {:.2} at the start, above {max}): left out of the report",
+            r.load_before
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{:?}: wall {:.1} s, query {}, {rate}, {} batches, {} rows, driver peak {rss}, CPU {cpu}{e2e}",
+        "{:?}: wall {:.1} s, query {}, {rate}, {} batches, {} rows, driver peak {rss}, CPU {cpu}{e2e}{noisy}",
         r.status,
         r.wall_s,
         r.query_s.map_or("-".to_string(), |v| format!("{v:.1} s")),
@@ -327,7 +352,7 @@ mod tests {
             kafka: KafkaSettings::new("127.0.0.1:1"),
             topic: "t".into(),
             data_file: PathBuf::from("/x/calls.json"),
-            quiet: None,
+            quiet: QuietWait::default(),
             max_consecutive_failures: 3,
         }
     }
