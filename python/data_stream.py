@@ -35,6 +35,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from calls import CALL_FIELDS
 from graceful_stop import run_until_done, start_spark
 from duplicates import INDEX_COLUMN, drop_duplicate_records, kafka_record_index
 from job_args import parse_args
@@ -44,11 +45,6 @@ from progress_log import ProgressLog, error_message
 from radio_codes import load_radio_codes
 from results import KEYS, batch_writer, check_fresh_start, finalize, local_path
 
-CALL_FIELDS = [
-    "crime_id", "original_crime_type_name", "report_date", "call_date", "offense_date",
-    "call_time", "call_date_time", "disposition", "address", "city", "state", "agency_id",
-    "address_type", "common_location",
-]
 CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELDS])
 
 

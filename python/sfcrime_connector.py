@@ -93,6 +93,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from calls import CALL_FIELDS
+
 # The Rust half, named after this module with Python's leading underscore for
 # a compiled helper (as _json is json's). A .venv set up before it took this
 # name lacks it: say how to build it rather than leave a bare import error.
@@ -119,11 +121,6 @@ RAW_SCHEMA = StructType([
 HEADERS_FIELD = StructField("headers", ArrayType(StructType([
     StructField("key", StringType()), StructField("value", BinaryType())])))
 
-CALL_FIELDS = [
-    "crime_id", "original_crime_type_name", "report_date", "call_date", "offense_date",
-    "call_time", "call_date_time", "disposition", "address", "city", "state", "agency_id",
-    "address_type", "common_location",
-]
 # Naive wall-clock times in the data, held as TimestampType whose UTC reading is
 # that wall-clock time: what to_timestamp gives in a UTC session, as the job runs.
 CALL_TIMESTAMPS = {"report_date", "call_date", "offense_date", "call_date_time"}
