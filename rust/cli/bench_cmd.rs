@@ -38,11 +38,13 @@ enum BenchTarget {
         #[arg(short = 'f', long)]
         file: Option<PathBuf>,
         /// Rounds; each alternates which tool goes first.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = DEFAULT_REPEAT as usize)]
         repeat: usize,
         /// Also write the numbers as JSON to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        #[command(flatten)]
+        quiet: QuietArgs,
     },
     /// The Spark job with spark-sql-kafka + from_json vs sfcrime's Rust
     /// connector (calls mode) on the same topic: `--available-now` runs over
@@ -148,6 +150,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             kafka,
             repeat,
             json,
+            quiet,
             ..
         } => {
             if kafka.topic.is_some() {
@@ -170,6 +173,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
                 repeat: repeat.max(1),
                 java: java::find(&settings.string("java")?)?.path,
                 kafka_lib: tools.install(&mut progress)?,
+                quiet: quiet.quiet(),
             };
             let report = kafka::run(&options, &mut progress)?;
             (

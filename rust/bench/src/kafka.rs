@@ -10,6 +10,7 @@ use sfcrime_kafka::client::KafkaSettings;
 use sfcrime_kafka::wire::compact_json;
 use sfcrime_records::RecordReader;
 use sfcrime_stats::Spread;
+use sfcrime_sweep::sweep::QuietWait;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,6 +35,16 @@ pub struct KafkaBenchOptions {
     pub java: PathBuf,
     /// Directory of Kafka's jars (kafka-tools among them).
     pub kafka_lib: PathBuf,
+    /// Before each round, wait for a quiet machine; a round that starts
+    /// above its `max_load` is noisy and left out of the medians.
+    pub quiet: QuietWait,
+}
+
+/// The machine's 1-minute load average at a round's start, after the wait.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Round {
+    pub load_before: f64,
+    pub noisy: bool,
 }
 
 /// One tool's numbers over the repeats.
@@ -58,6 +69,9 @@ impl Series {
 pub struct KafkaBenchReport {
     pub records: u64,
     pub repeat: usize,
+    pub max_load: f64,
+    /// One per round; each series' values are in round order.
+    pub rounds: Vec<Round>,
     pub producer: [Series; 2],
     pub consumer: [Series; 2],
 }
@@ -81,7 +95,17 @@ pub fn run(
         Series::new("sfcrime consume"),
         Series::new("kafka ConsumerPerformance"),
     ];
+    let mut rounds = Vec::with_capacity(options.repeat);
     for round in 0..options.repeat {
+        let load_before = options.quiet.wait(&mut |line| progress(line.trim()));
+        let noisy = options.quiet.is_noisy(load_before);
+        progress(&format!(
+            "round {}/{}: load average {load_before:.2}{}",
+            round + 1,
+            options.repeat,
+            if noisy { " (noisy: left out)" } else { "" }
+        ));
+        rounds.push(Round { load_before, noisy });
         for topic in [OURS, THEIRS] {
             admin::delete_topic(&kafka, topic, Duration::from_secs(30))?;
         }
@@ -129,34 +153,62 @@ pub fn run(
     Ok(KafkaBenchReport {
         records,
         repeat: options.repeat,
+        max_load: options.quiet.max_load,
+        rounds,
         producer,
         consumer,
     })
 }
 
 impl KafkaBenchReport {
-    /// A Markdown table: medians (min-max) per tool, and our/their ratio.
+    /// A Markdown table over the quiet rounds: medians (min-max) per tool,
+    /// and our/their ratio; then each round's load average.
     pub fn to_markdown(&self) -> String {
+        let quiet = |values: &[f64]| -> Vec<f64> {
+            values
+                .iter()
+                .zip(&self.rounds)
+                .filter(|(_, round)| !round.noisy)
+                .map(|(v, _)| *v)
+                .collect()
+        };
+        let noisy = self.rounds.iter().filter(|r| r.noisy).count();
         let mut out = format!(
-            "{} records, {} repeats, medians (min–max)\n\n\
+            "{} records, {} rounds ({noisy} noisy, left out: load average above {}), \
+             medians (min–max)\n\n\
              | role | tool | records/s | MiB/s | peak RSS MiB | ratio (records/s) |\n\
              | --- | --- | ---: | ---: | ---: | ---: |\n",
-            self.records, self.repeat
+            self.records, self.repeat, self.max_load
         );
         for (role, pair) in [("produce", &self.producer), ("consume", &self.consumer)] {
-            let reference = median(&pair[1].records_per_second);
+            let reference = median(&quiet(&pair[1].records_per_second));
             for series in pair {
-                let rps = median(&series.records_per_second);
+                let rps = median(&quiet(&series.records_per_second));
                 out.push_str(&format!(
                     "| {role} | {} | {} | {} | {} | {:.2}× |\n",
                     series.tool,
-                    spread(&series.records_per_second, 0),
-                    spread(&series.mib_per_second, 1),
-                    spread(&series.peak_rss_mib, 0),
+                    spread(&quiet(&series.records_per_second), 0),
+                    spread(&quiet(&series.mib_per_second), 1),
+                    spread(&quiet(&series.peak_rss_mib), 0),
                     rps / reference
                 ));
             }
         }
+        let loads: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:.2}{}",
+                    r.load_before,
+                    if r.noisy { " (noisy)" } else { "" }
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "\nload average before each round: {}\n",
+            loads.join(", ")
+        ));
         out
     }
 }

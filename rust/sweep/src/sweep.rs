@@ -83,9 +83,9 @@ impl Default for QuietWait {
 
 impl QuietWait {
     /// Waits until the load average is at most `max_load` or `max_wait`
-    /// has passed (the run records the load it then starts at, and is
-    /// noisy if that is still above `max_load`).
-    fn wait(&self, log: Log<'_>) {
+    /// has passed, and returns the load it then is (the run records the
+    /// load it starts at, and is noisy if that is still above `max_load`).
+    pub fn wait(&self, log: Log<'_>) -> f64 {
         let started = Instant::now();
         let mut load = load_average();
         if too_busy(load, self.max_load) && !self.max_wait.is_zero() {
@@ -98,6 +98,12 @@ impl QuietWait {
             std::thread::sleep(Duration::from_secs(5).min(self.max_wait));
             load = load_average();
         }
+        load
+    }
+
+    /// Whether a run that started at `load` is noisy.
+    pub fn is_noisy(&self, load: f64) -> bool {
+        too_busy(load, self.max_load)
     }
 }
 
@@ -225,7 +231,7 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
             point.label,
             slot.repeat
         ));
-        options.quiet.wait(log);
+        let _ = options.quiet.wait(log);
         let slot_run = SlotRun {
             spec,
             options,
@@ -315,7 +321,7 @@ pub fn relative(path: &Path, base: &Path) -> String {
 }
 
 /// The 1-minute load average, or NaN where /proc/loadavg is unreadable.
-pub(crate) fn load_average() -> f64 {
+pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
