@@ -175,7 +175,7 @@ impl KafkaBenchReport {
         let noisy = self.rounds.iter().filter(|r| r.noisy).count();
         let mut out = format!(
             "{} records, {} rounds ({noisy} noisy, left out: load average above {}), \
-             medians (min–max)\n\n\
+             medians [95% bootstrap interval]\n\n\
              | role | tool | records/s | MiB/s | peak RSS MiB | ratio (records/s) |\n\
              | --- | --- | ---: | ---: | ---: | ---: |\n",
             self.records, self.repeat, self.max_load
