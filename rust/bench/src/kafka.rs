@@ -387,3 +387,65 @@ fn consume_theirs(options: &KafkaBenchOptions, records: u64) -> Result<(f64, f64
         run.peak_rss_kb as f64 / 1024.0,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(tool: &str, records_per_second: &[f64]) -> Series {
+        Series {
+            tool: tool.to_string(),
+            records_per_second: records_per_second.to_vec(),
+            mib_per_second: records_per_second.iter().map(|r| r / 1e4).collect(),
+            peak_rss_mib: vec![30.0; records_per_second.len()],
+        }
+    }
+
+    #[test]
+    fn noisy_rounds_are_left_out_of_the_medians_and_counted() {
+        // Round 2 ran at load 4.0: its 10x outliers must not move a median.
+        let report = KafkaBenchReport {
+            records: 10,
+            repeat: 3,
+            max_load: 1.0,
+            rounds: vec![
+                Round {
+                    load_before: 0.5,
+                    noisy: false,
+                },
+                Round {
+                    load_before: 4.0,
+                    noisy: true,
+                },
+                Round {
+                    load_before: 0.9,
+                    noisy: false,
+                },
+            ],
+            producer: [
+                series("ours", &[200.0, 2000.0, 200.0]),
+                series("theirs", &[100.0, 10.0, 100.0]),
+            ],
+            consumer: [
+                series("ours", &[300.0, 3000.0, 300.0]),
+                series("theirs", &[100.0, 100.0, 100.0]),
+            ],
+        };
+        let table = report.to_markdown();
+        assert!(table.contains("3 rounds (1 noisy, left out"), "{table}");
+        assert!(
+            table.contains("| produce | ours | 200 [200–200] |"),
+            "{table}"
+        );
+        assert!(table.contains("| 2.00× |"), "{table}");
+        assert!(
+            table.contains("| consume | ours | 300 [300–300] |"),
+            "{table}"
+        );
+        assert!(table.contains("| 3.00× |"), "{table}");
+        assert!(
+            table.contains("before each round: 0.50, 4.00 (noisy), 0.90"),
+            "{table}"
+        );
+    }
+}
