@@ -193,7 +193,8 @@ impl ConnectorBenchReport {
             "{} records, {} repeats per source, {settings}; load average {:.1}–{:.1}{}; \
              medians [95% interval] over the quiet ok runs; runs in {}\n\n\
              | source | reads and parses with | ok runs | rows/s (query) | query s | \
-             total s (launch to exit) |\n| --- | --- | ---: | ---: | ---: | ---: |\n",
+             launch to first trigger s | total s (launch to exit) |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: |\n",
             self.records,
             self.repeat,
             self.load_min,
@@ -203,12 +204,13 @@ impl ConnectorBenchReport {
         );
         for s in &self.sources {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
                 s.source,
                 s.reads_with,
                 s.stats.runs.len(),
                 spread(s.stats.rows_per_s, 0),
                 spread(s.stats.query_s, 1),
+                spread(s.stats.first_trigger_s, 1),
                 spread(s.stats.wall_s, 1),
             ));
         }

@@ -84,6 +84,10 @@ pub struct RunSummary {
     pub batch_latency: Option<LatencyStats>,
     /// Until the end of the first batch that read rows.
     pub time_to_first_batch_ms: Option<i64>,
+    /// Launch to the start of the first trigger: the start-up before Spark
+    /// asks the source for anything (None without a launch time).
+    #[serde(default)]
+    pub time_to_first_trigger_ms: Option<i64>,
     pub time_origin: Option<TimeOrigin>,
     /// Records still unread at the last event (Kafka sources only).
     pub offsets_behind_latest_at_end: Option<i64>,
@@ -142,6 +146,14 @@ impl RunSummary {
         };
         let first_batch_end = non_empty.first().and_then(|p| trigger_end_ms(p));
         let time_to_first_batch_ms = origin_ms.zip(first_batch_end).map(|(o, e)| e - o);
+        let time_to_first_trigger_ms = clock
+            .launched_at_ms
+            .zip(
+                events
+                    .first()
+                    .and_then(StreamingQueryProgress::timestamp_millis),
+            )
+            .map(|(launch, first)| first - launch);
 
         RunSummary {
             progress_events: events.len(),
@@ -155,6 +167,7 @@ impl RunSummary {
             processed_rows_per_second,
             batch_latency,
             time_to_first_batch_ms,
+            time_to_first_trigger_ms,
             time_origin: time_to_first_batch_ms.and(time_origin),
             offsets_behind_latest_at_end: events
                 .last()
@@ -242,6 +255,8 @@ mod tests {
         );
         // The first batch with rows ends at 00:00:07.
         assert_eq!(s.time_to_first_batch_ms, Some(7000));
+        // No launch time: no start-up to measure.
+        assert_eq!(s.time_to_first_trigger_ms, None);
         assert_eq!(s.time_origin, Some(TimeOrigin::FirstProgress));
         assert_eq!(
             s.first_timestamp.as_deref(),
@@ -268,6 +283,8 @@ mod tests {
         assert_eq!(s.wall_source, Some(WallSource::Given));
         assert_eq!(s.overall_rows_per_second, Some(10.0));
         assert_eq!(s.time_to_first_batch_ms, Some(12_000));
+        // The first (and only) trigger started 10 s after the launch.
+        assert_eq!(s.time_to_first_trigger_ms, Some(10_000));
         assert_eq!(s.time_origin, Some(TimeOrigin::Launch));
     }
 

@@ -28,6 +28,8 @@ pub struct PointStats {
     pub noisy: usize,
     pub wall_s: Option<Spread>,
     pub query_s: Option<Spread>,
+    /// Launch to the first trigger's start: the start-up.
+    pub first_trigger_s: Option<Spread>,
     pub rows_per_s: Option<Spread>,
     pub batch_ms_p50: Option<Spread>,
     pub batch_ms_p95: Option<Spread>,
@@ -92,6 +94,7 @@ pub fn point_stats(expansion: &Expansion, records: &[RunRecord]) -> Vec<PointSta
                 failed,
                 noisy,
                 wall_s: Spread::of(ok().map(|r| r.wall_s)),
+                first_trigger_s: Spread::of(ok().filter_map(|r| r.first_trigger_s)),
                 query_s: Spread::of(ok().filter_map(|r| r.query_s)),
                 rows_per_s: Spread::of(ok().filter_map(|r| r.rows_per_s)),
                 batch_ms_p50: Spread::of(ok().filter_map(|r| r.batch_ms_p50.map(|v| v as f64))),

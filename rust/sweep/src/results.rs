@@ -69,6 +69,9 @@ pub struct RunRecord {
     pub query_s: Option<f64>,
     /// Launch to the end of the first batch that read rows.
     pub first_batch_s: Option<f64>,
+    /// Launch to the start of the first trigger (the start-up).
+    #[serde(default)]
+    pub first_trigger_s: Option<f64>,
     pub batches: usize,
     pub input_rows: i64,
     /// Records in the topic when the sweep started.
@@ -257,6 +260,7 @@ pub(crate) mod tests {
             wall_s: 60.0,
             query_s: Some(20.0),
             first_batch_s: Some(30.0),
+            first_trigger_s: Some(20.0),
             batches: 1,
             input_rows: 100,
             expected_rows: 100,

@@ -281,6 +281,7 @@ impl SlotRun<'_> {
             wall_s: parts.wall_s,
             query_s: s.wall_ms.map(|ms| ms as f64 / 1000.0),
             first_batch_s: s.time_to_first_batch_ms.map(|ms| ms as f64 / 1000.0),
+            first_trigger_s: s.time_to_first_trigger_ms.map(|ms| ms as f64 / 1000.0),
             batches: s.non_empty_batches,
             input_rows: s.total_input_rows,
             expected_rows: parts.expected_rows,
