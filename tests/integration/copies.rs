@@ -4,8 +4,8 @@
 //! N-fold ground truth.
 
 use crate::common::{
-    assert_all_delivered, count, create_topic, data_slice, json, shared_broker, spark_turn,
-    Aggregates,
+    assert_all_delivered, available_now_results, count, create_topic, data_slice, json,
+    shared_broker, Aggregates,
 };
 
 const COPIES: u64 = 3;
@@ -88,28 +88,7 @@ fn three_copies_arrive_once_each_and_the_job_counts_the_three_fold_truth() {
     assert_eq!(count(&summary, "already_in_topic"), total, "{summary}");
     assert_eq!(count(&summary, "confirmed_prefix"), total, "{summary}");
 
-    let _turn = spark_turn();
-    let output = tempfile::tempdir().unwrap();
-    let out = broker
-        .sfcrime()
-        .args([
-            "spark",
-            "run",
-            "--available-now",
-            "-t",
-            topic,
-            "--output-dir",
-        ])
-        .arg(output.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "spark run: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got = Aggregates::from_job_output(output.path());
+    let got = available_now_results(broker, topic, &[]);
     let truth = Aggregates::ground_truth_copies(&slice, COPIES);
     got.assert_equal(&truth);
     // Copies share no window: three times the file's windows.

@@ -135,6 +135,28 @@ impl Outputs {
         self.0.push((format!("{what} stderr"), out.stderr.clone()));
         (out, took)
     }
+
+    /// Runs `command`, which must be refused: exit 1 with one line on
+    /// stderr that starts with `sfcrime: error: {refusal}` and names
+    /// `cause`, within 30 s (not after its --timeout). Returns how long.
+    fn refused(
+        &mut self,
+        what: &str,
+        command: &mut assert_cmd::Command,
+        refusal: &str,
+        cause: &str,
+    ) -> Duration {
+        let (out, took) = self.run(what, command);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("sfcrime: error: {refusal}")) && stderr.contains(cause),
+            "{what}: {stderr}"
+        );
+        assert!(took < Duration::from_secs(30), "{what} took {took:?}");
+        took
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -296,23 +318,16 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
             format!("user 'sfcrime-producer' is not authorized to read topic '{TOPIC}'"),
         ),
     ] {
-        let (out, took) = outputs.run(
+        let took = outputs.refused(
             what,
             broker
                 .sfcrime()
                 .args(&args)
                 .args(["--timeout", "60", "-F"])
                 .arg(settings),
+            &refusal,
+            "AuthorizationFailed",
         );
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
-        assert!(
-            stderr.starts_with(&format!("sfcrime: error: {refusal}"))
-                && stderr.contains("AuthorizationFailed"),
-            "{what}: {stderr}"
-        );
-        assert!(took < Duration::from_secs(30), "{what} took {took:?}");
         eprintln!("security: {what} was refused after {took:.1?}");
     }
     // The topic holds exactly the slice still: nothing the consumer tried
@@ -352,23 +367,16 @@ fn sasl_ssl_round_trip_with_the_password_in_no_output() {
             &unknown,
         ),
     ] {
-        let (out, took) = outputs.run(
+        let took = outputs.refused(
             what,
             broker
                 .sfcrime()
                 .args(&args)
                 .args(["--timeout", "60", "-F"])
                 .arg(settings),
+            "the Kafka broker refused the SASL login",
+            "invalid credentials",
         );
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
-        assert!(
-            stderr.starts_with("sfcrime: error: the Kafka broker refused the SASL login")
-                && stderr.contains("invalid credentials"),
-            "{what}: {stderr}"
-        );
-        assert!(took < Duration::from_secs(30), "{what} took {took:?}");
         eprintln!("security: {what} failed after {took:.1?}");
     }
     let python = home().join(".venv/bin/python");

@@ -7,8 +7,8 @@
 use crate::common::background::{processes_with_arg, spawn, KillGroupsWith};
 use crate::common::history::HistoryUi;
 use crate::common::{
-    announced_run_dir, create_topic, data_file, data_slice, progress_events, shared_broker,
-    spark_turn, topic_with_slice, wait_for, Aggregates, Broker,
+    announced_run_dir, available_now_results, create_topic, data_file, data_slice, progress_events,
+    shared_broker, spark_turn, topic_with_slice, wait_for, Aggregates, Broker,
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -109,31 +109,7 @@ fn drop_duplicates_counts_each_record_once_through_both_sources() {
             .success();
     }
     let truth = Aggregates::ground_truth(&slice);
-    let run = |extra: &[&str]| {
-        let _turn = spark_turn();
-        let output = tempfile::tempdir().unwrap();
-        let out = broker
-            .sfcrime()
-            .args([
-                "spark",
-                "run",
-                "--available-now",
-                "-t",
-                topic,
-                "--output-dir",
-            ])
-            .arg(output.path())
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "spark run {extra:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Aggregates::from_job_output(output.path())
-    };
+    let run = |extra: &[&str]| available_now_results(broker, topic, extra);
     for source in ["kafka", "sfcrime_connector"] {
         run(&["--drop-duplicates", "--source", source]).assert_equal(&truth);
     }

@@ -222,20 +222,7 @@ fn unix_millis() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sfcrime_kafka::client::KafkaSettings;
-
-    fn options() -> SweepOptions {
-        SweepOptions {
-            home: PathBuf::from("/x"),
-            sfcrime: PathBuf::from("/x/sfcrime"),
-            results_dir: PathBuf::from("/x/r"),
-            kafka: KafkaSettings::new("127.0.0.1:1"),
-            topic: "t".into(),
-            data_file: PathBuf::from("/x/calls.json"),
-            quiet: crate::sweep::QuietWait::default(),
-            max_consecutive_failures: 3,
-        }
-    }
+    use crate::sweep::tests::options;
 
     #[test]
     fn the_producer_gets_the_client_settings_in_its_environment_only() {

@@ -329,7 +329,7 @@ pub fn load_average() -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -350,7 +350,8 @@ mod tests {
         );
     }
 
-    fn options() -> SweepOptions {
+    /// Options of a sweep that never reaches a broker, for unit tests.
+    pub(crate) fn options() -> SweepOptions {
         SweepOptions {
             home: PathBuf::from("/x"),
             sfcrime: PathBuf::from("/x/sfcrime"),

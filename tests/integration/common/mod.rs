@@ -439,6 +439,35 @@ pub fn create_topic(broker: &Broker, topic: &str) {
     );
 }
 
+/// `sfcrime spark run --available-now -t TOPIC EXTRA...` in the Spark lane,
+/// into a fresh output dir: the job's final results (a failed run panics
+/// with its stdout and stderr).
+pub fn available_now_results(broker: &Broker, topic: &str, extra: &[&str]) -> Aggregates {
+    let _turn = spark_turn();
+    let output = tempfile::tempdir().unwrap();
+    let out = broker
+        .sfcrime()
+        .args([
+            "spark",
+            "run",
+            "--available-now",
+            "-t",
+            topic,
+            "--output-dir",
+        ])
+        .arg(output.path())
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "spark run {extra:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Aggregates::from_job_output(output.path())
+}
+
 /// The first JSON document on `stdout` (the `--json` summary; `consume
 /// --verify` prints its verdict line after it).
 pub fn json(stdout: &str) -> Value {
