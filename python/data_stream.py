@@ -39,7 +39,7 @@ from calls import CALL_FIELDS
 from graceful_stop import run_until_done, start_spark
 from duplicates import INDEX_COLUMN, drop_duplicate_records, kafka_record_index
 from job_args import parse_args
-from kafka_settings import kafka_options, rate_limit_options
+from kafka_settings import batch_options, kafka_options
 from kafka_timestamps import observe_kafka_timestamps, source_timestamp_header
 from progress_log import ProgressLog, error_message
 from radio_codes import load_radio_codes
@@ -55,7 +55,7 @@ def read_kafka(spark, args, source_format="kafka", **options):
            .option("subscribe", args.topic)
            .option("startingOffsets", args.starting_offsets)
            .option("failOnDataLoss", args.fail_on_data_loss)
-           .options(**rate_limit_options(args))
+           .options(**batch_options(args))
            .load())
     return observe_kafka_timestamps(raw) if args.observe_kafka_timestamps else raw
 

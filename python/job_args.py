@@ -75,6 +75,11 @@ def parse_args(job_doc, argv=None):
                      help="wait for N new offsets (or --max-trigger-delay) before a batch")
     src.add_argument("--max-trigger-delay", metavar="DURATION",
                      help='with --min-offsets-per-trigger, e.g. "5m" (Spark default 15m)')
+    src.add_argument("--min-partitions", type=int, metavar="N",
+                     help="split each batch's offset ranges into at least N Spark tasks "
+                          "(both sources' minPartitions; default: one task per topic "
+                          "partition): with 3 partitions on 2 cores, 4 tasks keep both cores "
+                          "busy to the end of the read")
     src.add_argument("--fail-on-data-loss", type=boolean, default="true", metavar="true|false",
                      help="fail when offsets vanish, e.g. topic deleted or data aged out "
                           "(default: %(default)s)")
@@ -141,6 +146,11 @@ def parse_args(job_doc, argv=None):
                         f"progress events' observedMetrics[{OBSERVED_TIMESTAMPS!r}] (for "
                         "end-to-end latency; costs one more aggregation per batch)")
     args = p.parse_args(argv)
+    if args.min_partitions is not None and args.min_partitions < 1:
+        p.error("--min-partitions must be at least 1")
+    if args.min_partitions and args.read_in_one_task:
+        p.error("--min-partitions splits the read into more tasks, --read-in-one-task joins "
+                "it into one: give one of them")
     if args.max_trigger_delay and not args.min_offsets_per_trigger:
         p.error("--max-trigger-delay needs --min-offsets-per-trigger")
     if args.commit_group is not None and args.source != "sfcrime_connector":
@@ -153,6 +163,9 @@ def parse_args(job_doc, argv=None):
                     "data source in real-time mode)")
         if args.max_offsets_per_trigger or args.min_offsets_per_trigger:
             p.error("--real-time has no batches to limit: drop --max/--min-offsets-per-trigger")
+        if args.min_partitions:
+            p.error("--min-partitions is for micro-batches: real-time mode runs one "
+                    "long-running task per topic partition")
         if args.read_in_one_task:
             p.error("--read-in-one-task is for the counts' micro-batches, not --real-time")
         if args.drop_duplicates:

@@ -82,9 +82,11 @@ def kafka_options(args, source_format="kafka", reading=False):
             **{f"kafka.{key}": value for key, value in settings.items()}}
 
 
-def rate_limit_options(args):
-    """The source's per-micro-batch limits that were given on the command line."""
-    limits = {"maxOffsetsPerTrigger": args.max_offsets_per_trigger,
-              "minOffsetsPerTrigger": args.min_offsets_per_trigger,
-              "maxTriggerDelay": args.max_trigger_delay}
-    return {name: value for name, value in limits.items() if value is not None}
+def batch_options(args):
+    """The source's options that shape a micro-batch (its rate limits, how many Spark
+    tasks read it), those given on the command line only."""
+    given = {"maxOffsetsPerTrigger": args.max_offsets_per_trigger,
+             "minOffsetsPerTrigger": args.min_offsets_per_trigger,
+             "maxTriggerDelay": args.max_trigger_delay,
+             "minPartitions": args.min_partitions}
+    return {name: value for name, value in given.items() if value is not None}

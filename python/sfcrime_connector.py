@@ -35,6 +35,10 @@ Options (names as in Spark's own Kafka source where they overlap):
                            micro-batch, shared across partitions by backlog
   maxRecordsPerPartition   largest offset range one Spark task reads
                            (default 100000); longer ranges are split
+  minPartitions            about this many Spark tasks per batch, as
+                           spark-sql-kafka's: each partition's range is
+                           split into round(N x its share of the batch)
+                           equal pieces (at least one)
   failOnDataLoss           true (default): fail when offsets to read are gone
                            (retention, topic recreated); false: skip them
   kafkaConsumer.pollTimeoutMs  how long a read or metadata request may stall
@@ -205,6 +209,7 @@ class Settings:
             raise ValueError(f"{NAME}: maxOffsetsPerTrigger is for streaming reads only")
         self.max_offsets_per_trigger = positive("maxOffsetsPerTrigger", None)
         self.max_records_per_partition = positive("maxRecordsPerPartition", 100_000)
+        self.min_partitions = positive("minPartitions", None)
         self.fail_on_data_loss = boolean("failOnDataLoss", True)
         self.timeout_ms = positive("kafkaConsumer.pollTimeoutMs", 120_000)
         self.commit_group = options.get("commitGroup", "").strip() or None
@@ -233,16 +238,23 @@ class Settings:
 
     def ranges(self, start, end, marks=None):
         """The input partitions reading [start, end): per Kafka partition, split
-        into ranges of at most maxRecordsPerPartition offsets."""
+        into equal ranges, as many as minPartitions asks for its share of the
+        batch (spark-sql-kafka's KafkaOffsetRangeCalculator), none longer than
+        maxRecordsPerPartition offsets."""
         new = set(end) - set(start)
         if new and marks is None:
             marks = self.watermarks()
+        # A partition created since `start` is read from its beginning.
+        spans = {tp: (start[tp] if tp in start else marks[tp][0], end[tp]) for tp in end}
+        records = sum(max(last - first, 0) for first, last in spans.values())
         out = []
-        for tp in sorted(end):
-            # A partition created since `start` is read from its beginning.
-            first = start[tp] if tp in start else marks[tp][0]
-            last = end[tp]
-            step = self.max_records_per_partition
+        for tp in sorted(spans):
+            first, last = spans[tp]
+            size = last - first
+            parts = -(-size // self.max_records_per_partition)
+            if self.min_partitions and records:
+                parts = max(parts, round(size * self.min_partitions / records))
+            step = -(-size // parts) if parts else 1
             for lo in range(first, last, step):
                 # The value is a plain tuple so that unpickling it in a worker
                 # needs nothing but pyspark.

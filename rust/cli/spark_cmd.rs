@@ -114,6 +114,16 @@ pub struct RunArgs {
     /// Longest wait for minOffsetsPerTrigger, e.g. "30s" (maxTriggerDelay).
     #[arg(long)]
     max_trigger_delay: Option<String>,
+    /// About N Spark tasks per batch's read instead of one per topic
+    /// partition (both sources' minPartitions): with 3 partitions on 2 cores,
+    /// 6 keeps both cores busy to the end of a large batch's read.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..),
+        conflicts_with_all = ["real_time", "low_latency"]
+    )]
+    min_partitions: Option<u64>,
     /// failOnDataLoss of the Kafka source.
     #[arg(long)]
     fail_on_data_loss: Option<bool>,
@@ -248,6 +258,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
         max_offsets_per_trigger: args.max_offsets_per_trigger,
         min_offsets_per_trigger: args.min_offsets_per_trigger,
         max_trigger_delay: args.max_trigger_delay.clone(),
+        min_partitions: args.min_partitions,
         fail_on_data_loss: args.fail_on_data_loss,
         window: args.window.clone(),
         watermark: args.watermark.clone(),

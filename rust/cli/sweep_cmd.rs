@@ -15,11 +15,14 @@ use std::path::PathBuf;
     after_help = "Every run is `spark/submit.sh ... --available-now` over the same pre-loaded \
 topic, with a fresh checkpoint, so each reads the whole topic. Parameters are Spark confs \
 (spark.*, including spark.master and spark.driver.memory) or the Kafka source's options \
-(maxOffsetsPerTrigger, minOffsetsPerTrigger, maxTriggerDelay), or the job's: `source` \
+(maxOffsetsPerTrigger, minOffsetsPerTrigger, maxTriggerDelay, minPartitions), or the job's: `source` \
 (kafka: Spark's spark-sql-kafka, sfcrime_connector: sfcrime's Rust connector), `trigger` (a \
 processing-time interval; latency mode), `realTime` (the real-time pipeline's checkpoint \
 interval; latency mode), `readInOneTask` (true: all topic partitions read by one task, \
---low-latency's); `none` leaves one unset. The \
+--low-latency's); or the run's: `copies` (N: the data file N times over, from the topic \
+<topic>.x<N>, which the sweep produces once with `produce --copies N`; every run's counts must \
+equal the N-fold ground truth; for cost against data size) and `rate` (latency mode: the \
+producer's records/s, for latency against rate); `none` leaves one unset. The \
 baseline is Spark's own defaults (local[*], 1g, 200 shuffle partitions), passed explicitly.\n\n\
 Results go to runs/sweeps/<name>/ (results.csv, results.json, sweep.json, runs/); rerunning \
 the same command resumes, skipping the runs that succeeded. Then: sfcrime report <dir>.\n\n\

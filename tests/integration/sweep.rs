@@ -1,10 +1,12 @@
 //! `sfcrime sweep` and `sfcrime report` end to end: a real broker, real
-//! Spark runs of the job on a small topic, a resumed sweep that reruns
-//! nothing, the noise check (runs above `--max-load` recorded as noisy and
-//! left out of the report), and a report with 95% intervals whose charts
-//! and links are real files.
+//! Spark runs of the job over a small data file once and twice over (the
+//! sweep produces each `copies` topic once and checks every run's counts
+//! against the N-fold ground truth), a resumed sweep that reruns nothing,
+//! the noise check (runs above `--max-load` recorded as noisy and left out
+//! of the report), and a report with 95% intervals whose charts, the cost
+//! against data size among them, and links are real files.
 
-use crate::common::{create_topic, sfcrime, shared_broker, spark_turn};
+use crate::common::{data_slice, sfcrime, shared_broker, spark_turn};
 use std::path::Path;
 
 const TOPIC: &str = "sweep.small";
@@ -23,10 +25,10 @@ fn the_study_files_expand_to_their_documented_size() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.starts_with("sweep default: 10 points x 3 repeats"),
+        stdout.starts_with("sweep default: 14 points x 5 repeats"),
         "{stdout}"
     );
-    assert_eq!(stdout.lines().count(), 1 + 30, "{stdout}");
+    assert_eq!(stdout.lines().count(), 1 + 70, "{stdout}");
     assert!(stdout.contains("  baseline\n"), "{stdout}");
 
     let out = sfcrime()
@@ -40,41 +42,37 @@ fn the_study_files_expand_to_their_documented_size() {
 #[test]
 fn a_small_sweep_resumes_and_reports() {
     let broker = shared_broker();
-    create_topic(broker, TOPIC);
-    broker
-        .sfcrime()
-        .args(["produce", "-t", TOPIC, "--limit", &RECORDS.to_string()])
-        .assert()
-        .success();
+    let (_slice_dir, slice) = data_slice(RECORDS as usize);
     let results = tempfile::tempdir().unwrap();
     let _turn = spark_turn();
-    // Two points, two runs each: the source as the dimension (as `bench
-    // connector` runs it), 2 shuffle partitions keeping them short. A
-    // load average of 0 is never reached while Spark runs, so with no wait
-    // every run is recorded as noisy; the report re-judges them below.
+    // Two points, two runs each: the data once and twice over, 2 shuffle
+    // partitions keeping them short. A load average of 0 is never reached
+    // while Spark runs, so with no wait every run is recorded as noisy; the
+    // report re-judges them below.
     let sweep = || {
         let mut cmd = broker.sfcrime();
-        cmd.args([
-            "sweep",
-            "--name",
-            "it",
-            "--base",
-            "spark.sql.shuffle.partitions=2",
-            "--base",
-            "source=kafka",
-            "--param",
-            "source=sfcrime",
-            "--repeat",
-            "2",
-            "--max-load",
-            "0",
-            "--max-wait",
-            "0",
-            "-t",
-            TOPIC,
-            "--results-dir",
-        ])
-        .arg(results.path());
+        cmd.env("SFCRIME_DATA_FILE", &slice)
+            .args([
+                "sweep",
+                "--name",
+                "it",
+                "--base",
+                "spark.sql.shuffle.partitions=2",
+                "--base",
+                "copies=1",
+                "--param",
+                "copies=2",
+                "--repeat",
+                "2",
+                "--max-load",
+                "0",
+                "--max-wait",
+                "0",
+                "-t",
+                TOPIC,
+                "--results-dir",
+            ])
+            .arg(results.path());
         cmd
     };
     let out = sweep().output().unwrap();
@@ -85,6 +83,10 @@ fn a_small_sweep_resumes_and_reports() {
         "{stderr}"
     );
     assert!(stderr.contains("; noisy (load average"), "{stderr}");
+    for (copies, records) in [(1, RECORDS), (2, 2 * RECORDS)] {
+        let produced = format!("{copies}x ({records} records) to '{TOPIC}.x{copies}', once");
+        assert!(stderr.contains(&produced), "{stderr}");
+    }
 
     let records: Vec<serde_json::Value> = serde_json::from_str(
         &std::fs::read_to_string(results.path().join("results.json")).unwrap(),
@@ -92,13 +94,14 @@ fn a_small_sweep_resumes_and_reports() {
     .unwrap();
     assert_eq!(records.len(), 4);
     for r in &records {
+        let copies = if r["label"] == "copies=2" { 2 } else { 1 };
         assert_eq!(r["status"], "ok", "{r}");
         assert_eq!(r["noisy"], true, "{r}");
         assert_eq!(r["max_load"], 0.0, "{r}");
         assert!(r["load_after"].as_f64().unwrap() > 0.0, "{r}");
-        assert_eq!(r["input_rows"], RECORDS);
-        assert_eq!(r["expected_rows"], RECORDS);
-        assert_eq!(r["output_calls"], RECORDS);
+        assert_eq!(r["input_rows"], copies * RECORDS);
+        assert_eq!(r["expected_rows"], copies * RECORDS);
+        assert_eq!(r["output_calls"], copies * RECORDS);
         assert_eq!(r["batches"], 1);
         // The baseline's Spark default memory reached the driver JVM.
         assert_eq!(r["driver_xmx"], "1g", "{r}");
@@ -120,7 +123,7 @@ fn a_small_sweep_resumes_and_reports() {
         .map(|r| r["label"].as_str().unwrap())
         .collect();
     assert!(labels.contains(&"baseline"));
-    assert!(labels.contains(&"source=sfcrime"));
+    assert!(labels.contains(&"copies=2"));
     let csv = std::fs::read_to_string(results.path().join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5, "{csv}");
 
@@ -132,6 +135,8 @@ fn a_small_sweep_resumes_and_reports() {
         stderr.contains("0 runs done now (0 failed), 4 were done before"),
         "{stderr}"
     );
+    // The copies topics were kept, and checked, not produced again.
+    assert!(!stderr.contains("records) to '"), "{stderr}");
 
     let report = |out_dir: &Path, max_load: Option<&str>| {
         let mut cmd = sfcrime();
@@ -166,7 +171,7 @@ fn a_small_sweep_resumes_and_reports() {
         "{noisy}"
     );
     assert!(
-        noisy.contains("- source=sfcrime: 2 noisy, 0 counted: "),
+        noisy.contains("- copies=2: 2 noisy, 0 counted: "),
         "{noisy}"
     );
     assert!(
@@ -185,7 +190,7 @@ fn a_small_sweep_resumes_and_reports() {
     assert!(!report.contains("noisy"), "{report}");
     assert!(report.contains("95% bootstrap interval"), "{report}");
     // Rows of the table of every point (the best one's label is marked).
-    for label in ["baseline (all defaults)", "source=sfcrime"] {
+    for label in ["baseline (all defaults)", "copies=2"] {
         let row = report
             .lines()
             .find(|l| l.starts_with(&format!("| {label}")) && l.contains(" | 2 | "))
@@ -215,10 +220,14 @@ fn a_small_sweep_resumes_and_reports() {
     );
     assert_links_resolve(&report, quiet_dir.path(), 5);
     for (chart, labels) in [
-        ("throughput", &["baseline", "source=sfcrime", "rows/s"][..]),
+        ("throughput", &["baseline", "copies=2", "rows/s"][..]),
         ("latency", &["seconds per micro-batch"][..]),
         ("memory", &["MiB"][..]),
-        ("effects", &["source: kafka -&gt; sfcrime"][..]),
+        ("effects", &["copies: 1 -&gt; 2", "95% interval"][..]),
+        (
+            "cost_vs_size",
+            &["records read", "baseline", "95% interval"][..],
+        ),
         (
             "batches",
             &["input rows/s", "processed rows/s", "batch duration (ms)"][..],

@@ -34,6 +34,13 @@ def parse(*argv):
      "query's offsets to Kafka (SPARK-27549)"),
     (["--fail-on-data-loss", "maybe"],
      "argument --fail-on-data-loss: expected true or false, got 'maybe'"),
+    (["--min-partitions", "0"], "--min-partitions must be at least 1"),
+    (["--min-partitions", "6", "--read-in-one-task"],
+     "--min-partitions splits the read into more tasks, --read-in-one-task joins it into "
+     "one: give one of them"),
+    (["--real-time", "--min-partitions", "6"],
+     "--min-partitions is for micro-batches: real-time mode runs one long-running task per "
+     "topic partition"),
 ])
 def test_bad_arguments_exit_2_with_one_message(capsys, argv, message):
     with pytest.raises(SystemExit) as exited:

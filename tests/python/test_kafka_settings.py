@@ -5,13 +5,13 @@ from argparse import Namespace
 import pytest
 
 from kafka_settings import (KAFKA_SETTINGS_ENV, java_client_settings, kafka_client_settings,
-                            kafka_options, rate_limit_options)
+                            kafka_options, batch_options)
 
 
 def job_args(kafka_option=(), **given):
     values = {"bootstrap_servers": "broker:9092", "kafka_option": list(kafka_option),
               "max_offsets_per_trigger": None, "min_offsets_per_trigger": None,
-              "max_trigger_delay": None}
+              "max_trigger_delay": None, "min_partitions": None}
     return Namespace(**{**values, **given})
 
 
@@ -129,10 +129,11 @@ def test_options_of_the_sfcrime_connector_keep_librdkafkas_names():
     }
 
 
-def test_rate_limits_only_the_given_ones():
-    assert rate_limit_options(job_args()) == {}
-    assert rate_limit_options(job_args(min_offsets_per_trigger=500, max_trigger_delay="5m")) == {
-        "minOffsetsPerTrigger": 500, "maxTriggerDelay": "5m"}
+def test_batch_options_are_only_the_given_ones():
+    assert batch_options(job_args()) == {}
+    assert batch_options(job_args(min_offsets_per_trigger=500, max_trigger_delay="5m",
+                                  min_partitions=4)) == {
+        "minOffsetsPerTrigger": 500, "maxTriggerDelay": "5m", "minPartitions": 4}
 
 
 def test_the_kafka_source_gets_short_offset_lookup_timeouts_the_sink_does_not():

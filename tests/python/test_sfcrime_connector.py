@@ -30,3 +30,29 @@ def test_a_group_is_only_taken_where_it_is_committed(options, streaming, message
     options = {"kafka.bootstrap.servers": "127.0.0.1:9092", "subscribe": "t", **options}
     with pytest.raises(ValueError, match=re.escape(message)):
         sfcrime_connector.Settings(options, streaming=streaming)
+
+
+@pytest.mark.parametrize("extra, sizes", [
+    # One task per Kafka partition, as spark-sql-kafka without minPartitions.
+    ({}, [60, 60, 60]),
+    # Each partition split by its share of minPartitions, as spark-sql-kafka's
+    # KafkaOffsetRangeCalculator: round(60 x 6 / 180) = 2 pieces of each.
+    ({"minPartitions": "6"}, [30, 30, 30, 30, 30, 30]),
+    # round(4 x 1/3) = 1: Spark's rounding keeps 3 tasks for 4 here, too.
+    ({"minPartitions": "4"}, [60, 60, 60]),
+    # maxRecordsPerPartition still bounds every piece: equal pieces of at most 25.
+    ({"maxRecordsPerPartition": "25"}, [20, 20, 20] * 3),
+])
+def test_a_batch_is_split_into_equal_ranges_per_partition(extra, sizes):
+    import sfcrime_connector
+    options = {"kafka.bootstrap.servers": "127.0.0.1:9092", "subscribe": "t", **extra}
+    settings = sfcrime_connector.Settings(options, streaming=True)
+    start = {("t", p): 100 for p in range(3)}
+    end = {("t", p): 160 for p in range(3)}
+    ranges = [part.value for part in settings.ranges(start, end)]
+    assert sorted(hi - lo for _, _, lo, hi in ranges) == sorted(sizes)
+    # Every offset exactly once.
+    for p in range(3):
+        pieces = sorted((lo, hi) for _, part, lo, hi in ranges if part == p)
+        assert pieces[0][0] == 100 and pieces[-1][1] == 160
+        assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))

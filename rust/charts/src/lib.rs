@@ -33,7 +33,7 @@ pub const HIGHLIGHT: RGBColor = RGBColor(251, 188, 5);
 
 /// Series colours in order: the first two are input (red) against
 /// processed (blue), as the sweep's batch chart always drew them.
-const PALETTE: [RGBColor; 8] = [
+pub const PALETTE: [RGBColor; 8] = [
     BAD,
     BAR,
     GOOD,

@@ -115,6 +115,9 @@ pub struct JobArgs {
     pub max_offsets_per_trigger: Option<u64>,
     pub min_offsets_per_trigger: Option<u64>,
     pub max_trigger_delay: Option<String>,
+    /// About this many Spark tasks per batch's read (both sources'
+    /// `minPartitions`; None: one per topic partition).
+    pub min_partitions: Option<u64>,
     pub fail_on_data_loss: Option<bool>,
     pub window: Option<String>,
     pub watermark: Option<String>,
@@ -158,11 +161,12 @@ impl fmt::Display for UnknownJobOption {
 
 /// The job options a sweep can vary, by the names sweeps use (the Kafka
 /// source's option names where there is one).
-pub const JOB_OPTIONS: [&str; 8] = [
+pub const JOB_OPTIONS: [&str; 9] = [
     "source",
     "maxOffsetsPerTrigger",
     "minOffsetsPerTrigger",
     "maxTriggerDelay",
+    "minPartitions",
     "trigger",
     "realTime",
     "readInOneTask",
@@ -187,6 +191,7 @@ impl JobArgs {
             "maxOffsetsPerTrigger" => self.max_offsets_per_trigger = Some(number(value)?),
             "minOffsetsPerTrigger" => self.min_offsets_per_trigger = Some(number(value)?),
             "maxTriggerDelay" => self.max_trigger_delay = Some(value.to_string()),
+            "minPartitions" => self.min_partitions = Some(number(value)?),
             "trigger" => self.trigger = Trigger::ProcessingTime(value.to_string()),
             "realTime" => {
                 self.trigger =
@@ -225,6 +230,10 @@ impl JobArgs {
             self.min_offsets_per_trigger.map(|n| n.to_string()),
         );
         flag("--max-trigger-delay", self.max_trigger_delay.clone());
+        flag(
+            "--min-partitions",
+            self.min_partitions.map(|n| n.to_string()),
+        );
         flag("--commit-group", self.commit_group.clone());
         flag(
             "--fail-on-data-loss",

@@ -1,7 +1,9 @@
 //! The sweep report's own charts, comparing settings: [`DotChart`] (a
-//! value per setting, every repeat as a dot) and [`EffectChart`] (speed-ups
-//! on a log axis). The primitives they draw with, and the batch-by-batch
-//! chart, are sfcrime_charts'.
+//! value per setting, every repeat as a dot), [`EffectChart`] (speed-ups
+//! on a log axis, with their intervals) and [`XyChart`] (a measure against
+//! a number the sweep varies: latency against rate, cost against data
+//! size). The primitives they draw with, and the batch-by-batch chart, are
+//! sfcrime_charts'.
 
 use anyhow::Result;
 use sfcrime_charts::plotters::coord::ranged1d::AsRangedCoord;
@@ -9,7 +11,8 @@ use sfcrime_charts::plotters::coord::types::RangedCoordf64;
 use sfcrime_charts::plotters::coord::Shift;
 use sfcrime_charts::plotters::prelude::*;
 use sfcrime_charts::plotters::style::text_anchor::{HPos, Pos, VPos};
-use sfcrime_charts::{plot_error, text, Chart, BAD, BAR, GOOD, HIGHLIGHT};
+use sfcrime_charts::{plot_error, text, Chart, BAD, BAR, GOOD, HIGHLIGHT, PALETTE};
+use sfcrime_stats::Spread;
 
 /// One row of a [`DotChart`]: a label and one value per repeat.
 #[derive(Debug, Clone)]
@@ -64,7 +67,7 @@ impl Chart for DotChart {
                 y: top_down(i, n),
                 x: 0.0,
             };
-            match sfcrime_stats::Spread::of(row.values.iter().copied()) {
+            match Spread::of(row.values.iter().copied()) {
                 None => label.draw(root, &chart)?,
                 Some(spread) => draw_row(
                     root,
@@ -165,6 +168,8 @@ pub struct EffectRow {
     pub ratio: f64,
     /// Each repeat's throughput over the center's median.
     pub repeats: Vec<f64>,
+    /// The 95% interval of the level's median over the center's median.
+    pub interval: Option<(f64, f64)>,
 }
 
 /// Throughput ratios against each factor's center, on a log axis around 1
@@ -185,7 +190,10 @@ impl Chart for EffectChart {
         let spread = self
             .rows
             .iter()
-            .flat_map(|r| r.repeats.iter().copied().chain([r.ratio]))
+            .flat_map(|r| {
+                let interval = r.interval.into_iter().flat_map(|(lo, hi)| [lo, hi]);
+                r.repeats.iter().copied().chain([r.ratio]).chain(interval)
+            })
             .filter(|v| *v > 0.0)
             .map(|v| v.ln().abs())
             .fold(0.0_f64, f64::max)
@@ -196,7 +204,10 @@ impl Chart for EffectChart {
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(0)
-            .x_desc("throughput relative to the factor's center (log scale; >1 is faster)")
+            .x_desc(
+                "throughput relative to the factor's center (log scale; >1 is faster; \
+                 line = 95% interval of the median)",
+            )
             .x_label_formatter(&|v| format!("{v:.2}x"))
             .label_style(text(14))
             .axis_desc_style(text(16))
@@ -210,6 +221,15 @@ impl Chart for EffectChart {
             .map_err(plot_error)?;
         for (i, row) in self.rows.iter().enumerate() {
             let faster = row.ratio >= 1.0;
+            if let Some((low, high)) = row.interval {
+                let y = top_down(i, n);
+                chart
+                    .draw_series([PathElement::new(
+                        vec![(low, y), (high, y)],
+                        BLACK.stroke_width(3),
+                    )])
+                    .map_err(plot_error)?;
+            }
             draw_row(
                 root,
                 &mut chart,
@@ -228,6 +248,154 @@ impl Chart for EffectChart {
                 format!("{:.2}x", row.ratio),
             )?;
         }
+        Ok(())
+    }
+}
+
+/// One line of an [`XyChart`]: at each x, the repeats' values.
+#[derive(Debug, Clone)]
+pub struct XySeries {
+    pub label: String,
+    pub points: Vec<(f64, Vec<f64>)>,
+}
+
+/// Lines through the medians of each series over a numeric x, both axes
+/// logarithmic (rates and sizes span decades, and so do latencies once a
+/// query falls behind), every repeat as a dot and the median's 95%
+/// interval as a bar; optionally a horizontal goal line.
+pub struct XyChart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<XySeries>,
+    /// A horizontal line at this y, with its legend text.
+    pub goal: Option<(f64, String)>,
+}
+
+impl XyChart {
+    /// The positive (x, y) pairs: a log axis has no place for the rest.
+    fn values(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.series
+            .iter()
+            .flat_map(|s| &s.points)
+            .flat_map(|(x, ys)| ys.iter().map(move |y| (*x, *y)))
+            .filter(|(x, y)| *x > 0.0 && *y > 0.0 && x.is_finite() && y.is_finite())
+    }
+}
+
+/// Axis bounds around the positive values, with room on a log axis.
+fn log_bounds(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (lo, hi) = values.fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if hi > 0.0 {
+        lo / 1.6..hi * 1.6
+    } else {
+        1.0..10.0
+    }
+}
+
+/// 200, 5k, 1.5M: short labels for a log axis.
+fn compact(v: f64) -> String {
+    let (scaled, unit) = match v.abs() {
+        a if a >= 1e6 => (v / 1e6, "M"),
+        a if a >= 1e3 => (v / 1e3, "k"),
+        _ => (v, ""),
+    };
+    let digits = if scaled.abs() >= 10.0 || scaled.fract().abs() < 1e-9 {
+        0
+    } else {
+        1
+    };
+    format!("{scaled:.digits$}{unit}")
+}
+
+impl Chart for XyChart {
+    fn size(&self) -> (u32, u32) {
+        (1200, 700)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        root.fill(&WHITE).map_err(plot_error)?;
+        let x_range = log_bounds(self.values().map(|(x, _)| x));
+        let goal_y = self.goal.iter().map(|(y, _)| *y);
+        let y_range = log_bounds(self.values().map(|(_, y)| y).chain(goal_y));
+        let (x_lo, x_hi) = (x_range.start, x_range.end);
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, text(22))
+            .margin(14)
+            .x_label_area_size(52)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x_range.log_scale(), y_range.log_scale())
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .x_label_formatter(&|v| compact(*v))
+            .y_label_formatter(&|v| compact(*v))
+            .label_style(text(14))
+            .axis_desc_style(text(16))
+            .draw()
+            .map_err(plot_error)?;
+        if let Some((y, label)) = &self.goal {
+            let y = *y;
+            chart
+                .draw_series([PathElement::new(
+                    vec![(x_lo, y), (x_hi, y)],
+                    BLACK.stroke_width(1),
+                )])
+                .map_err(plot_error)?
+                .label(label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(1))
+                });
+        }
+        for (series, color) in self.series.iter().zip(PALETTE.iter().cycle()) {
+            let color = *color;
+            let mut medians: Vec<(f64, Spread)> = series
+                .points
+                .iter()
+                .filter(|(x, _)| *x > 0.0)
+                .filter_map(|(x, ys)| {
+                    Spread::of(ys.iter().copied().filter(|y| *y > 0.0)).map(|s| (*x, s))
+                })
+                .collect();
+            medians.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart
+                .draw_series(LineSeries::new(
+                    medians.iter().map(|(x, s)| (*x, s.median)),
+                    color.stroke_width(3),
+                ))
+                .map_err(plot_error)?
+                .label(series.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(medians.iter().map(|(x, s)| {
+                    PathElement::new(vec![(*x, s.low), (*x, s.high)], color.stroke_width(7))
+                }))
+                .map_err(plot_error)?;
+            chart
+                .draw_series(
+                    series
+                        .points
+                        .iter()
+                        .flat_map(|(x, ys)| ys.iter().map(move |y| (*x, *y)))
+                        .filter(|(x, y)| *x > 0.0 && *y > 0.0)
+                        .map(|p| Circle::new(p, 3, BLACK.filled())),
+                )
+                .map_err(plot_error)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(text(14))
+            .draw()
+            .map_err(plot_error)?;
         Ok(())
     }
 }
@@ -274,6 +442,7 @@ mod tests {
                 label: "shuffle 200 -> 2".into(),
                 ratio: 3.2,
                 repeats: vec![3.0, 3.4],
+                interval: Some((2.9, 3.5)),
             }],
         };
         save(&effects, dir.path(), "effects").unwrap();

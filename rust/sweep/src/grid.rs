@@ -15,7 +15,9 @@
 //! `spark.driver.memory` too, which `submit.sh` honours like `--master` and
 //! `--driver-memory`); the other keys are the Kafka source's options
 //! (`maxOffsetsPerTrigger`, ...), the trigger and the `source` (kafka or
-//! sfcrime_connector, the job's `--source`), passed as the job's flags.
+//! sfcrime_connector, the job's `--source`), passed as the job's flags;
+//! and two keys shape the run itself ([`RUN_KEYS`]): `copies` (the data N
+//! times over) and `rate` (a latency run's records/s).
 //! The value `none` means "not set", i.e. Spark's default.
 
 use anyhow::{bail, Context, Result};
@@ -39,6 +41,15 @@ pub const SPARK_DEFAULTS: [(&str, &str); 3] = [
 /// The job options that only a latency sweep's runs use: a processing-time
 /// trigger, or the real-time pipeline.
 pub const TRIGGER_KEYS: [&str; 2] = ["trigger", "realTime"];
+
+/// Keys that shape a run rather than Spark or the job. `copies` (throughput
+/// sweeps): the run reads the data file N times over, as `produce --copies
+/// N` writes it, from a topic of its own (`<topic>.x<N>`, produced once by
+/// the sweep), and its counts are checked against the N-fold ground truth;
+/// for a study of cost against data size. `rate` (latency sweeps): the
+/// producer's records/s, in place of `[latency] rate`; for latency against
+/// rate.
+pub const RUN_KEYS: [&str; 2] = ["copies", "rate"];
 
 /// A parameter value as written in TOML: a string, a number or a boolean,
 /// all passed to Spark as text.
@@ -431,6 +442,34 @@ impl Point {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.params.get(key).map(String::as_str)
     }
+
+    /// How many copies of the data file this point reads ([`RUN_KEYS`]);
+    /// None: the sweep's own topic.
+    pub fn copies(&self) -> Result<Option<u64>> {
+        self.get("copies")
+            .map(|v| match v.parse::<u64>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => bail!(
+                    "point {}: copies must be a whole number of at least 1, not '{v}'",
+                    self.label
+                ),
+            })
+            .transpose()
+    }
+
+    /// The records/s this latency point produces at ([`RUN_KEYS`]); None:
+    /// the spec's `[latency] rate`.
+    pub fn rate(&self) -> Result<Option<f64>> {
+        self.get("rate")
+            .map(|v| match v.parse::<f64>() {
+                Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+                _ => bail!(
+                    "point {}: rate must be a positive number of records/s, not '{v}'",
+                    self.label
+                ),
+            })
+            .transpose()
+    }
 }
 
 /// Sets `key`, or removes it for [`UNSET`].
@@ -459,17 +498,18 @@ fn is_slug_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
 }
 
-/// A key is a Spark conf or one of the job's options.
+/// A key is a Spark conf, one of the job's options or a run key.
 pub fn check_key(key: &str) -> Result<()> {
     if key.starts_with("spark.") && key.len() > "spark.".len() {
         return Ok(());
     }
-    if JOB_OPTIONS.contains(&key) {
+    if JOB_OPTIONS.contains(&key) || RUN_KEYS.contains(&key) {
         return Ok(());
     }
     bail!(
-        "unknown parameter {key:?}: use a Spark conf (spark.*) or one of {}",
-        JOB_OPTIONS.join(", ")
+        "unknown parameter {key:?}: use a Spark conf (spark.*) or one of {}, {}",
+        JOB_OPTIONS.join(", "),
+        RUN_KEYS.join(", ")
     )
 }
 

@@ -11,6 +11,8 @@
 //!   (`slot.rs`).
 //! - [`load`]: the producer of a latency run, and `sfcrime produce` with the
 //!   sweep's settings.
+//! - [`scaled`]: the data N times over for `copies` points, and its N-fold
+//!   ground truth.
 //! - [`points`]: per-point medians, spreads and the ranking of effects.
 //! - [`charts`]: the report's charts comparing settings (SVG and PNG).
 //! - [`report`]: `report.md`, answering the study's questions with links
@@ -23,5 +25,6 @@ pub mod memory;
 pub mod points;
 pub mod report;
 pub mod results;
+pub mod scaled;
 mod slot;
 pub mod sweep;

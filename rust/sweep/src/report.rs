@@ -8,12 +8,14 @@ use sfcrime_spark::read_progress_file;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
-use crate::charts::{DotChart, DotRow, EffectChart, EffectRow};
+use crate::charts::{DotChart, DotRow, EffectChart, EffectRow, XyChart, XySeries};
+use crate::grid::Point;
 use crate::points::{best_point, point_stats, ranked_effects, Effect, PointStats};
 use crate::results::{read_plan, read_records, RunRecord, RunStatus, SweepPlan};
 use sfcrime_charts::{self as charts, BatchChart};
 use sfcrime_report::{panels, REPORT_FILE as RUN_PAGE};
 use sfcrime_stats::{speedup_with_range, Spread};
+use std::collections::BTreeMap;
 
 pub const REPORT_FILE: &str = "report.md";
 
@@ -57,6 +59,8 @@ pub fn write_report(
         ("memory", ctx.dot_chart_memory(out_dir)?),
         ("e2e_latency", ctx.dot_chart_e2e(out_dir)?),
         ("effects", ctx.effect_chart(out_dir)?),
+        ("latency_vs_rate", ctx.latency_vs_rate_chart(out_dir)?),
+        ("cost_vs_size", ctx.cost_vs_size_chart(out_dir)?),
         ("batches", ctx.batch_chart(results_dir, out_dir)?),
     ] {
         if written {
@@ -195,6 +199,7 @@ impl Study<'_> {
                         .filter_map(|&i| self.records[i].rows_per_s)
                         .map(|r| r / center)
                         .collect(),
+                    interval: level.rows_per_s.map(|s| (s.low / center, s.high / center)),
                 })
             })
             .collect();
@@ -206,6 +211,104 @@ impl Study<'_> {
             rows,
         };
         charts::save(&chart, out, "effects")?;
+        Ok(true)
+    }
+
+    /// One line per setting of everything but `key`, over the x that `key`
+    /// sets (read from each run's record), through `value`'s medians; the
+    /// line's label ends in `suffix`. Empty unless some point sets `key`.
+    fn lines_over(
+        &self,
+        key: &str,
+        x: impl Fn(&RunRecord) -> Option<f64>,
+        value: impl Fn(&RunRecord) -> Option<f64>,
+        suffix: &str,
+    ) -> Vec<XySeries> {
+        let points = &self.plan.expansion.points;
+        if !points.iter().any(|p| p.get(key).is_some()) {
+            return Vec::new();
+        }
+        let without_key = |point: &Point| {
+            let mut params = point.params.clone();
+            params.remove(key);
+            params
+        };
+        let baseline = points
+            .iter()
+            .find(|p| p.id == self.plan.expansion.baseline)
+            .map(without_key)
+            .unwrap_or_default();
+        let mut lines: BTreeMap<String, Vec<(f64, Vec<f64>)>> = BTreeMap::new();
+        for s in self.stats.iter().filter(|s| !s.runs.is_empty()) {
+            let Some(point) = points.iter().find(|p| p.id == s.point) else {
+                continue;
+            };
+            let runs = s.runs.iter().map(|&i| &self.records[i]);
+            let Some(at) = Spread::of(runs.clone().filter_map(&x)) else {
+                continue;
+            };
+            let label = Point::new(without_key(point), &baseline).label;
+            lines
+                .entry(short(&label))
+                .or_default()
+                .push((at.median, runs.filter_map(&value).collect()));
+        }
+        lines
+            .into_iter()
+            .map(|(label, points)| XySeries {
+                label: format!("{label}{suffix}"),
+                points,
+            })
+            .collect()
+    }
+
+    /// End-to-end latency against the produced rate, where points vary it.
+    fn latency_vs_rate_chart(&self, out: &Path) -> Result<bool> {
+        let rate = |r: &RunRecord| r.produce_rate;
+        let mut series = self.lines_over("rate", rate, |r| r.e2e_ms_p99, ": p99");
+        series.extend(self.lines_over("rate", rate, |r| r.e2e_ms_p50, ": p50"));
+        if series
+            .iter()
+            .all(|s| s.points.iter().all(|(_, v)| v.is_empty()))
+        {
+            return Ok(false);
+        }
+        let chart = XyChart {
+            title:
+                "End-to-end latency against the produced rate (line = median, bar = 95% interval)"
+                    .into(),
+            x_label: "records/s produced".into(),
+            y_label: "ms from Kafka append to the batch's commit".into(),
+            series,
+            goal: Some((1000.0, "1 s".into())),
+        };
+        charts::save(&chart, out, "latency_vs_rate")?;
+        Ok(true)
+    }
+
+    /// The query's time against the records it read, where points vary
+    /// `copies`.
+    fn cost_vs_size_chart(&self, out: &Path) -> Result<bool> {
+        let series = self.lines_over(
+            "copies",
+            |r| Some(r.expected_rows as f64),
+            |r| r.query_s,
+            "",
+        );
+        if series
+            .iter()
+            .all(|s| s.points.iter().all(|(_, v)| v.is_empty()))
+        {
+            return Ok(false);
+        }
+        let chart = XyChart {
+            title: "Query time against data size (line = median, bar = 95% interval)".into(),
+            x_label: "records read (the data file's copies)".into(),
+            y_label: "seconds, first trigger to last".into(),
+            series,
+            goal: None,
+        };
+        charts::save(&chart, out, "cost_vs_size")?;
         Ok(true)
     }
 
@@ -561,14 +664,53 @@ impl Study<'_> {
             "## End-to-end latency under load
 "
         )?;
+        let rates = if self
+            .plan
+            .expansion
+            .points
+            .iter()
+            .any(|p| p.get("rate").is_some())
+        {
+            "each point's `rate` (else".to_string()
+        } else {
+            "(".to_string()
+        };
         writeln!(
             md,
-            "A producer sent {} records/s for {} s to a fresh topic (broker append \
-             timestamps) while the job ran on its processing-time trigger. Latency is a \
-             record's Kafka append time to the end of the trigger that committed its batch, \
-             pooled over every record of a run; medians over repeats [95% interval].\n",
+            "A producer sent records at {rates} {} records/s) for {} s to a fresh topic \
+             (broker append timestamps) while the job ran on its trigger. Latency is a \
+             record's Kafka append time to the end of the trigger that committed its batch \
+             (in real-time mode: to its append to the output topic), pooled over every \
+             record of a run; medians over repeats [95% interval].\n",
             load.rate, load.duration_s
         )?;
+        // The headline of latency against rate: how far each setting goes
+        // with a median p99 of at most a second.
+        for line in self.lines_over("rate", |r| r.produce_rate, |r| r.e2e_ms_p99, "") {
+            let highest = line
+                .points
+                .iter()
+                .filter(|(_, p99s)| {
+                    Spread::of(p99s.iter().copied()).is_some_and(|s| s.median <= 1000.0)
+                })
+                .map(|(rate, _)| *rate)
+                .fold(None, |best: Option<f64>, rate| {
+                    Some(best.map_or(rate, |b| b.max(rate)))
+                });
+            match highest {
+                Some(rate) => writeln!(
+                    md,
+                    "- **{}**: highest rate with a median p99 of at most 1 s: **{rate} records/s**",
+                    line.label
+                )?,
+                None => writeln!(
+                    md,
+                    "- **{}**: no rate with a median p99 of at most 1 s",
+                    line.label
+                )?,
+            }
+        }
+        writeln!(md)?;
         writeln!(
             md,
             "| point | ok runs | p50 (s) | p95 (s) | p99 (s) | batches | runs |"
@@ -755,6 +897,53 @@ mod tests {
         assert_eq!(
             up.to(Path::new("results.csv")),
             "../runs/sweeps/x/results.csv"
+        );
+    }
+
+    /// A latency sweep over `rate` for two modes, its runs made up: the
+    /// report draws latency against rate, a line per mode and percentile.
+    #[test]
+    fn a_sweep_over_rate_is_charted_as_latency_against_rate() {
+        use crate::results::tests::record;
+        use crate::results::ResultsDir;
+        let spec = crate::grid::SweepSpec::from_toml(
+            "name = \"lr\"\nrepeat = 2\n[latency]\nrate = 200\nduration_s = 10\n\
+             [baseline]\ntrigger = \"0 seconds\"\n\
+             [[vary]]\nkey = \"rate\"\nvalues = [1000, 5000]\n",
+        )
+        .unwrap();
+        let plan = crate::sweep::plan(&spec, &crate::sweep::tests::options(), 2000).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut results = ResultsDir::open(dir.path()).unwrap();
+        results.write_plan(&plan).unwrap();
+        for point in &plan.expansion.points {
+            let rate = point.rate().unwrap().unwrap_or(200.0);
+            for repeat in 0..2 {
+                let mut r = record(&point.id, repeat, RunStatus::Ok);
+                r.label = point.label.clone();
+                r.produce_rate = Some(rate);
+                r.e2e_ms_p50 = Some(rate / 4.0 + f64::from(repeat));
+                r.e2e_ms_p99 = Some(rate / 2.0 + f64::from(repeat));
+                let run_dir = dir.path().join(&r.run_dir);
+                std::fs::create_dir_all(&run_dir).unwrap();
+                std::fs::write(run_dir.join("progress.jsonl"), "").unwrap();
+                results.append(r).unwrap();
+            }
+        }
+        let files = write_report(dir.path(), dir.path(), None).unwrap();
+        let chart = dir.path().join("latency_vs_rate.svg");
+        assert!(files.charts.contains(&chart), "{:?}", files.charts);
+        sfcrime_charts::check_chart(&chart, &["records/s produced", "baseline: p99", "1 s"])
+            .unwrap();
+        assert!(!dir.path().join("cost_vs_size.svg").exists());
+        let markdown = std::fs::read_to_string(files.markdown).unwrap();
+        assert!(markdown.contains("latency_vs_rate.svg"), "{markdown}");
+        // p99 = rate / 2 (+1 in repeat 1): medians 100.5, 500.5, 2500.5 ms.
+        assert!(
+            markdown.contains(
+                "- **baseline**: highest rate with a median p99 of at most 1 s: **1000 records/s**"
+            ),
+            "{markdown}"
         );
     }
 

@@ -15,10 +15,11 @@ use sfcrime_spark::{
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::grid::{Point, SweepSpec};
+use crate::grid::{LatencySpec, Point, SweepSpec};
 use crate::load::Load;
 use crate::memory::{DriverMemory, Sampler};
 use crate::results::{ResultsDir, RunRecord, RunStatus};
+use crate::scaled::Scaled;
 use crate::sweep::{load_average, relative, Log, SweepOptions};
 
 /// One (point, repeat) to run.
@@ -28,7 +29,10 @@ pub(crate) struct SlotRun<'a> {
     pub(crate) point: &'a Point,
     pub(crate) repeat: u32,
     pub(crate) order: usize,
+    /// Records in the sweep's topic (throughput sweeps).
     pub(crate) expected_rows: i64,
+    /// A `copies` point's topic and N-fold ground truth.
+    pub(crate) scaled: Option<&'a Scaled>,
 }
 
 impl SlotRun<'_> {
@@ -42,14 +46,15 @@ impl SlotRun<'_> {
         for dir in [&checkpoint, &output] {
             remove_dir_if_present(dir)?;
         }
-        let latency = self.spec.latency;
-        let topic = match latency {
-            Some(_) => {
+        let latency = self.latency();
+        let topic = match (latency, self.scaled) {
+            (Some(_), _) => {
                 let topic = self.latency_topic_name();
                 self.create_latency_topic(&topic)?;
                 topic
             }
-            None => self.options.topic.clone(),
+            (None, Some(scaled)) => scaled.topic.clone(),
+            (None, None) => self.options.topic.clone(),
         };
         let mut run = SparkRun::new(&self.options.home).runs_dir(&slot_dir);
         for (key, value) in self.point.spark_confs() {
@@ -117,9 +122,10 @@ impl SlotRun<'_> {
         let wall_s = launched.elapsed().as_secs_f64();
         let load_after = load_average();
         let memory = sampler.map(Sampler::finish).unwrap_or_default();
-        let expected_rows = match load.as_mut() {
-            Some(load) => load.finish(self.options)?,
-            None => self.expected_rows,
+        let expected_rows = match (load.as_mut(), self.scaled) {
+            (Some(load), _) => load.finish(self.options)?,
+            (None, Some(scaled)) => scaled.truth.records as i64,
+            (None, None) => self.expected_rows,
         };
         // Latency counts from the end of the producer's warm-up.
         let measure_from = load.as_ref().map_or(0, |l| l.measure_from_ms);
@@ -160,6 +166,20 @@ impl SlotRun<'_> {
         if let Some(enriched) = &job.output_topic {
             admin::delete_topic(&self.options.kafka, enriched, Duration::from_secs(30))?;
         }
+        // A `copies` run counts only when every count equals the N-fold truth.
+        let mismatch = match (self.scaled, &error) {
+            (Some(scaled), None) => {
+                let diffs = scaled.differences(&output);
+                (!diffs.is_empty()).then(|| {
+                    format!(
+                        "the counts differ from the {}-record ground truth: {}",
+                        scaled.truth.records,
+                        diffs.join("; ")
+                    )
+                })
+            }
+            _ => None,
+        };
         // The run's page, while its output is still there. A sweep goes on
         // without it: the run's numbers are in its record either way.
         if let Err(e) = sfcrime_report::write_run_report(&paths.dir, &output) {
@@ -172,6 +192,7 @@ impl SlotRun<'_> {
         }
         let status = match (&error, output_calls) {
             (Some(_), _) => RunStatus::Failed,
+            (None, _) if mismatch.is_some() => RunStatus::WrongCount,
             (None, Some(calls))
                 if calls == expected_rows
                     && (real_time || summary.total_input_rows == expected_rows) =>
@@ -192,10 +213,19 @@ impl SlotRun<'_> {
             output_calls,
             memory,
             e2e,
-            error,
+            error: error.or(mismatch),
         });
         record.judge_noise(self.options.quiet.max_load);
         Ok(Some(record))
+    }
+
+    /// The latency spec of this run, at the point's `rate` if it has one.
+    fn latency(&self) -> Option<LatencySpec> {
+        let rate = self.point.rate().ok().flatten();
+        self.spec.latency.map(|l| LatencySpec {
+            rate: rate.unwrap_or(l.rate),
+            ..l
+        })
     }
 
     /// The name of one latency run's input topic.
@@ -293,7 +323,7 @@ impl SlotRun<'_> {
             driver_peak_rss_mib: parts.memory.peak_rss_kib.map(|kib| kib as f64 / 1024.0),
             driver_xmx: parts.memory.xmx,
             driver_cpu_s: parts.memory.cpu_s,
-            produce_rate: self.spec.latency.map(|l| l.rate),
+            produce_rate: self.latency().map(|l| l.rate),
             e2e_ms_p50: parts.e2e.map(|e| e.p50_ms),
             e2e_ms_p95: parts.e2e.map(|e| e.p95_ms),
             e2e_ms_p99: parts.e2e.map(|e| e.p99_ms),

@@ -27,9 +27,12 @@ use sfcrime_spark::JobArgs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::grid::{run_order, SweepSpec, TRIGGER_KEYS};
+use crate::grid::{run_order, Point, SweepSpec, TRIGGER_KEYS};
 use crate::results::{too_busy, ResultsDir, RunRecord, RunStatus, SweepPlan};
+use crate::scaled::Scaled;
 use crate::slot::SlotRun;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 
 /// Where and against what a sweep runs.
 #[derive(Debug, Clone)]
@@ -138,6 +141,19 @@ pub fn plan(spec: &SweepSpec, options: &SweepOptions, expected_rows: i64) -> Res
                 point.label
             );
         }
+        match (point.copies()?, point.rate()?, spec.latency) {
+            (Some(_), _, Some(_)) => bail!(
+                "point {} sets `copies`, but a latency sweep's runs produce their own data \
+                 at a rate; vary copies in a throughput sweep",
+                point.label
+            ),
+            (_, Some(_), None) => bail!(
+                "point {} sets `rate`, which only a latency sweep ([latency] or \
+                 --latency-rate) produces at",
+                point.label
+            ),
+            _ => {}
+        }
     }
     let order = run_order(expansion.points.len(), spec.repeat, spec.seed);
     Ok(SweepPlan {
@@ -155,12 +171,17 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
     // Before any run starts Spark, as `spark run` does: an unreachable
     // broker is one clear error in seconds, not a failed run after another.
     admin::metadata(&options.kafka, BROKER_TIMEOUT)?;
+    // Throughput points read the sweep's topic, except `copies` points.
+    let reads_topic = |point: &Point| spec.latency.is_none() && point.get("copies").is_none();
+    let expansion = spec.expand()?;
+    let any_reads_topic = expansion.points.iter().any(reads_topic);
     let expected_rows = match spec.latency {
         // Each run's own topic is checked after its producer is done.
         Some(l) => (l.rate * (l.warmup_s + l.duration_s)).round() as i64,
-        None => topic_size(&options.kafka, &options.topic)?,
+        None if any_reads_topic => topic_size(&options.kafka, &options.topic)?,
+        None => 0,
     };
-    if expected_rows == 0 {
+    if any_reads_topic && expected_rows == 0 {
         bail!(
             "topic '{}' is empty: load it first (sfcrime produce -t {})",
             options.topic,
@@ -170,8 +191,12 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
     let plan = plan(spec, options, expected_rows)?;
     let mut results = ResultsDir::open(&options.results_dir)?;
     // Throughput runs compare only over the same data; latency runs each
-    // produce their own.
-    if let (Some(previous), None) = (results.records().first(), spec.latency) {
+    // produce their own, and so does each `copies` value.
+    let previous = results.records().iter().find(|r| {
+        let point = plan.expansion.points.iter().find(|p| p.id == r.point);
+        point.is_none_or(reads_topic)
+    });
+    if let (Some(previous), None) = (previous, spec.latency) {
         if previous.expected_rows != expected_rows {
             bail!(
                 "{} holds runs over {} records but topic '{}' now has {expected_rows}; \
@@ -183,6 +208,14 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
         }
     }
     results.write_plan(&plan)?;
+    let mut scaled = BTreeMap::new();
+    for point in &plan.expansion.points {
+        if let Some(copies) = point.copies()? {
+            if let Entry::Vacant(entry) = scaled.entry(copies) {
+                entry.insert(Scaled::prepare(options, copies, log)?);
+            }
+        }
+    }
 
     let done = results.completed();
     let total = plan.order.len();
@@ -210,7 +243,18 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
             "a fresh topic per run, produced at {} records/s for {} s",
             l.rate, l.duration_s
         ),
-        None => format!("{expected_rows} records of '{}'", options.topic),
+        None => {
+            let topic = format!("{expected_rows} records of '{}'", options.topic);
+            let copies = scaled
+                .values()
+                .map(|s| format!("{} records of '{}'", s.truth.records, s.topic));
+            any_reads_topic
+                .then_some(topic)
+                .into_iter()
+                .chain(copies)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     };
     log(&format!(
         "sweep {}: {} points x {} repeats = {total} runs over {source} \
@@ -239,6 +283,7 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
             repeat: slot.repeat,
             order,
             expected_rows,
+            scaled: point.copies()?.and_then(|copies| scaled.get(&copies)),
         };
         let Some(record) = slot_run.run(&results, log)? else {
             outcome.interrupted = true;
