@@ -15,6 +15,8 @@ use crate::sweep::{topic_size, Log, SweepOptions};
 /// The producer side of one latency run.
 pub(crate) struct Load {
     spec: LatencySpec,
+    /// Times the data file is sent over ([`copies_for`]).
+    copies: u64,
     topic: String,
     producer: Option<Child>,
     /// The producer was started (and may have finished).
@@ -46,9 +48,15 @@ fn query_started(events: &Path) -> bool {
 impl Load {
     /// The load of a run reading `topic` (and, in the real-time pipeline,
     /// writing `output_topic`); nothing is produced yet.
-    pub(crate) fn new(spec: LatencySpec, topic: &str, output_topic: Option<String>) -> Self {
+    pub(crate) fn new(
+        spec: LatencySpec,
+        copies: u64,
+        topic: &str,
+        output_topic: Option<String>,
+    ) -> Self {
         Load {
             spec,
+            copies,
             topic: topic.to_string(),
             output_topic,
             last_output_check: None,
@@ -98,6 +106,8 @@ impl Load {
                 .arg(self.spec.rate.to_string())
                 .arg("--duration")
                 .arg((self.spec.warmup_s + self.spec.duration_s).to_string())
+                .arg("--copies")
+                .arg(self.copies.to_string())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null()),
         ) {
@@ -213,6 +223,14 @@ pub fn produce_command(options: &SweepOptions, topic: &str) -> Command {
     command
 }
 
+/// How many copies of a data file of `records` records a latency run sends
+/// (`produce --copies`): enough that the file does not run out before the
+/// run's time does (at 20,000 records/s one copy of the calls lasts 10 s).
+pub(crate) fn copies_for(spec: LatencySpec, records: u64) -> u64 {
+    let wanted = spec.rate * (spec.warmup_s + spec.duration_s);
+    ((wanted / records.max(1) as f64).ceil() as u64).max(1)
+}
+
 fn unix_millis() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -223,6 +241,20 @@ fn unix_millis() -> i64 {
 mod tests {
     use super::*;
     use crate::sweep::tests::options;
+
+    #[test]
+    fn a_fast_run_sends_the_file_as_many_times_as_its_time_needs() {
+        let spec = |rate| LatencySpec {
+            rate,
+            duration_s: 30.0,
+            warmup_s: 15.0,
+        };
+        assert_eq!(copies_for(spec(1000.0), 199_999), 1);
+        assert_eq!(copies_for(spec(4444.0), 199_999), 1);
+        assert_eq!(copies_for(spec(5000.0), 199_999), 2);
+        assert_eq!(copies_for(spec(20_000.0), 199_999), 5);
+        assert_eq!(copies_for(spec(1.0), 0), 45);
+    }
 
     #[test]
     fn the_producer_gets_the_client_settings_in_its_environment_only() {

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::grid::{LatencySpec, Point, SweepSpec};
-use crate::load::Load;
+use crate::load::{copies_for, Load};
 use crate::memory::{DriverMemory, Sampler};
 use crate::results::{ResultsDir, RunRecord, RunStatus};
 use crate::scaled::Scaled;
@@ -33,6 +33,8 @@ pub(crate) struct SlotRun<'a> {
     pub(crate) expected_rows: i64,
     /// A `copies` point's topic and N-fold ground truth.
     pub(crate) scaled: Option<&'a Scaled>,
+    /// Records in the data file (latency sweeps, which produce from it).
+    pub(crate) data_records: u64,
 }
 
 impl SlotRun<'_> {
@@ -95,7 +97,9 @@ impl SlotRun<'_> {
         let started_at = rfc3339_utc(SystemTime::now());
         let launched = Instant::now();
         let mut sampler = None;
-        let mut load = latency.map(|spec| Load::new(spec, &topic, job.output_topic.clone()));
+        let copies = latency.map_or(1, |l| copies_for(l, self.data_records));
+        let mut load =
+            latency.map(|spec| Load::new(spec, copies, &topic, job.output_topic.clone()));
         let mut pgid = None;
         let result = run.run(|event| match event {
             RunEvent::Started { pid, paths } => {
@@ -154,7 +158,7 @@ impl SlotRun<'_> {
         };
         let (e2e, output_calls) = match (latency, &job.output_topic) {
             (Some(_), Some(enriched)) if error.is_none() => {
-                self.read_enriched(enriched, expected_rows, measure_from)?
+                self.read_enriched(enriched, expected_rows, copies, measure_from)?
             }
             (_, Some(_)) => (None, None),
             (Some(_), None) => (
@@ -162,6 +166,13 @@ impl SlotRun<'_> {
                 final_call_count(&output),
             ),
             (None, None) => (None, final_call_count(&output)),
+        };
+        // A latency run that measured no record has no latency to report.
+        let error = match (latency, error, &e2e) {
+            (Some(_), None, None) => {
+                Some("no record was appended after the warm-up: nothing was measured".to_string())
+            }
+            (_, error, _) => error,
         };
         if let Some(enriched) = &job.output_topic {
             admin::delete_topic(&self.options.kafka, enriched, Duration::from_secs(30))?;
@@ -263,6 +274,7 @@ impl SlotRun<'_> {
         &self,
         enriched: &str,
         produced: i64,
+        copies: u64,
         measure_from_ms: i64,
     ) -> Result<(Option<E2eLatency>, Option<i64>)> {
         let summary = consume(
@@ -273,7 +285,7 @@ impl SlotRun<'_> {
                 max_messages: None,
                 timeout: Duration::from_secs(30),
                 verify: Some(self.options.data_file.clone()),
-                verify_copies: 1,
+                verify_copies: copies,
                 verify_first: Some(produced.max(0) as u64),
                 pipeline_latency_since_ms: measure_from_ms,
             },

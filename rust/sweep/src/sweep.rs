@@ -20,9 +20,10 @@
 //! (each output's append time minus its input's), and the same read checks
 //! that every produced call came out exactly once.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
+use sfcrime_records::RecordReader;
 use sfcrime_spark::JobArgs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -208,6 +209,11 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
         }
     }
     results.write_plan(&plan)?;
+    // A latency run sends the file as many times over as its rate needs.
+    let data_records = match spec.latency {
+        Some(_) => count_records(&options.data_file)?,
+        None => 0,
+    };
     let mut scaled = BTreeMap::new();
     for point in &plan.expansion.points {
         if let Some(copies) = point.copies()? {
@@ -284,6 +290,7 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
             order,
             expected_rows,
             scaled: point.copies()?.and_then(|copies| scaled.get(&copies)),
+            data_records,
         };
         let Some(record) = slot_run.run(&results, log)? else {
             outcome.interrupted = true;
@@ -342,6 +349,18 @@ fn describe(r: &RunRecord) -> String {
         r.batches,
         r.input_rows
     )
+}
+
+/// Records in a data file.
+fn count_records(file: &Path) -> Result<u64> {
+    let reader = RecordReader::open(file)
+        .with_context(|| format!("cannot read the data file {}", file.display()))?;
+    let mut records = 0;
+    for element in reader {
+        element.with_context(|| format!("in {}", file.display()))?;
+        records += 1;
+    }
+    Ok(records)
 }
 
 /// How long a sweep waits for the broker to answer.
