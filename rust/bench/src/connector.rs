@@ -13,14 +13,13 @@ use crate::measure::{format_spread as spread, noisy_note};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sfcrime_kafka::admin;
-use sfcrime_records::RecordReader;
 use sfcrime_spark::job::{CONNECTOR, SPARK_SQL_KAFKA};
 use sfcrime_stats::{speedup_with_range, Spread};
 use sfcrime_sweep::grid::{Design, SweepSpec};
 use sfcrime_sweep::load::produce_command;
 use sfcrime_sweep::points::{point_stats, PointStats};
 use sfcrime_sweep::results::{read_plan, read_records};
-use sfcrime_sweep::sweep::{run_sweep, topic_size, SweepOptions};
+use sfcrime_sweep::sweep::{count_records, run_sweep, topic_size, SweepOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -151,11 +150,7 @@ fn load_topic(options: &ConnectorBenchOptions, progress: &mut dyn FnMut(&str)) -
         data_file,
         ..
     } = &options.sweep;
-    let mut records = 0i64;
-    for element in RecordReader::open(data_file)? {
-        element?;
-        records += 1;
-    }
+    let records = count_records(data_file)? as i64;
     if topic_size(kafka, topic).ok() == Some(records) {
         progress(&format!(
             "topic '{topic}' already holds the {records} records of {}",

@@ -352,7 +352,7 @@ fn describe(r: &RunRecord) -> String {
 }
 
 /// Records in a data file.
-fn count_records(file: &Path) -> Result<u64> {
+pub fn count_records(file: &Path) -> Result<u64> {
     let reader = RecordReader::open(file)
         .with_context(|| format!("cannot read the data file {}", file.display()))?;
     let mut records = 0;
