@@ -73,6 +73,8 @@ def read_calls(spark, args) -> DataFrame:
         # fields arrive typed (call_date_time already a timestamp, read the same way).
         import sfcrime_connector
         sfcrime_connector.register(spark)
+        sfcrime_connector.start_workers(spark, {
+            **kafka_options(args, "sfcrime_connector", reading=True), "subscribe": args.topic})
         group = {"commitGroup": args.commit_group} if args.commit_group else {}
         calls = read_kafka(spark, args, "sfcrime_connector", mode="calls", **group)
         if args.drop_duplicates:

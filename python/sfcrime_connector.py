@@ -73,6 +73,7 @@ asyncProgressTrackingEnabled the commit log may lag behind.
 
 import json
 import sys
+import threading
 
 from pyspark import cloudpickle
 from pyspark.sql.datasource import (
@@ -152,6 +153,35 @@ def register(spark):
     """
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     spark.dataSource.register(SfcrimeConnector)
+
+
+def start_workers(spark, options):
+    """Starts, in the background, the Python processes a streaming read of this
+    source waits for in its first batch, so that the batch reuses them
+    (spark.python.worker.reuse, Spark's default) instead of starting its own:
+    the workers the reads run in, one per task slot, with the Rust half
+    imported; and the driver's worker that plans a read (the reader pickled for
+    the tasks), by planning a batch read of the same topic with `options`
+    (kafka.* and subscribe). Measured in docs/BENCHMARKS.md ("The connector's
+    first batch").
+
+    Only a head start: the query does not wait for it, and Spark starts what is
+    not idle when needed, so a failure here (e.g. Spark stopping first) is ignored."""
+    slots = spark.sparkContext.defaultParallelism
+
+    def load_rust_half(batches):
+        import _sfcrime_connector  # noqa: F401  (what a read loads first)
+        yield from batches
+
+    def run():
+        try:
+            spark.range(slots, numPartitions=slots).mapInArrow(load_rust_half, "id long").collect()
+            # planned, not run: .rdd plans the read without a Spark job
+            spark.read.format(NAME).options(**options).load().rdd.getNumPartitions()
+        except Exception:  # noqa: BLE001 (see above)
+            pass
+
+    threading.Thread(target=run, name="sfcrime-connector-warm-up", daemon=True).start()
 
 
 class Settings:
