@@ -11,6 +11,8 @@ row ever exists as a Python object.
 
     import sfcrime_connector
     sfcrime_connector.register(spark)
+    sfcrime_connector.start_workers(spark, {"kafka.bootstrap.servers": "127.0.0.1:9092",
+                                            "subscribe": "sf.police.calls"})  # optional
     df = (spark.readStream.format("sfcrime_connector")
           .option("kafka.bootstrap.servers", "127.0.0.1:9092")
           .option("subscribe", "sf.police.calls")

@@ -70,6 +70,12 @@ producer that loads the topic, both Spark sources) uses the -X / -F settings.",
         /// Runs per source.
         #[arg(long, default_value_t = DEFAULT_REPEAT)]
         repeat: u32,
+        /// Both sources read the data file N times over: from a topic of its N
+        /// copies (distinct crime_ids, shifted weeks; `produce --copies`), made
+        /// once as <topic>.x<N>, each run checked against the N-fold ground truth.
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        copies: u64,
         #[command(flatten)]
         quiet: QuietArgs,
         /// Setting of both runs, KEY=VALUE: a Spark conf or a job option as in
@@ -185,6 +191,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
         BenchTarget::Connector {
             kafka,
             repeat,
+            copies,
             quiet,
             base,
             results_dir,
@@ -208,6 +215,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
                 } else {
                     base
                 },
+                copies,
             };
             let report = connector::run(&options, &mut progress)?;
             (

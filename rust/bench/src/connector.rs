@@ -39,6 +39,10 @@ pub struct ConnectorBenchOptions {
     pub repeat: u32,
     /// `KEY=VALUE` settings of both runs (Spark confs or the job's options).
     pub base: Vec<String>,
+    /// Both sources read the data file this many times over (the sweep's
+    /// `copies` key: a topic of the N copies, produced once, and every run
+    /// checked against the N-fold ground truth).
+    pub copies: u64,
 }
 
 /// One source's runs.
@@ -51,7 +55,9 @@ pub struct SourceResult {
 
 #[derive(Debug, Serialize)]
 pub struct ConnectorBenchReport {
+    /// Records each run read: the data file's times `copies`.
     pub records: i64,
+    pub copies: u64,
     pub repeat: u32,
     pub base: Vec<String>,
     pub results_dir: PathBuf,
@@ -76,9 +82,27 @@ pub fn run(
     {
         bail!("--base {setting}: the source is what this bench varies; leave it out");
     }
-    let records = load_topic(options, progress)?;
+    if let Some(setting) = options
+        .base
+        .iter()
+        .find(|b| b.trim_start().starts_with("copies"))
+    {
+        bail!("--base {setting}: give the data's size with --copies");
+    }
+    if options.copies == 0 {
+        bail!("--copies must be at least 1");
+    }
+    let records = if options.copies == 1 {
+        load_topic(options, progress)?
+    } else {
+        // The sweep produces (once) and checks the topic of the copies.
+        count_records(&options.sweep.data_file)? as i64 * options.copies as i64
+    };
     let mut base: Vec<String> = vec![format!("source={SPARK_SQL_KAFKA}")];
     base.extend(options.base.iter().cloned());
+    if options.copies > 1 {
+        base.push(format!("copies={}", options.copies));
+    }
     let spec = SweepSpec::from_flags(
         "connector",
         &[format!("source={CONNECTOR}")],
@@ -119,6 +143,7 @@ pub fn run(
     let loads = runs.iter().map(|r| r.load_before);
     Ok(ConnectorBenchReport {
         records,
+        copies: options.copies,
         repeat: options.repeat,
         base: options.base.clone(),
         results_dir: dir.clone(),
@@ -184,8 +209,13 @@ impl ConnectorBenchReport {
         } else {
             self.base.join(" ")
         };
+        let copies = if self.copies > 1 {
+            format!(" (the data file {} times over)", self.copies)
+        } else {
+            String::new()
+        };
         let mut out = format!(
-            "{} records, {} repeats per source, {settings}; load average {:.1}–{:.1}{}; \
+            "{} records{copies}, {} repeats per source, {settings}; load average {:.1}–{:.1}{}; \
              medians [95% interval] over the quiet ok runs; runs in {}\n\n\
              | source | reads and parses with | ok runs | rows/s (query) | query s | \
              launch to first trigger s | total s (launch to exit) |\n\
