@@ -108,6 +108,10 @@ fn a_small_sweep_resumes_and_reports() {
         assert!(r["driver_peak_rss_mib"].as_f64().unwrap() > 100.0, "{r}");
         assert!(r["driver_cpu_s"].as_f64().unwrap() > 1.0, "{r}");
         assert!(r["rows_per_s"].as_f64().unwrap() > 0.0, "{r}");
+        // The HDFS-backed state store counts its rows, and leaves its
+        // delta files in the checkpoint (measured before it is dropped).
+        assert!(r["state_rows"].as_i64().unwrap() > 0, "{r}");
+        assert!(r["state_disk_mib"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["wall_s"].as_f64().unwrap() > r["query_s"].as_f64().unwrap());
         let run_dir = results.path().join(r["run_dir"].as_str().unwrap());
         assert!(
@@ -262,4 +266,23 @@ fn assert_links_resolve(markdown: &str, base: &Path, at_least: usize) {
         links += 1;
     }
     assert!(links > at_least, "only {links} links in the report");
+}
+
+#[test]
+fn bench_connector_takes_the_data_size_from_copies_only() {
+    let dir = tempfile::tempdir().unwrap();
+    sfcrime()
+        .args(["bench", "connector", "--copies", "0", "--results-dir"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("--copies"));
+    sfcrime()
+        .args(["bench", "connector", "--base", "copies=5", "--results-dir"])
+        .arg(dir.path())
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(
+            "--base copies=5: give the data's size with --copies",
+        ));
 }

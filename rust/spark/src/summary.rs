@@ -91,6 +91,15 @@ pub struct RunSummary {
     pub time_origin: Option<TimeOrigin>,
     /// Records still unread at the last event (Kafka sources only).
     pub offsets_behind_latest_at_end: Option<i64>,
+    /// Rows in the query's state store at the last trigger that reported
+    /// its stateful operators, summed over them (None for a stateless
+    /// query). RocksDB with `trackTotalNumberOfRows=false` does not count
+    /// them and reports 0.
+    #[serde(default)]
+    pub state_rows_at_end: Option<i64>,
+    /// The state store's memory at that trigger (`memoryUsedBytes`).
+    #[serde(default)]
+    pub state_memory_bytes_at_end: Option<i64>,
 }
 
 impl RunSummary {
@@ -154,6 +163,11 @@ impl RunSummary {
                     .and_then(StreamingQueryProgress::timestamp_millis),
             )
             .map(|(launch, first)| first - launch);
+        let last_state = events
+            .iter()
+            .rev()
+            .map(|p| &p.state_operators)
+            .find(|ops| !ops.is_empty());
 
         RunSummary {
             progress_events: events.len(),
@@ -172,6 +186,9 @@ impl RunSummary {
             offsets_behind_latest_at_end: events
                 .last()
                 .and_then(StreamingQueryProgress::offsets_behind_latest),
+            state_rows_at_end: last_state.map(|ops| ops.iter().map(|o| o.num_rows_total).sum()),
+            state_memory_bytes_at_end: last_state
+                .map(|ops| ops.iter().map(|o| o.memory_used_bytes).sum()),
         }
     }
 }
@@ -266,6 +283,29 @@ mod tests {
             s.last_timestamp.as_deref(),
             Some("2026-01-01T00:00:09.000Z")
         );
+    }
+
+    #[test]
+    fn state_size_is_the_last_stateful_triggers() {
+        let with_state = |ts: &str, rows: i64, bytes: i64| {
+            StreamingQueryProgress::from_json(&format!(
+                r#"{{"id":"q","runId":"r","timestamp":"{ts}","batchId":0,"numInputRows":5,
+                "stateOperators":[{{"numRowsTotal":{rows},"memoryUsedBytes":{bytes}}},
+                                  {{"numRowsTotal":1,"memoryUsedBytes":10}}]}}"#
+            ))
+            .unwrap()
+        };
+        let events = [
+            with_state("2026-01-01T00:00:00.000Z", 40, 1000),
+            with_state("2026-01-01T00:00:01.000Z", 70, 2000),
+            // A trigger that reports no stateful operator keeps the last figures.
+            event("2026-01-01T00:00:02.000Z", 1, 0, None, 3),
+        ];
+        let s = RunSummary::from_progress(&events, RunClock::default());
+        assert_eq!(s.state_rows_at_end, Some(71));
+        assert_eq!(s.state_memory_bytes_at_end, Some(2010));
+        let stateless = RunSummary::from_progress(&events[2..], RunClock::default());
+        assert_eq!(stateless.state_rows_at_end, None);
     }
 
     #[test]

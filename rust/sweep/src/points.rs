@@ -37,6 +37,8 @@ pub struct PointStats {
     pub driver_peak_rss_mib: Option<Spread>,
     pub driver_xmx: Option<String>,
     pub driver_cpu_s: Option<Spread>,
+    pub state_rows: Option<Spread>,
+    pub state_disk_mib: Option<Spread>,
     /// Latency sweeps: pooled end-to-end latency percentiles, ms.
     pub e2e_ms_p50: Option<Spread>,
     pub e2e_ms_p95: Option<Spread>,
@@ -103,6 +105,8 @@ pub fn point_stats(expansion: &Expansion, records: &[RunRecord]) -> Vec<PointSta
                 driver_peak_rss_mib: Spread::of(ok().filter_map(|r| r.driver_peak_rss_mib)),
                 driver_xmx: ok().find_map(|r| r.driver_xmx.clone()),
                 driver_cpu_s: Spread::of(ok().filter_map(|r| r.driver_cpu_s)),
+                state_rows: Spread::of(ok().filter_map(|r| r.state_rows.map(|n| n as f64))),
+                state_disk_mib: Spread::of(ok().filter_map(|r| r.state_disk_mib)),
                 e2e_ms_p50: Spread::of(ok().filter_map(|r| r.e2e_ms_p50)),
                 e2e_ms_p95: Spread::of(ok().filter_map(|r| r.e2e_ms_p95)),
                 e2e_ms_p99: Spread::of(ok().filter_map(|r| r.e2e_ms_p99)),

@@ -766,11 +766,11 @@ impl Study<'_> {
         writeln!(md, "## Every point\n")?;
         writeln!(
             md,
-            "| point | ok runs | rows/s | query (s) | wall (s) | batch p50 (s) | batch p95 (s) | batches | driver peak (MiB) | -Xmx | driver CPU (s) | runs |"
+            "| point | ok runs | rows/s | query (s) | wall (s) | batch p50 (s) | batch p95 (s) | batches | driver peak (MiB) | -Xmx | driver CPU (s) | state rows | state on disk (MiB) | runs |"
         )?;
         writeln!(
             md,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"
         )?;
         for s in &self.stats {
             let mark = if self.is_baseline(s) {
@@ -782,7 +782,7 @@ impl Study<'_> {
             };
             writeln!(
                 md,
-                "| {}{mark} | {}{}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {}{mark} | {}{}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 s.label,
                 s.runs.len(),
                 if s.failed > 0 {
@@ -804,6 +804,8 @@ impl Study<'_> {
                 fmt_spread(s.driver_peak_rss_mib, 0, ""),
                 s.driver_xmx.as_deref().unwrap_or("-"),
                 fmt_spread(s.driver_cpu_s, 0, ""),
+                fmt_spread(s.state_rows, 0, ""),
+                fmt_spread(s.state_disk_mib, 1, ""),
                 self.run_links(s),
             )?;
         }

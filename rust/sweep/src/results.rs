@@ -92,6 +92,15 @@ pub struct RunRecord {
     /// CPU seconds (user + system) the driver JVM used.
     #[serde(default)]
     pub driver_cpu_s: Option<f64>,
+    /// Rows in the state store at the end (the last stateful trigger's
+    /// `numRowsTotal`; 0 from RocksDB with `trackTotalNumberOfRows=false`).
+    #[serde(default)]
+    pub state_rows: Option<i64>,
+    /// What the state store left in the checkpoint (`<checkpoint>/state`,
+    /// every file, in MiB) when the job had exited: the state's size on
+    /// disk, whichever the provider.
+    #[serde(default)]
+    pub state_disk_mib: Option<f64>,
     /// Latency sweeps: the producer's rate (records/s) and the pooled
     /// end-to-end latency (Kafka append to batch commit) of the run's records.
     #[serde(default)]
@@ -272,6 +281,8 @@ pub(crate) mod tests {
             driver_peak_rss_mib: Some(700.0),
             driver_xmx: Some("1g".into()),
             driver_cpu_s: Some(90.0),
+            state_rows: Some(40),
+            state_disk_mib: Some(0.5),
             produce_rate: None,
             e2e_ms_p50: None,
             e2e_ms_p95: None,

@@ -196,8 +196,10 @@ impl SlotRun<'_> {
         if let Err(e) = sfcrime_report::write_run_report(&paths.dir, &output) {
             log(&format!("    no run report: {e:#}"));
         }
-        // The output is only needed for the count; the checkpoint not at all.
-        // Dropping both keeps a 40-run sweep at megabytes instead of gigabytes.
+        let state_disk_bytes = dir_size(&checkpoint.join("state"));
+        // The output is only needed for the count; the checkpoint for the
+        // state's size. Dropping both keeps a 40-run sweep at megabytes
+        // instead of gigabytes.
         for dir in [&checkpoint, &output] {
             remove_dir_if_present(dir)?;
         }
@@ -223,6 +225,7 @@ impl SlotRun<'_> {
             expected_rows,
             output_calls,
             memory,
+            state_disk_bytes,
             e2e,
             error: error.or(mismatch),
         });
@@ -335,6 +338,8 @@ impl SlotRun<'_> {
             driver_peak_rss_mib: parts.memory.peak_rss_kib.map(|kib| kib as f64 / 1024.0),
             driver_xmx: parts.memory.xmx,
             driver_cpu_s: parts.memory.cpu_s,
+            state_rows: s.state_rows_at_end,
+            state_disk_mib: parts.state_disk_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
             produce_rate: self.latency().map(|l| l.rate),
             e2e_ms_p50: parts.e2e.map(|e| e.p50_ms),
             e2e_ms_p95: parts.e2e.map(|e| e.p95_ms),
@@ -355,6 +360,7 @@ struct RecordParts {
     expected_rows: i64,
     output_calls: Option<i64>,
     memory: DriverMemory,
+    state_disk_bytes: Option<u64>,
     e2e: Option<E2eLatency>,
     error: Option<String>,
 }
@@ -377,4 +383,21 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Bytes of every file under `dir` (symlinks not followed), or None when
+/// `dir` does not exist (a stateless query leaves no state) or cannot be
+/// read.
+fn dir_size(dir: &Path) -> Option<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).ok()? {
+        let entry = entry.ok()?;
+        let kind = entry.file_type().ok()?;
+        total += if kind.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            entry.metadata().ok()?.len()
+        };
+    }
+    Some(total)
 }
