@@ -75,19 +75,21 @@ pub fn run(
     options: &ConnectorBenchOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ConnectorBenchReport> {
-    if let Some(setting) = options
-        .base
-        .iter()
-        .find(|b| b.trim_start().starts_with("source"))
-    {
-        bail!("--base {setting}: the source is what this bench varies; leave it out");
-    }
-    if let Some(setting) = options
-        .base
-        .iter()
-        .find(|b| b.trim_start().starts_with("copies"))
-    {
-        bail!("--base {setting}: give the data's size with --copies");
+    // Keys the bench sets itself.
+    for (key, why) in [
+        (
+            "source",
+            "the source is what this bench varies; leave it out",
+        ),
+        ("copies", "give the data's size with --copies"),
+    ] {
+        if let Some(setting) = options
+            .base
+            .iter()
+            .find(|b| b.trim_start().starts_with(key))
+        {
+            bail!("--base {setting}: {why}");
+        }
     }
     if options.copies == 0 {
         bail!("--copies must be at least 1");
