@@ -14,6 +14,8 @@ from pyspark.sql import functions as F
 INDEX_HEADER = "sfcrime.index"
 # The column the sfcrime connector (calls mode) puts the header in.
 INDEX_COLUMN = "sfcrime_index"
+# What drop_duplicate_records reads of the connector's rows besides the index.
+RECORD_COLUMNS = ["partition", "offset"]
 
 
 def kafka_record_index(headers: Column) -> Column:
@@ -25,6 +27,7 @@ def kafka_record_index(headers: Column) -> Column:
 def drop_duplicate_records(records: DataFrame, index: Column) -> DataFrame:
     """The records with each index once; records without one all kept (keyed by
     -1 - (partition << 40 | offset), which no index can be)."""
-    own = F.lit(-1) - (F.col("partition").cast("long") * F.lit(1 << 40) + F.col("offset"))
+    partition, offset = (F.col(c) for c in RECORD_COLUMNS)
+    own = F.lit(-1) - (partition.cast("long") * F.lit(1 << 40) + offset)
     return (records.withColumn("_record_key", F.coalesce(index, own))
             .dropDuplicates(["_record_key"]).drop("_record_key"))

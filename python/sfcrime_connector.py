@@ -27,6 +27,13 @@ Options (names as in Spark's own Kafka source where they overlap):
                            then partition, offset, timestamp, sfcrime_index
                            (the record's sfcrime.index header), _corrupt_record
   includeHeaders           raw only: add spark-sql-kafka's `headers` column
+  columns                  only these columns of the mode's schema, named and
+                           separated by commas (kept in the schema's order),
+                           e.g. original_crime_type_name,disposition,
+                           call_date_time. Spark 4.2 prunes no columns of a
+                           Python data source: without this, every column
+                           crosses from Python to the JVM and is copied into
+                           Spark's rows, whether the query uses it or not
   startingOffsets          earliest, latest or JSON {"topic": {"0": 42}} where
                            -2 is earliest and -1 latest (default: latest when
                            streaming, earliest in batch); every partition of
@@ -245,6 +252,7 @@ class Settings:
         self.fail_on_data_loss = boolean("failOnDataLoss", True)
         self.timeout_ms = positive("kafkaConsumer.pollTimeoutMs", 120_000)
         self.commit_group = options.get("commitGroup", "").strip() or None
+        self.columns = read_schema(options)[1]
         if self.commit_group and not streaming:
             raise ValueError(f"{NAME}: commitGroup is for streaming reads only")
 
@@ -308,7 +316,8 @@ class Settings:
             include_headers=self.include_headers, fail_on_data_loss=self.fail_on_data_loss,
             timeout_ms=self.timeout_ms)
         if batch.num_rows:
-            yield batch
+            # a zero-copy projection: only these columns go to the JVM
+            yield batch if self.columns is None else batch.select(self.columns)
 
 
 def to_json(offsets):
@@ -351,6 +360,27 @@ def rate_limit(start, end, max_rows):
     return {tp: start[tp] + share.get(tp, 0) if tp in backlog else end[tp] for tp in end}
 
 
+def read_schema(options):
+    """The schema a read with `options` gives, and the names of its columns
+    when `columns` keeps only some (else None)."""
+    mode = options.get("mode", "raw")
+    if mode == "calls":
+        full = CALLS_SCHEMA
+    elif options.get("includeHeaders", "false").strip().lower() == "true":
+        full = StructType(RAW_SCHEMA.fields + [HEADERS_FIELD])
+    else:
+        full = RAW_SCHEMA
+    if options.get("columns") is None:
+        return full, None
+    wanted = {c.strip() for c in options["columns"].split(",") if c.strip()}
+    unknown = sorted(wanted - set(full.names))
+    if unknown or not wanted:
+        raise ValueError(f"{NAME}: columns must name columns of mode {mode}'s schema "
+                         f"({', '.join(full.names)}); unknown: {unknown or 'none given'}")
+    kept = StructType([f for f in full.fields if f.name in wanted])
+    return kept, kept.names
+
+
 class SfcrimeConnector(DataSource):
     """``spark.read`` / ``spark.readStream`` ``.format("sfcrime_connector")``."""
 
@@ -359,11 +389,7 @@ class SfcrimeConnector(DataSource):
         return NAME
 
     def schema(self):
-        if self.options.get("mode", "raw") == "calls":
-            return CALLS_SCHEMA
-        if self.options.get("includeHeaders", "false").lower() == "true":
-            return StructType(RAW_SCHEMA.fields + [HEADERS_FIELD])
-        return RAW_SCHEMA
+        return read_schema(self.options)[0]
 
     def reader(self, schema):
         return BatchReader(Settings(self.options, streaming=False))

@@ -56,3 +56,44 @@ def test_a_batch_is_split_into_equal_ranges_per_partition(extra, sizes):
         pieces = sorted((lo, hi) for _, part, lo, hi in ranges if part == p)
         assert pieces[0][0] == 100 and pieces[-1][1] == 160
         assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
+
+
+@pytest.mark.parametrize("options, names", [
+    ({"mode": "calls", "columns": "disposition, call_date_time, crime_id"},
+     ["crime_id", "call_date_time", "disposition"]),  # the schema's order, not the option's
+    ({"includeHeaders": "true", "columns": "headers,value"}, ["value", "headers"]),
+    ({"columns": "offset"}, ["offset"]),
+])
+def test_columns_keeps_only_the_named_columns_of_the_modes_schema(options, names):
+    import sfcrime_connector
+    options = {"kafka.bootstrap.servers": "127.0.0.1:9092", "subscribe": "t", **options}
+    schema, columns = sfcrime_connector.read_schema(options)
+    assert schema.names == columns == names
+    assert sfcrime_connector.SfcrimeConnector(options).schema() == schema
+    assert sfcrime_connector.Settings(options, streaming=True).columns == names
+
+
+@pytest.mark.parametrize("options, unknown", [
+    ({"mode": "calls", "columns": "disposition,value"}, "['value']"),  # raw's, not calls'
+    ({"columns": "headers"}, "['headers']"),  # only with includeHeaders
+    ({"columns": " , "}, "none given"),
+])
+def test_columns_that_the_schema_lacks_are_refused_by_name(options, unknown):
+    import sfcrime_connector
+    options = {"kafka.bootstrap.servers": "127.0.0.1:9092", "subscribe": "t", **options}
+    with pytest.raises(ValueError, match=re.escape(f"unknown: {unknown}")):
+        sfcrime_connector.Settings(options, streaming=False)
+
+
+def test_a_read_sends_only_the_kept_columns(monkeypatch):
+    import pyarrow as pa
+    import sfcrime_connector
+    full = pa.record_batch([pa.array([1]), pa.array(["x"]), pa.array([2])],
+                           names=["a", "b", "c"])
+    monkeypatch.setattr(sfcrime_connector._sfcrime_connector, "read_range",
+                        lambda *args, **kwargs: full)
+    settings = sfcrime_connector.Settings(
+        {"kafka.bootstrap.servers": "127.0.0.1:9092", "subscribe": "t"}, streaming=False)
+    settings.columns = ["c", "a"]
+    [batch] = settings.read(sfcrime_connector.InputPartition(("t", 0, 0, 1)))
+    assert batch.schema.names == ["c", "a"]
