@@ -112,6 +112,7 @@ fn a_small_sweep_resumes_and_reports() {
         // delta files in the checkpoint (measured before it is dropped).
         assert!(r["state_rows"].as_i64().unwrap() > 0, "{r}");
         assert!(r["state_disk_mib"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["state_memory_mib"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["wall_s"].as_f64().unwrap() > r["query_s"].as_f64().unwrap());
         let run_dir = results.path().join(r["run_dir"].as_str().unwrap());
         assert!(

@@ -39,6 +39,7 @@ pub struct PointStats {
     pub driver_cpu_s: Option<Spread>,
     pub state_rows: Option<Spread>,
     pub state_disk_mib: Option<Spread>,
+    pub state_memory_mib: Option<Spread>,
     /// Latency sweeps: pooled end-to-end latency percentiles, ms.
     pub e2e_ms_p50: Option<Spread>,
     pub e2e_ms_p95: Option<Spread>,
@@ -107,6 +108,7 @@ pub fn point_stats(expansion: &Expansion, records: &[RunRecord]) -> Vec<PointSta
                 driver_cpu_s: Spread::of(ok().filter_map(|r| r.driver_cpu_s)),
                 state_rows: Spread::of(ok().filter_map(|r| r.state_rows.map(|n| n as f64))),
                 state_disk_mib: Spread::of(ok().filter_map(|r| r.state_disk_mib)),
+                state_memory_mib: Spread::of(ok().filter_map(|r| r.state_memory_mib)),
                 e2e_ms_p50: Spread::of(ok().filter_map(|r| r.e2e_ms_p50)),
                 e2e_ms_p95: Spread::of(ok().filter_map(|r| r.e2e_ms_p95)),
                 e2e_ms_p99: Spread::of(ok().filter_map(|r| r.e2e_ms_p99)),

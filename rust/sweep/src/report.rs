@@ -766,11 +766,11 @@ impl Study<'_> {
         writeln!(md, "## Every point\n")?;
         writeln!(
             md,
-            "| point | ok runs | rows/s | query (s) | wall (s) | batch p50 (s) | batch p95 (s) | batches | driver peak (MiB) | -Xmx | driver CPU (s) | state rows | state on disk (MiB) | runs |"
+            "| point | ok runs | rows/s | query (s) | wall (s) | batch p50 (s) | batch p95 (s) | batches | driver peak (MiB) | -Xmx | driver CPU (s) | state rows | state on disk (MiB) | state in memory (MiB) | runs |"
         )?;
         writeln!(
             md,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|"
         )?;
         for s in &self.stats {
             let mark = if self.is_baseline(s) {
@@ -782,7 +782,7 @@ impl Study<'_> {
             };
             writeln!(
                 md,
-                "| {}{mark} | {}{}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {}{mark} | {}{}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 s.label,
                 s.runs.len(),
                 if s.failed > 0 {
@@ -806,6 +806,7 @@ impl Study<'_> {
                 fmt_spread(s.driver_cpu_s, 0, ""),
                 fmt_spread(s.state_rows, 0, ""),
                 fmt_spread(s.state_disk_mib, 1, ""),
+                fmt_spread(s.state_memory_mib, 1, ""),
                 self.run_links(s),
             )?;
         }
@@ -940,6 +941,14 @@ mod tests {
         assert!(!dir.path().join("cost_vs_size.svg").exists());
         let markdown = std::fs::read_to_string(files.markdown).unwrap();
         assert!(markdown.contains("latency_vs_rate.svg"), "{markdown}");
+        // The state store's size, three ways, per point (`record`: 40 rows,
+        // 0.5 MiB on disk, 1.5 MiB in memory, in both repeats).
+        assert!(
+            markdown
+                .contains("| state rows | state on disk (MiB) | state in memory (MiB) | runs |"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("| 40 | 0.5 | 1.5 | [r0]"), "{markdown}");
         // p99 = rate / 2 (+1 in repeat 1): medians 100.5, 500.5, 2500.5 ms.
         assert!(
             markdown.contains(

@@ -101,6 +101,11 @@ pub struct RunRecord {
     /// disk, whichever the provider.
     #[serde(default)]
     pub state_disk_mib: Option<f64>,
+    /// What the state store held in memory at the end (the last stateful
+    /// trigger's `memoryUsedBytes`, in MiB): with the HDFS-backed store,
+    /// the whole state lives on the driver's heap.
+    #[serde(default)]
+    pub state_memory_mib: Option<f64>,
     /// Latency sweeps: the producer's rate (records/s) and the pooled
     /// end-to-end latency (Kafka append to batch commit) of the run's records.
     #[serde(default)]
@@ -283,6 +288,7 @@ pub(crate) mod tests {
             driver_cpu_s: Some(90.0),
             state_rows: Some(40),
             state_disk_mib: Some(0.5),
+            state_memory_mib: Some(1.5),
             produce_rate: None,
             e2e_ms_p50: None,
             e2e_ms_p95: None,

@@ -339,7 +339,8 @@ impl SlotRun<'_> {
             driver_xmx: parts.memory.xmx,
             driver_cpu_s: parts.memory.cpu_s,
             state_rows: s.state_rows_at_end,
-            state_disk_mib: parts.state_disk_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
+            state_disk_mib: parts.state_disk_bytes.map(|b| mib(b as f64)),
+            state_memory_mib: s.state_memory_bytes_at_end.map(|b| mib(b as f64)),
             produce_rate: self.latency().map(|l| l.rate),
             e2e_ms_p50: parts.e2e.map(|e| e.p50_ms),
             e2e_ms_p95: parts.e2e.map(|e| e.p95_ms),
@@ -383,6 +384,10 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+fn mib(bytes: f64) -> f64 {
+    bytes / (1024.0 * 1024.0)
 }
 
 /// Bytes of every file under `dir` (symlinks not followed), or None when
