@@ -4,9 +4,12 @@
 
 use crate::common::background::spawn;
 use crate::common::{
-    count, create_topic, data_file, data_slice, json, shared_broker, temp_file, verify,
+    count, create_topic, data_file, data_slice, json, shared_broker, temp_file, test_environment,
+    topic_with_slice, verify,
 };
 use predicates::str::contains;
+use std::io::Read;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn record(id: &str, time: &str) -> String {
@@ -39,6 +42,33 @@ fn full_dataset_arrives_exactly_once_and_intact() {
         .stdout(contains(
             "verify OK: 199999 expected, 199999 present, 0 missing, 0 duplicated, 0 corrupted",
         ));
+}
+
+/// `sfcrime consume | head`: once the reader has closed the pipe, consume
+/// ends quietly and successfully, as a Unix filter does, instead of
+/// reporting the broken pipe as an error.
+#[test]
+fn consume_into_a_closed_pipe_ends_quietly() {
+    let broker = shared_broker();
+    // 2,000 calls are ~800 KB of JSON, far more than a pipe's buffer.
+    let _slice = topic_with_slice(broker, "pipe", 2000);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sfcrime"));
+    test_environment(&mut cmd);
+    let mut child = cmd
+        .env("SFCRIME_BOOTSTRAP_SERVERS", broker.bootstrap())
+        .args(["consume", "-t", "pipe", "--from-beginning"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // (the read end is dropped here: the pipe is closed)
+    assert!(first.starts_with(b"{\"crime_id\""), "{first:?}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(!stderr.contains("error"), "{stderr}");
 }
 
 #[test]
