@@ -77,8 +77,8 @@ def read_calls(spark, args) -> DataFrame:
             **kafka_options(args, "sfcrime_connector", reading=True), "subscribe": args.topic})
         group = {"commitGroup": args.commit_group} if args.commit_group else {}
         # Only the columns the query reads leave Python (Spark prunes none of a Python
-        # data source's): the batch of the whole file takes
-        # about 0.7x the time (docs/BENCHMARKS.md, "Only the columns the query reads").
+        # data source's): the batch of the whole file takes about 0.7x the time
+        # (docs/BENCHMARKS.md, "the connector sends only the columns the query reads").
         used = ["original_crime_type_name", "disposition", "call_date_time"]
         read = used + [INDEX_COLUMN, *RECORD_COLUMNS] if args.drop_duplicates else used
         calls = read_kafka(spark, args, "sfcrime_connector", mode="calls", **group,
