@@ -17,7 +17,8 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use sfcrime_records::copies::{copy_crime_id, copy_json};
 use sfcrime_records::truth::Timestamp;
-use sfcrime_records::{Element, ReadError, RecordReader};
+use sfcrime_records::{Element, FromFields, ReadError, RecordKey, RecordReader};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -156,7 +157,6 @@ pub fn produce(
         .client_config(PRODUCER_DEFAULTS)
         .create_with_context(TrackingContext(deliveries.clone()))
         .context("cannot create the Kafka producer (check -X settings)")?;
-    let reader = RecordReader::open(&options.file)?;
     let file_len = uncompressed_len(&options.file);
     let total_len = file_len.map(|len| len * options.copies);
 
@@ -189,6 +189,7 @@ pub fn produce(
     };
     let outcome = match options.pace {
         Pace::Replay { speedup } => {
+            let reader = RecordReader::open_as(&options.file)?;
             let elements = replay_order(reader, options, &mut run.already_in_topic)?;
             let first = elements.first().map(|(ts, _)| *ts).unwrap_or(0);
             let mut result = Ok(());
@@ -207,7 +208,9 @@ pub fn produce(
             }
             result
         }
-        Pace::Fastest | Pace::Rate(_) => run.stream(reader, &mut report),
+        Pace::Fastest | Pace::Rate(_) => {
+            run.stream(RecordReader::open_as(&options.file)?, &mut report)
+        }
     };
     // Whatever happened, wait for what was handed to librdkafka so the
     // summary counts real acknowledgements.
@@ -327,7 +330,7 @@ struct Chunk {
     copy: u64,
     /// The index of this copy's first record: copy × records of the file.
     first_index: u64,
-    elements: Vec<Result<Element, ReadError>>,
+    elements: Vec<Result<Element<RecordKey>, ReadError>>,
 }
 
 impl Run<'_> {
@@ -369,7 +372,7 @@ impl Run<'_> {
     /// with sending.
     fn stream(
         &mut self,
-        reader: RecordReader,
+        reader: RecordReader<RecordKey>,
         report: &mut impl FnMut(&Run, u64, bool),
     ) -> Result<()> {
         const CHUNK: usize = 512;
@@ -383,7 +386,7 @@ impl Run<'_> {
             for copy in 0..copies {
                 let reader = match first_reader
                     .take()
-                    .map_or_else(|| RecordReader::open(&file), Ok)
+                    .map_or_else(|| RecordReader::open_as(&file), Ok)
                 {
                     Ok(reader) => reader,
                     Err(err) => {
@@ -467,7 +470,7 @@ impl Run<'_> {
     }
 
     /// Sends copy `copy` of a record of the file as record `index`.
-    fn send(&mut self, element: Element, copy: u64, index: u64) -> Result<()> {
+    fn send(&mut self, element: Element<RecordKey>, copy: u64, index: u64) -> Result<()> {
         // Only for errors: formatting it for each record cost a few % of the run.
         let place = || {
             let copy = match copy {
@@ -614,15 +617,39 @@ impl Run<'_> {
     }
 }
 
+/// What replay keeps of a record besides its bytes: the key, and the event
+/// time it orders by.
+struct TimedKey {
+    key: RecordKey,
+    call_date_time: String,
+}
+
+impl FromFields for TimedKey {
+    const KEEPS_EXTRA: bool = false;
+
+    fn from_fields(
+        fields: [Cow<'_, str>; 14],
+        _extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Self {
+        let [crime_id, _, _, _, _, _, call_date_time, ..] = fields;
+        TimedKey {
+            key: RecordKey {
+                crime_id: crime_id.into_owned(),
+            },
+            call_date_time: call_date_time.into_owned(),
+        }
+    }
+}
+
 /// Reads every record and orders them by event time (oldest first); the
 /// file is newest first, so replay has to hold the records in memory.
 /// Records the topic holds already are left out (and counted), so that the
 /// replay's clock starts at the first record it sends.
 fn replay_order(
-    reader: RecordReader,
+    reader: RecordReader<TimedKey>,
     options: &ProduceOptions,
     already_in_topic: &mut u64,
-) -> Result<Vec<(i64, Element)>> {
+) -> Result<Vec<(i64, Element<RecordKey>)>> {
     let mut elements = Vec::new();
     for element in reader {
         let element = element?;
@@ -648,7 +675,22 @@ fn replay_order(
             // `send` dead-letters or rejects them.
             Err(_) => elements.last().map(|(ts, _)| *ts).unwrap_or(0),
         };
-        elements.push((ts, element));
+        let Element {
+            index,
+            offset,
+            raw,
+            record,
+        } = element;
+        let record = record.map(|timed| timed.key);
+        elements.push((
+            ts,
+            Element {
+                index,
+                offset,
+                raw,
+                record,
+            },
+        ));
     }
     elements.sort_by_key(|(ts, _)| *ts);
     Ok(elements)
@@ -669,4 +711,20 @@ fn uncompressed_len(path: &std::path::Path) -> Option<u64> {
     let mut isize = [0u8; 4];
     file.read_exact(&mut isize).ok()?;
     Some(u32::from_le_bytes(isize) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_keeps_the_key_and_the_event_time() {
+        // Each field holding its own name shows which slot went where.
+        let timed = TimedKey::from_fields(
+            sfcrime_records::FIELDS.map(Cow::Borrowed),
+            serde_json::Map::new(),
+        );
+        assert_eq!(timed.key.crime_id, "crime_id");
+        assert_eq!(timed.call_date_time, "call_date_time");
+    }
 }

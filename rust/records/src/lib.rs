@@ -21,4 +21,4 @@ pub mod truth;
 
 pub use error::{ErrorKind, ReadError};
 pub use reader::{Element, Format, RecordReader};
-pub use record::{CallRecord, FieldError, FIELDS};
+pub use record::{CallRecord, FieldError, FromFields, RecordKey, FIELDS};

@@ -16,12 +16,13 @@ mod array;
 mod lines;
 
 use crate::error::{describe_byte, ErrorKind, ReadError};
-use crate::record::{CallRecord, Checked};
+use crate::record::{CallRecord, Checked, FromFields};
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::iter::FusedIterator;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 /// Big enough that per-chunk overhead vanishes next to scanning, small
@@ -58,9 +59,11 @@ impl Format {
     }
 }
 
-/// One element of the file.
+/// One element of the file, with its record parsed as an `R`: a whole
+/// [`CallRecord`] by default, or only what a caller needs (see
+/// [`FromFields`]).
 #[derive(Debug)]
-pub struct Element {
+pub struct Element<R = CallRecord> {
     /// 0-based position among the file's elements (blank lines of a JSON
     /// lines file do not count).
     pub index: u64,
@@ -70,7 +73,7 @@ pub struct Element {
     /// send it untouched and dead-letter bad ones verbatim.
     pub raw: Vec<u8>,
     /// The parsed record, or a record-level error (the stream goes on).
-    pub record: Result<CallRecord, ReadError>,
+    pub record: Result<R, ReadError>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,12 +89,13 @@ enum State {
     Done,
 }
 
-/// Reads call records element by element.
+/// Reads call records element by element, each parsed as an `R`
+/// ([`CallRecord`] unless opened with [`RecordReader::open_as`]).
 ///
 /// Iterating yields `Ok(Element)` for every element, whose `record` holds
 /// the parse result (record-level errors live there), and `Err` for a
 /// stream-level error, after which the iterator is exhausted.
-pub struct RecordReader {
+pub struct RecordReader<R = CallRecord> {
     input: Box<dyn BufRead + Send>,
     path: Option<PathBuf>,
     format: Format,
@@ -103,6 +107,7 @@ pub struct RecordReader {
     /// Open brackets of the element being scanned; kept across elements so
     /// its allocation is reused.
     stack: Vec<u8>,
+    parsed: PhantomData<fn() -> R>,
 }
 
 impl RecordReader {
@@ -110,6 +115,21 @@ impl RecordReader {
     /// [`Format::from_path`]) and decompressing it if it starts with the
     /// gzip magic bytes.
     pub fn open(path: impl AsRef<Path>) -> Result<RecordReader, ReadError> {
+        Self::open_as(path)
+    }
+
+    /// Reads from any byte source (stdin, memory), gzipped or not.
+    pub fn from_reader<S: Read + Send + 'static>(
+        source: S,
+        format: Format,
+    ) -> Result<RecordReader, ReadError> {
+        Self::from_reader_as(source, format)
+    }
+}
+
+impl<R: FromFields> RecordReader<R> {
+    /// Like [`RecordReader::open`], with each record parsed as an `R`.
+    pub fn open_as(path: impl AsRef<Path>) -> Result<Self, ReadError> {
         let path = path.as_ref();
         let io_err = |e| ReadError {
             path: Some(path.to_owned()),
@@ -126,12 +146,12 @@ impl RecordReader {
         ))
     }
 
-    /// Reads from any byte source (stdin, memory), gzipped or not.
-    pub fn from_reader<R: Read + Send + 'static>(
-        reader: R,
+    /// Like [`RecordReader::from_reader`], with each record parsed as an `R`.
+    pub fn from_reader_as<S: Read + Send + 'static>(
+        source: S,
         format: Format,
-    ) -> Result<RecordReader, ReadError> {
-        let input = sniff(reader).map_err(|e| ReadError {
+    ) -> Result<Self, ReadError> {
+        let input = sniff(source).map_err(|e| ReadError {
             path: None,
             index: 0,
             offset: 0,
@@ -149,6 +169,7 @@ impl RecordReader {
             pos: 0,
             index: 0,
             stack: Vec::new(),
+            parsed: PhantomData,
         }
     }
 
@@ -162,7 +183,7 @@ impl RecordReader {
 
     /// Just the records, for callers that treat every error alike (record-
     /// and stream-level errors both come through as `Err`).
-    pub fn records(self) -> impl Iterator<Item = Result<CallRecord, ReadError>> {
+    pub fn records(self) -> impl Iterator<Item = Result<R, ReadError>> {
         self.map(|e| e.and_then(|e| e.record))
     }
 
@@ -259,7 +280,7 @@ impl RecordReader {
     }
 
     /// Wraps a delimited element, parsing it and taking the next index.
-    fn element(&mut self, offset: u64, raw: Vec<u8>) -> Element {
+    fn element(&mut self, offset: u64, raw: Vec<u8>) -> Element<R> {
         let index = self.index;
         self.index += 1;
         let record = parse(&raw, offset).map_err(|kind| self.error(index, offset, kind));
@@ -272,8 +293,8 @@ impl RecordReader {
     }
 }
 
-impl Iterator for RecordReader {
-    type Item = Result<Element, ReadError>;
+impl<R: FromFields> Iterator for RecordReader<R> {
+    type Item = Result<Element<R>, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let next = match self.format {
@@ -294,9 +315,9 @@ impl Iterator for RecordReader {
     }
 }
 
-impl FusedIterator for RecordReader {}
+impl<R: FromFields> FusedIterator for RecordReader<R> {}
 
-impl std::fmt::Debug for RecordReader {
+impl<R> std::fmt::Debug for RecordReader<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecordReader")
             .field("path", &self.path)
@@ -308,7 +329,7 @@ impl std::fmt::Debug for RecordReader {
 }
 
 /// Parses one delimited element; `offset` makes UTF-8 positions absolute.
-fn parse(raw: &[u8], offset: u64) -> Result<CallRecord, ErrorKind> {
+fn parse<R: FromFields>(raw: &[u8], offset: u64) -> Result<R, ErrorKind> {
     let text = std::str::from_utf8(raw).map_err(|e| ErrorKind::InvalidUtf8 {
         at: offset + e.valid_up_to() as u64,
     })?;
@@ -320,7 +341,7 @@ fn parse(raw: &[u8], offset: u64) -> Result<CallRecord, ErrorKind> {
             Err(e) => ErrorKind::InvalidJson(e),
         });
     }
-    match serde_json::from_str::<Checked>(text) {
+    match serde_json::from_str::<Checked<R>>(text) {
         Ok(Checked(Ok(record))) => Ok(record),
         Ok(Checked(Err(e))) => Err(ErrorKind::Field(e)),
         Err(e) => Err(ErrorKind::InvalidJson(e)),
@@ -370,7 +391,7 @@ fn sniff<R: Read + Send + 'static>(mut reader: R) -> io::Result<Box<dyn BufRead 
 mod tests {
     use super::*;
     use crate::fixtures::{data_file, nth, record_json};
-    use crate::record::FieldError;
+    use crate::record::{FieldError, RecordKey};
     use flate2::write::GzEncoder;
     use flate2::Compression;
     use std::io::Write;
@@ -433,6 +454,43 @@ mod tests {
             assert_eq!(e.raw, raw.as_bytes());
             assert_eq!(e.record.as_ref().unwrap().crime_id, format!("18{i:07}"));
         }
+    }
+
+    #[test]
+    fn key_reader_agrees_with_the_full_reader_on_good_and_bad_records() {
+        let (a, b) = (nth(0), nth(1));
+        let null_city = b.replacen(r#""city":"#, r#""city":null,"x":"#, 1);
+        let text = format!(
+            "[{a}, 7, {{\"crime_id\": \"1\"}}, {null_city}, {{\"a\" 1}}, {b}, \
+             {{\"crime_id\": 2, \"crime_id\": null}}]"
+        );
+        let full = read(text.as_bytes(), Format::Array);
+        let keys: Vec<_> = RecordReader::<RecordKey>::from_reader_as(
+            Cursor::new(text.into_bytes()),
+            Format::Array,
+        )
+        .unwrap()
+        .collect();
+        assert_eq!(full.len(), 7);
+        assert_eq!(keys.len(), full.len());
+        for (full, key) in full.iter().zip(&keys) {
+            let (full, key) = (full.as_ref().unwrap(), key.as_ref().unwrap());
+            assert_eq!(
+                (key.index, key.offset, &key.raw),
+                (full.index, full.offset, &full.raw)
+            );
+            match (&full.record, &key.record) {
+                (Ok(record), Ok(key)) => assert_eq!(key.crime_id, record.crime_id),
+                (Err(full), Err(key)) => assert_eq!(key.to_string(), full.to_string()),
+                (full, key) => panic!("full {full:?} but key {key:?}"),
+            }
+        }
+        assert_eq!(
+            full.iter()
+                .filter(|e| e.as_ref().unwrap().record.is_ok())
+                .count(),
+            2
+        );
     }
 
     #[test]

@@ -4,9 +4,10 @@
 
 use super::{is_ws, Element, RecordReader, State};
 use crate::error::{describe_byte, ErrorKind, ReadError};
+use crate::record::FromFields;
 
-impl RecordReader {
-    pub(super) fn next_array(&mut self) -> Result<Option<Element>, ReadError> {
+impl<R: FromFields> RecordReader<R> {
+    pub(super) fn next_array(&mut self) -> Result<Option<Element<R>>, ReadError> {
         loop {
             match self.state {
                 State::Start => {

@@ -3,9 +3,10 @@
 
 use super::{is_ws, Element, RecordReader, State};
 use crate::error::{ErrorKind, ReadError};
+use crate::record::FromFields;
 
-impl RecordReader {
-    pub(super) fn next_line(&mut self) -> Result<Option<Element>, ReadError> {
+impl<R: FromFields> RecordReader<R> {
+    pub(super) fn next_line(&mut self) -> Result<Option<Element<R>>, ReadError> {
         match self.state {
             State::Done => return Ok(None),
             State::Start => {
