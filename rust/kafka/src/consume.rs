@@ -18,7 +18,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use sfcrime_records::copies::copy_json;
-use sfcrime_records::RecordReader;
+use sfcrime_records::{RecordKey, RecordReader};
 use sfcrime_stats::nearest_rank;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -294,7 +294,9 @@ fn file_fingerprints(
         if fingerprints.len() >= limit {
             break;
         }
-        for element in RecordReader::open(path)?.take(limit - fingerprints.len()) {
+        // Only whether each record is valid matters here, not its fields.
+        let reader = RecordReader::<RecordKey>::open_as(path)?;
+        for element in reader.take(limit - fingerprints.len()) {
             let element =
                 element.with_context(|| format!("cannot verify against {}", path.display()))?;
             let wire = element.record.is_ok().then(|| {

@@ -13,8 +13,8 @@ pub enum Pace {
     Replay { speedup: f64 },
 }
 
-/// Sleeps until a record is due. Deadlines are computed from the start, not
-/// from the previous send, so pacing errors do not accumulate.
+/// When a record is due. Deadlines are computed from the start, not from
+/// the previous send, so pacing errors do not accumulate.
 pub struct Pacer {
     start: Instant,
 }
@@ -26,13 +26,10 @@ impl Pacer {
         }
     }
 
-    /// Waits until `offset` after the start.
-    pub fn wait_until(&self, offset: Duration) {
-        let due = self.start + offset;
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
+    /// How long until `offset` after the start (zero once it has passed):
+    /// the caller waits that long, doing what it must meanwhile.
+    pub fn time_until(&self, offset: Duration) -> Duration {
+        (self.start + offset).saturating_duration_since(Instant::now())
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -66,5 +63,13 @@ mod tests {
         assert_eq!(rate_offset(1500, 500.0), Duration::from_secs(3));
         assert_eq!(replay_offset(3600, 0, 3600.0), Duration::from_secs(1));
         assert_eq!(replay_offset(0, 10, 1.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn time_until_counts_from_the_start_and_stops_at_zero() {
+        let pacer = Pacer::new();
+        let wait = pacer.time_until(Duration::from_secs(60));
+        assert!(wait > Duration::from_secs(59) && wait <= Duration::from_secs(60));
+        assert_eq!(pacer.time_until(Duration::ZERO), Duration::ZERO);
     }
 }

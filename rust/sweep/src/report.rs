@@ -397,8 +397,7 @@ impl Study<'_> {
             .unwrap_or("-");
         writeln!(
             md,
-            "{} points x {} repeats ({:?} design, seed {}, random order), each run \
-             `--available-now` over all {} records of topic `{}` with a fresh checkpoint. \
+            "{} points x {} repeats ({:?} design, seed {}, random order), each run {} \
              {ok} runs succeeded, {failed} did not; {}runs from {first} to {last}; 1-minute \
              load average at run start {}. Results: [results.csv]({}), [results.json]({}), \
              design and order: [sweep.json]({}).\n",
@@ -406,8 +405,7 @@ impl Study<'_> {
             plan.spec.repeat,
             plan.spec.design,
             plan.spec.seed,
-            plan.expected_rows,
-            plan.topic,
+            workload(plan),
             if noisy > 0 {
                 format!(
                     "{noisy} of them were noisy and are left out of every answer (see Noisy \
@@ -879,6 +877,40 @@ fn relative_path(to: &Path, from: &Path) -> PathBuf {
     path
 }
 
+/// What each run of the sweep reads, for the report's first paragraph.
+fn workload(plan: &SweepPlan) -> String {
+    if let Some(load) = plan.spec.latency {
+        return format!(
+            "produces to a fresh topic of its own at the point's rate ({} records/s unless the \
+             point sets `rate`) for {} s unmeasured, then {} s measured, while the job \
+             runs. End-to-end latency: each record's Kafka append to the commit of its batch \
+             (micro-batch), or to the append of its enriched copy (real-time mode).",
+            load.rate, load.warmup_s, load.duration_s
+        );
+    }
+    let all = format!(
+        "all {} records of topic `{}`",
+        plan.expected_rows, plan.topic
+    );
+    let copies = format!(
+        "topic `{}.x<N>`, which holds the data file N times (`produce --copies N`) for the \
+         point's `copies` N",
+        plan.topic
+    );
+    let source = match (
+        plan.expected_rows > 0,
+        plan.expansion
+            .points
+            .iter()
+            .any(|p| p.get("copies").is_some()),
+    ) {
+        (true, true) => format!("{all} ({copies} instead where a point sets `copies`)"),
+        (true, false) => all,
+        (false, _) => copies,
+    };
+    format!("`--available-now` over {source}, with a fresh checkpoint.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -941,6 +973,12 @@ mod tests {
         assert!(!dir.path().join("cost_vs_size.svg").exists());
         let markdown = std::fs::read_to_string(files.markdown).unwrap();
         assert!(markdown.contains("latency_vs_rate.svg"), "{markdown}");
+        assert!(
+            markdown.contains(
+                "each run produces to a fresh topic of its own at the point's rate (200 records/s"
+            ),
+            "{markdown}"
+        );
         // The state store's size, three ways, per point (`record`: 40 rows,
         // 0.5 MiB on disk, 1.5 MiB in memory, in both repeats).
         assert!(
@@ -955,6 +993,33 @@ mod tests {
                 "- **baseline**: highest rate with a median p99 of at most 1 s: **1000 records/s**"
             ),
             "{markdown}"
+        );
+    }
+
+    /// The first paragraph names what the runs read: the sweep's topic, or
+    /// for `copies` points their own N-fold topics (a scale sweep whose
+    /// every point sets `copies` reads the sweep's topic not at all).
+    #[test]
+    fn the_report_says_which_topic_each_run_read() {
+        let plan_of = |toml: &str, expected_rows| {
+            let spec = crate::grid::SweepSpec::from_toml(toml).unwrap();
+            crate::sweep::plan(&spec, &crate::sweep::tests::options(), expected_rows).unwrap()
+        };
+        let scale = plan_of(
+            "name = \"s\"\n[baseline]\ncopies = 1\n[[vary]]\nkey = \"copies\"\nvalues = [5]\n",
+            0,
+        );
+        let text = workload(&scale);
+        assert!(text.contains("over topic `t.x<N>`"), "{text}");
+        assert!(!text.contains("all 0 records"), "{text}");
+        let mixed = plan_of(
+            "name = \"m\"\n[baseline]\n[[vary]]\nkey = \"copies\"\nvalues = [5]\n",
+            199_999,
+        );
+        let text = workload(&mixed);
+        assert!(
+            text.contains("over all 199999 records of topic `t` (topic `t.x<N>`"),
+            "{text}"
         );
     }
 

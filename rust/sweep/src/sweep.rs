@@ -23,7 +23,7 @@
 use anyhow::{bail, Context, Result};
 use sfcrime_kafka::admin;
 use sfcrime_kafka::client::KafkaSettings;
-use sfcrime_records::RecordReader;
+use sfcrime_records::{RecordKey, RecordReader};
 use sfcrime_spark::JobArgs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -353,7 +353,7 @@ fn describe(r: &RunRecord) -> String {
 
 /// Records in a data file.
 pub fn count_records(file: &Path) -> Result<u64> {
-    let reader = RecordReader::open(file)
+    let reader = RecordReader::<RecordKey>::open_as(file)
         .with_context(|| format!("cannot read the data file {}", file.display()))?;
     let mut records = 0;
     for element in reader {
