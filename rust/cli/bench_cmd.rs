@@ -24,7 +24,8 @@ pub struct BenchArgs {
 enum BenchTarget {
     /// sfcrime produce/consume vs Kafka's ProducerPerformance/ConsumerPerformance
     /// on the same broker, records and settings (acks=all, idempotence, lz4).
-    /// Recreates the topics bench.sfcrime and bench.kafka-perf each round.
+    /// Recreates the topics bench.sfcrime and bench.kafka-perf each round, after one
+    /// unmeasured warm-up round of both producers (a freshly started broker runs cold).
     /// Plaintext brokers only: Kafka's Java tools do not take librdkafka's -X / -F.
     #[command(
         mut_arg("topic", |a| a.hide(true)),
