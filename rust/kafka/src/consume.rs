@@ -192,10 +192,9 @@ pub fn consume(
     // first record, so other topics' headers are not parsed for each
     // record (a tenth of this loop's time).
     let mut stamped: BTreeMap<i32, bool> = BTreeMap::new();
-    // Since when nothing arrived: read only when a poll comes back empty,
-    // not the clock twice per record.
-    let mut idle_since = Instant::now();
-    let mut idle = true;
+    // Since when nothing arrived (None while records flow): the clock is
+    // read when a poll comes back without a record, not twice per record.
+    let mut idle_since = Some(Instant::now());
     let mut last_error = None;
     loop {
         if options.max_messages.is_some_and(|max| messages >= max) {
@@ -204,7 +203,7 @@ pub fn consume(
         if options.start == Start::Beginning && remaining.is_empty() {
             break;
         }
-        if idle && idle_since.elapsed() >= options.timeout {
+        if idle_since.is_some_and(|since| since.elapsed() >= options.timeout) {
             if options.start == Start::Beginning {
                 bail!(
                     "no message for {:.0?} while {} partition(s) of '{}' still had data \
@@ -220,9 +219,7 @@ pub fn consume(
             break;
         }
         let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            if !idle {
-                (idle, idle_since) = (true, Instant::now());
-            }
+            idle_since.get_or_insert_with(Instant::now);
             continue;
         };
         let message = match message {
@@ -230,9 +227,7 @@ pub fn consume(
             Err(err) if transient_consumer_error(&err).is_some() => {
                 // (the idle timeout above names it if nothing follows)
                 last_error = transient_consumer_error(&err);
-                if !idle {
-                    (idle, idle_since) = (true, Instant::now());
-                }
+                idle_since.get_or_insert_with(Instant::now);
                 continue;
             }
             Err(err) => {
@@ -247,7 +242,7 @@ pub fn consume(
                 return Err(err).with_context(|| format!("reading '{}' failed", options.topic));
             }
         };
-        idle = false;
+        idle_since = None;
         if let Some(end) = remaining.get(&message.partition()) {
             if message.offset() + 1 >= *end {
                 remaining.remove(&message.partition());

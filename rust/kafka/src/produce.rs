@@ -742,22 +742,7 @@ fn replay_order(
             // `send` dead-letters or rejects them.
             Err(_) => elements.last().map(|(ts, _)| *ts).unwrap_or(0),
         };
-        let Element {
-            index,
-            offset,
-            raw,
-            record,
-        } = element;
-        let record = record.map(|timed| timed.key);
-        elements.push((
-            ts,
-            Element {
-                index,
-                offset,
-                raw,
-                record,
-            },
-        ));
+        elements.push((ts, element.map_record(|timed| timed.key)));
     }
     elements.sort_by_key(|(ts, _)| *ts);
     Ok(elements)

@@ -76,6 +76,19 @@ pub struct Element<R = CallRecord> {
     pub record: Result<R, ReadError>,
 }
 
+impl<R> Element<R> {
+    /// The same element with its parsed record turned into something else
+    /// (e.g. reduced to what a caller keeps).
+    pub fn map_record<S>(self, f: impl FnOnce(R) -> S) -> Element<S> {
+        Element {
+            index: self.index,
+            offset: self.offset,
+            raw: self.raw,
+            record: self.record.map(f),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Start,
