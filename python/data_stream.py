@@ -34,6 +34,9 @@ from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.utils import is_remote
+
+import results
 
 from calls import CALL_FIELDS
 from graceful_stop import run_until_done, start_spark
@@ -43,6 +46,7 @@ from kafka_settings import batch_options, kafka_options
 from kafka_timestamps import observe_kafka_timestamps, source_timestamp_header
 from progress_log import ProgressLog, error_message
 from radio_codes import load_radio_codes
+from remote import apply_session_confs, ship_by_value
 from results import KEYS, batch_writer, check_fresh_start, finalize, local_path
 
 CALL_SCHEMA = StructType([StructField(name, StringType()) for name in CALL_FIELDS])
@@ -174,8 +178,10 @@ def run(args):
 
     spark, stop_signals = start_spark(SparkSession.builder.appName("sfcrime-data-stream")
                                       .config("spark.sql.session.timeZone", "UTC"))
-    # Spark only logs its UI address at INFO; submit.sh runs at WARN.
-    if spark.sparkContext.uiWebUrl:
+    if is_remote():  # a Spark Connect server runs the query, and the sink's batches
+        apply_session_confs(spark)
+        ship_by_value(results)
+    elif spark.sparkContext.uiWebUrl:  # Spark logs it only at INFO; submit.sh runs at WARN
         print(f"Spark web UI at {spark.sparkContext.uiWebUrl}", file=sys.stderr, flush=True)
     progress_log = ProgressLog(args.progress_file)
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from py4j.protocol import Py4JJavaError
+from pyspark.sql.utils import is_remote
 
 
 class ProgressLog:
@@ -41,16 +42,23 @@ class ProgressLog:
 
     def poll(self, query):
         """Writes the progress the query made since the last poll."""
-        recent = query._jsq.recentProgress()  # the JVM's objects: .json() is theirs
-        new = []  # (key, progress), newest first
-        for i in range(len(recent) - 1, -1, -1):
-            progress = recent[i]
-            key = (progress.batchId(), progress.timestamp())
+        if is_remote():
+            # Each call is a round trip to the server: the whole recent list (up to 100
+            # progress reports) only when the last one is new.
+            last = query.lastProgress
+            if last is None or (last.batchId, last.timestamp) == self._last:
+                return
+            recent = [((p.batchId, p.timestamp), p.json) for p in query.recentProgress]
+        else:
+            recent = query._jsq.recentProgress()  # the JVM's objects: .json() is theirs
+            recent = [((p.batchId(), p.timestamp()), p.json()) for p in recent]
+        new = []  # (key, JSON), newest first
+        for key, json_text in reversed(recent):
             if key == self._last:
                 break
-            new.append((key, progress))
-        for _, progress in reversed(new):
-            self._append(self._progress, progress.json())
+            new.append((key, json_text))
+        for _, json_text in reversed(new):
+            self._append(self._progress, json_text)
         if new:
             self._last = new[0][0]
 

@@ -106,6 +106,7 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
+from pyspark.sql.utils import is_remote
 
 from calls import CALL_FIELDS
 
@@ -175,7 +176,10 @@ def start_workers(spark, options):
     first batch").
 
     Only a head start: the query does not wait for it, and Spark starts what is
-    not idle when needed, so a failure here (e.g. Spark stopping first) is ignored."""
+    not idle when needed, so a failure here (e.g. Spark stopping first) is ignored.
+    Nothing to do on a Spark Connect server: it keeps its workers between runs."""
+    if is_remote():
+        return
     slots = spark.sparkContext.defaultParallelism
 
     def load_rust_half(batches):

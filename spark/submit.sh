@@ -6,6 +6,11 @@
 #        spark/submit.sh --print-jars     resolve the connector, print its jars
 #        spark/submit.sh --build-cds      make the driver JVM's class-data-sharing
 #                                         archive (once; scripts/setup.sh does)
+#        spark/submit.sh --remote sc://HOST:PORT [--conf K=V...] [JOB OPTION...]
+#                                         the job as a client of a Spark Connect
+#                                         server (no driver JVM of its own)
+#        spark/submit.sh --connect-server [SPARK-SUBMIT OPTION...]
+#                                         a Spark Connect server (foreground)
 #        spark/submit.sh --help           this text and the job's options
 #
 # Leading options that spark-submit knows (--master, --conf K=V, -c K=V,
@@ -49,6 +54,16 @@
 # (spark.ui.killEnabled=false), so the UI cannot stop the job. A master on
 # another host must reach the driver: Spark then binds as it would, and this
 # script says so. Your own SPARK_LOCAL_IP or spark.driver.bindAddress wins.
+#
+# Spark Connect: --connect-server runs Spark's Connect server with everything
+# above (the connector's jars, the defaults, the local file system, the
+# archive) and spark.connect.grpc.binding.address=127.0.0.1 with a local
+# master; `sfcrime spark server up` starts one in the background. A job run
+# with --remote URL is its client: it starts no JVM, and the server's driver,
+# already warm from earlier runs, plans and runs the query. Only --conf
+# settings a session may change (spark.sql.*) can be given then, and reach the
+# job as SFCRIME_SESSION_CONFS; the foreachBatch sink runs in the server's
+# Python worker, so each batch's table is printed in the server's log.
 #
 # Output: the job's tables and results on stdout; errors and Spark's log on
 # stderr. Exit status: the job's (0 ok, 1 query failed, 2 bad arguments).
@@ -231,6 +246,7 @@ connector_jars() {
 
 # --- split the arguments ----------------------------------------------------
 submit_args=() job_args=() user_confs=() user_jars="" has_master="" has_memory="" build_cds_requested=""
+remote="" session_confs="" connect_server=""
 default_confs=(spark.log.level=WARN spark.ui.showConsoleProgress=false spark.ui.killEnabled=false)
 master='local[*]'
 while (($#)); do
@@ -239,6 +255,7 @@ while (($#)); do
     -h | --help) usage; echo; "$venv/bin/python" "$script" --help 2>/dev/null || true; exit 0 ;;
     --print-jars) check_pyspark; connector_jars; echo "$jars"; exit 0 ;;
     --build-cds) build_cds_requested=1; shift; continue ;;
+    --connect-server) connect_server=1; shift; continue ;;
     --) shift; job_args=("$@"); break ;;
     *.py) script=$1; shift; job_args=("$@"); break ;;
     --verbose | -v | --supervise) submit_args+=("$arg"); shift; continue ;;
@@ -256,6 +273,7 @@ while (($#)); do
     value=$2; shift 2
   fi
   case $opt in
+    --remote) remote=$value; continue ;;
     --jars) user_jars=$value; continue ;;
     --master) has_master=1 master=$value ;;
     --driver-memory) has_memory=1 ;;
@@ -271,41 +289,58 @@ while (($#)); do
 done
 
 check_pyspark
-check_java
+if [[ -n $remote ]]; then
+  [[ -z $connect_server && -z $build_cds_requested ]] || die "--remote runs a job, not a server or --build-cds"
+  [[ -z $user_jars ]] || die "--jars has no effect with --remote: the server's class path is set when it starts"
+  while ((${#submit_args[@]})); do
+    case ${submit_args[0]} in
+      --conf | -c) session_confs+="${submit_args[1]}"$'\n' ;;
+      *) die "${submit_args[0]} has no effect with --remote (the server's driver was started with its own settings); only --conf of session settings (spark.sql.*) can be given" ;;
+    esac
+    submit_args=("${submit_args[@]:2}")
+  done
+fi
+[[ -n $remote ]] || check_java
 if [[ -n $build_cds_requested ]]; then
   build_cds
   exit 0
 fi
-connector_jars
-[[ -z $user_jars ]] || jars=$jars,$user_jars
-[[ -n $has_master ]] || submit_args=(--master 'local[*]' "${submit_args[@]}")
-[[ -n $has_memory ]] || submit_args+=(--driver-memory 2g)
-case $master in
-  local) shuffle_partitions=1 ;;
-  'local[*]' | 'local[*,'*) shuffle_partitions=$(nproc) ;;
-  local\[[1-9]*) shuffle_partitions=${master#local[}; shuffle_partitions=${shuffle_partitions%%[],]*} ;;
-  *) shuffle_partitions=8 ;;
-esac
-default_confs+=("spark.sql.shuffle.partitions=$shuffle_partitions")
-# The local file system without child processes (see above): the driver is the
-# only JVM of a local master, so the jar on its class path is enough.
-if [[ $master == local || $master == local\[* ]] &&
-  [[ " ${user_confs[*]} " != *" spark.driver.extraClassPath "* ]] && make_localfs; then
-  default_confs+=("spark.driver.extraClassPath=$(localfs_jar)"
-    'spark.hadoop.fs.file.impl=org.sfcrime.hadoop.NioLocalFs$FileSystem'
-    'spark.hadoop.fs.AbstractFileSystem.file.impl=org.sfcrime.hadoop.NioLocalFs$AbstractFs')
-fi
-# Loopback only (see above).
-if [[ -z ${SPARK_LOCAL_IP:-} && " ${user_confs[*]} " != *" spark.driver.bindAddress "* ]]; then
+# The driver JVM's spark-submit options: the connector's jars, the defaults,
+# the local file system, loopback only.
+setup_driver_jvm() {
+  connector_jars
+  [[ -z $user_jars ]] || jars=$jars,$user_jars
+  [[ -n $has_master ]] || submit_args=(--master 'local[*]' "${submit_args[@]}")
+  [[ -n $has_memory ]] || submit_args+=(--driver-memory 2g)
   case $master in
-    local | local\[* | spark://127.0.0.1:* | spark://localhost:*) export SPARK_LOCAL_IP=127.0.0.1 ;;
-    *) echo "$prog: note: the master $master may be on another host, so the driver listens on this machine's address (set SPARK_LOCAL_IP to choose)" >&2 ;;
+    local) shuffle_partitions=1 ;;
+    'local[*]' | 'local[*,'*) shuffle_partitions=$(nproc) ;;
+    local\[[1-9]*) shuffle_partitions=${master#local[}; shuffle_partitions=${shuffle_partitions%%[],]*} ;;
+    *) shuffle_partitions=8 ;;
   esac
-fi
-for conf in "${default_confs[@]}"; do
-  [[ " ${user_confs[*]} " == *" ${conf%%=*} "* ]] || submit_args+=(--conf "$conf")
-done
-submit_args+=(--jars "$jars")
+  default_confs+=("spark.sql.shuffle.partitions=$shuffle_partitions")
+  # The local file system without child processes (see above): the driver is the
+  # only JVM of a local master, so the jar on its class path is enough.
+  if [[ $master == local || $master == local\[* ]] &&
+    [[ " ${user_confs[*]} " != *" spark.driver.extraClassPath "* ]] && make_localfs; then
+    default_confs+=("spark.driver.extraClassPath=$(localfs_jar)"
+      'spark.hadoop.fs.file.impl=org.sfcrime.hadoop.NioLocalFs$FileSystem'
+      'spark.hadoop.fs.AbstractFileSystem.file.impl=org.sfcrime.hadoop.NioLocalFs$AbstractFs')
+  fi
+  # Loopback only (see above).
+  if [[ -z ${SPARK_LOCAL_IP:-} && " ${user_confs[*]} " != *" spark.driver.bindAddress "* ]]; then
+    case $master in
+      local | local\[* | spark://127.0.0.1:* | spark://localhost:*)
+        export SPARK_LOCAL_IP=127.0.0.1
+        [[ -z $connect_server ]] || default_confs+=(spark.connect.grpc.binding.address=127.0.0.1) ;;
+      *) echo "$prog: note: the master $master may be on another host, so the driver listens on this machine's address (set SPARK_LOCAL_IP to choose)" >&2 ;;
+    esac
+  fi
+  for conf in "${default_confs[@]}"; do
+    [[ " ${user_confs[*]} " == *" ${conf%%=*} "* ]] || submit_args+=(--conf "$conf")
+  done
+  submit_args+=(--jars "$jars")
+}
 
 # --- run ------------------------------------------------------------------
 # The Python driver is the parent process; pyspark launches the venv's
@@ -314,16 +349,28 @@ submit_args+=(--jars "$jars")
 # stdout, this keeps the job's stdout (tables, results) apart from stderr
 # (errors, Spark's log), and the JVM ignores Ctrl-C (pyspark) and SIGTERM (the
 # job), so only the driver decides when Spark stops.
-quoted=""
-for arg in "${submit_args[@]}"; do
-  quoted+="'${arg//\'/\'\\\'\'}' "  # single-quoted for python's shlex.split
-done
-export SPARK_HOME=$spark_home PYSPARK_SUBMIT_ARGS="${quoted}pyspark-shell"
-cds=$(cds_archive)
-# (SPARK_SUBMIT_OPTS: the driver JVM's options, in client mode)
-[[ ! -f $cds ]] || export SPARK_SUBMIT_OPTS="${SPARK_SUBMIT_OPTS:-} -XX:SharedArchiveFile=$cds"
 export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$venv/bin/python}
 unset PYSPARK_DRIVER_PYTHON PYSPARK_GATEWAY_PORT PYSPARK_GATEWAY_SECRET
+if [[ -n $remote ]]; then
+  export SPARK_REMOTE=$remote SFCRIME_SESSION_CONFS=$session_confs
+else
+  setup_driver_jvm
+  export SPARK_HOME=$spark_home
+  cds=$(cds_archive)
+  # (SPARK_SUBMIT_OPTS: the driver JVM's options, in client mode)
+  [[ ! -f $cds ]] || export SPARK_SUBMIT_OPTS="${SPARK_SUBMIT_OPTS:-} -XX:SharedArchiveFile=$cds"
+  if [[ -n $connect_server ]]; then
+    ((${#job_args[@]} == 0)) || die "--connect-server takes spark-submit options, not job options (${job_args[0]})"
+    # exec: the server's pid is the JVM's (spark-submit and spark-class exec too)
+    exec "$venv/bin/spark-submit" --class org.apache.spark.sql.connect.service.SparkConnectServer \
+      "${submit_args[@]}"
+  fi
+  quoted=""
+  for arg in "${submit_args[@]}"; do
+    quoted+="'${arg//\'/\'\\\'\'}' "  # single-quoted for python's shlex.split
+  done
+  export PYSPARK_SUBMIT_ARGS="${quoted}pyspark-shell"
+fi
 
 "$venv/bin/python" "$script" "${job_args[@]}" &
 driver=$!
