@@ -8,6 +8,7 @@ mod produce_cmd;
 mod quiet_args;
 mod spark_cluster_cmd;
 mod spark_cmd;
+mod spark_server_cmd;
 mod spark_ui_cmd;
 mod stack_cmd;
 mod sweep_cmd;
@@ -50,7 +51,8 @@ enum Command {
     /// Benchmarks side by side with the reference tools (e.g. `bench kafka`).
     Bench(bench_cmd::BenchArgs),
     /// Run the PySpark job with live progress (`spark run`), or a local
-    /// Spark standalone cluster to run it on (`spark cluster up`).
+    /// Spark standalone cluster (`spark cluster up`) or Spark Connect server
+    /// (`spark server up`) to run it on.
     Spark(spark_cmd::SparkArgs),
     /// Sweep Spark settings over the job, repeated, and record what they do.
     Sweep(sweep_cmd::SweepArgs),
@@ -66,7 +68,8 @@ pub enum Exit {
     /// 2: `produce`: some records failed delivery; `consume --verify`: the
     /// topic does not hold the file exactly.
     Incomplete,
-    /// 3: `stack status`, `spark cluster status`: something is not running.
+    /// 3: `stack status`, `spark cluster status`, `spark server status`:
+    /// something is not running.
     NotRunning,
     /// 130 (as a shell reports SIGINT): Ctrl-C stopped a sweep, which the
     /// same command resumes, or a `produce` (`--resume` completes it).

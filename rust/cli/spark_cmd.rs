@@ -4,6 +4,7 @@
 
 use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::spark_cluster_cmd::{self, ClusterArgs};
+use crate::spark_server_cmd::{self, ServerArgs};
 use crate::spark_ui_cmd::{self, UiArgs};
 use crate::Exit;
 use anyhow::{bail, Context, Result};
@@ -17,6 +18,7 @@ use sfcrime_spark::{
     new_run_dir, table_header, table_row, FinalResults, JobArgs, RunEvent, SparkRun, SparkRunError,
     Trigger,
 };
+use sfcrime_stack::connect::{check_reachable, ConnectServer};
 use sfcrime_stack::history::EVENT_LOG_DIR;
 use std::path::Path;
 use std::time::Duration;
@@ -35,6 +37,9 @@ enum SparkAction {
     Run(Box<RunArgs>),
     /// Start, stop or inspect a local Spark standalone master and worker.
     Cluster(ClusterArgs),
+    /// Start, stop or inspect a local Spark Connect server, a driver that
+    /// stays up between runs (`spark run --remote`).
+    Server(ServerArgs),
     /// Spark's own web UI for finished runs (the Structured Streaming tab
     /// among them), from their event logs, through Spark's History Server.
     Ui(UiArgs),
@@ -74,6 +79,14 @@ pub struct RunArgs {
     /// local[4] with --real-time].
     #[arg(long)]
     master: Option<String>,
+    /// Run on a Spark Connect server instead of a driver of its own: the job
+    /// is only its client, so Spark's start-up is the server's, once.
+    /// Without a value, this machine's (`sfcrime spark server up`,
+    /// sc://127.0.0.1:<connect.port>). --conf then sets the run's session
+    /// settings (spark.sql.*); no event log.
+    #[arg(long, value_name = "sc://HOST:PORT", num_args = 0..=1, default_missing_value = "",
+          conflicts_with_all = ["master", "driver_memory"])]
+    remote: Option<String>,
     /// A Spark setting, as spark-submit's --conf (repeatable).
     #[arg(long = "conf", short = 'c', value_name = "KEY=VALUE", value_parser = parse_key_value)]
     confs: Vec<(String, String)>,
@@ -166,6 +179,7 @@ impl SparkArgs {
         match &self.action {
             SparkAction::Run(run) => run.kafka.apply(settings),
             SparkAction::Cluster(cluster) => cluster.apply(settings),
+            SparkAction::Server(server) => server.apply(settings),
             SparkAction::Ui(ui) => ui.apply(settings),
         }
     }
@@ -184,6 +198,7 @@ pub fn run(args: SparkArgs, settings: &Settings) -> Result<Exit> {
     match args.action {
         SparkAction::Run(run) => run_job(*run, settings),
         SparkAction::Cluster(cluster) => spark_cluster_cmd::run(cluster, settings),
+        SparkAction::Server(server) => spark_server_cmd::run(server, settings),
         SparkAction::Ui(ui) => spark_ui_cmd::run(ui, settings),
     }
 }
@@ -209,31 +224,40 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
         Some(dir) => settings.home().join(dir),
         None => run_dir.join("output"),
     };
-    let master = match (&args.master, &args.real_time) {
-        (Some(master), _) => master.clone(),
-        // One long-running task per partition of the 3-partition topic.
-        (None, Some(_)) => "local[4]".to_string(),
-        (None, None) => "local[*]".to_string(),
-    };
-    let mut job = SparkRun::new(settings.home())
-        .run_dir(&run_dir)
-        .master(&master);
-    if let Some(memory) = &args.driver_memory {
-        job = job.spark_arg("--driver-memory").spark_arg(memory);
+    let mut job = SparkRun::new(settings.home()).run_dir(&run_dir);
+    if let Some(remote) = &args.remote {
+        let url = match remote.as_str() {
+            "" => ConnectServer::from_settings(settings)?.url(),
+            url => url.to_string(),
+        };
+        check_reachable(&url, args.wait.timeout())?;
+        job = job.spark_arg("--remote").spark_arg(url);
+    } else {
+        let master = match (&args.master, &args.real_time) {
+            (Some(master), _) => master.clone(),
+            // One long-running task per partition of the 3-partition topic.
+            (None, Some(_)) => "local[4]".to_string(),
+            (None, None) => "local[*]".to_string(),
+        };
+        job = job.master(&master);
+        if let Some(memory) = &args.driver_memory {
+            job = job.spark_arg("--driver-memory").spark_arg(memory);
+        }
+        // Spark's event log, for `sfcrime spark ui` after the run (a later
+        // --conf spark.eventLog.enabled=false turns it off). A Connect
+        // server's driver was started with its own.
+        let event_log = run_dir.join(EVENT_LOG_DIR);
+        std::fs::create_dir_all(&event_log)
+            .with_context(|| format!("cannot create {}", event_log.display()))?;
+        job = job
+            .conf("spark.eventLog.enabled", "true")
+            .conf(
+                "spark.eventLog.dir",
+                &format!("file:{}", event_log.display()),
+            )
+            .conf("spark.eventLog.compress", "true")
+            .conf("spark.eventLog.rolling.enabled", "true");
     }
-    // Spark's event log, for `sfcrime spark ui` after the run (a later
-    // --conf spark.eventLog.enabled=false turns it off).
-    let event_log = run_dir.join(EVENT_LOG_DIR);
-    std::fs::create_dir_all(&event_log)
-        .with_context(|| format!("cannot create {}", event_log.display()))?;
-    job = job
-        .conf("spark.eventLog.enabled", "true")
-        .conf(
-            "spark.eventLog.dir",
-            &format!("file:{}", event_log.display()),
-        )
-        .conf("spark.eventLog.compress", "true")
-        .conf("spark.eventLog.rolling.enabled", "true");
     if args.low_latency {
         for (key, value) in LOW_LATENCY.confs {
             job = job.conf(key, value);

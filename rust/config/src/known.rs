@@ -39,6 +39,9 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     // `spark ui`: Spark's History Server over the runs' event logs.
     ("history.dir", ".stack/spark-history"),
     ("history.port", "18080"),
+    // `spark server`: a Spark Connect server for `spark run --remote`.
+    ("connect.dir", ".stack/spark-connect"),
+    ("connect.port", "15002"),
     ("standalone.dir", ".stack/spark-standalone"),
     ("standalone.master.port", "7077"),
     ("standalone.master.ui.port", "8080"),

@@ -14,9 +14,11 @@
 //! (`clients.rs`); `down` stops them by their recorded pids;
 //! `status` asks each. All three first move a stack dir of an older
 //! sfcrime into today's layout (`legacy.rs`). [`standalone`] runs a Spark
-//! standalone master and worker the same way.
+//! standalone master and worker the same way, [`connect`] a Spark Connect
+//! server.
 
 mod clients;
+pub mod connect;
 mod daemon;
 pub mod history;
 mod jars;
