@@ -41,9 +41,9 @@ if [[ -n $leftover ]]; then
   echo "test: FAILED: broker or ZooKeeper processes left behind by the tests: $leftover" >&2
   exit 1
 fi
-leftover=$(pgrep -f "sfcrime.standalone.dir=.*sfcrime-spark-|sfcrime.history.dir=.*sfcrime-history-" || true)
+leftover=$(pgrep -f "sfcrime.standalone.dir=.*sfcrime-spark-|sfcrime.history.dir=.*sfcrime-history-|sfcrime.connect.dir=.*sfcrime-connect-" || true)
 if [[ -n $leftover ]]; then
-  echo "test: FAILED: Spark master/worker/history server processes left behind by the tests: $leftover" >&2
+  echo "test: FAILED: Spark master/worker/history/Connect server processes left behind by the tests: $leftover" >&2
   exit 1
 fi
 if ((tests_status != 0)); then

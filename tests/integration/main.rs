@@ -15,6 +15,7 @@ mod common;
 
 mod browser;
 mod cluster;
+mod connect;
 mod connector;
 mod copies;
 mod data_checksums;
