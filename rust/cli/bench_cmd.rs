@@ -2,6 +2,7 @@
 
 use crate::kafka_args::KafkaArgs;
 use crate::quiet_args::QuietArgs;
+use crate::spark_server_cmd::{remote_url, REMOTE_TIMEOUT};
 use crate::Exit;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -90,6 +91,11 @@ producer that loads the topic, both Spark sources) uses the -X / -F settings.",
         /// Also write the numbers as JSON to this file.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Send every run to a Spark Connect server (`spark run --remote`),
+        /// after one unmeasured run of each source to warm it up; without a
+        /// value, this machine's (`sfcrime spark server up`).
+        #[arg(long, value_name = "sc://HOST:PORT", num_args = 0..=1, default_missing_value = "")]
+        remote: Option<String>,
     },
     /// End-to-end latency (a record's Kafka append to the commit of its
     /// micro-batch, or to the append of its enriched copy) of the previous
@@ -197,16 +203,23 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             base,
             results_dir,
             json,
+            remote,
             ..
         } => {
             let results_dir = match results_dir {
                 Some(dir) => dir,
                 None => connector::new_results_dir(&settings.home().join("runs/bench-connector"))?,
             };
+            let remote = remote
+                .map(|flag| remote_url(&flag, settings, REMOTE_TIMEOUT))
+                .transpose()?;
             // Not the `topic` setting: its data need not be --file's.
             let topic = kafka.topic.as_deref().unwrap_or(connector::TOPIC);
             let options = ConnectorBenchOptions {
-                sweep: sweep_options(settings, &kafka, results_dir, topic, quiet.quiet())?,
+                sweep: SweepOptions {
+                    remote,
+                    ..sweep_options(settings, &kafka, results_dir, topic, quiet.quiet())?
+                },
                 repeat: repeat.max(1),
                 base: if base.is_empty() {
                     connector::DEFAULT_BASE
@@ -291,5 +304,6 @@ fn sweep_options(
         data_file: settings.path("data.file")?,
         quiet,
         max_consecutive_failures: 2,
+        remote: None,
     })
 }

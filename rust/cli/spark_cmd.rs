@@ -4,7 +4,7 @@
 
 use crate::kafka_args::{KafkaArgs, TimeoutArgs};
 use crate::spark_cluster_cmd::{self, ClusterArgs};
-use crate::spark_server_cmd::{self, ServerArgs};
+use crate::spark_server_cmd::{self, remote_url, ServerArgs};
 use crate::spark_ui_cmd::{self, UiArgs};
 use crate::Exit;
 use anyhow::{bail, Context, Result};
@@ -18,7 +18,6 @@ use sfcrime_spark::{
     new_run_dir, table_header, table_row, FinalResults, JobArgs, RunEvent, SparkRun, SparkRunError,
     Trigger,
 };
-use sfcrime_stack::connect::{check_reachable, ConnectServer};
 use sfcrime_stack::history::EVENT_LOG_DIR;
 use std::path::Path;
 use std::time::Duration;
@@ -226,11 +225,7 @@ fn run_job(args: RunArgs, settings: &Settings) -> Result<Exit> {
     };
     let mut job = SparkRun::new(settings.home()).run_dir(&run_dir);
     if let Some(remote) = &args.remote {
-        let url = match remote.as_str() {
-            "" => ConnectServer::from_settings(settings)?.url(),
-            url => url.to_string(),
-        };
-        check_reachable(&url, args.wait.timeout())?;
+        let url = remote_url(remote, settings, args.wait.timeout())?;
         job = job.spark_arg("--remote").spark_arg(url);
     } else {
         let master = match (&args.master, &args.real_time) {

@@ -5,7 +5,8 @@ use crate::Exit;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_config::{parse_key_value, Settings};
-use sfcrime_stack::connect::ConnectServer;
+use sfcrime_stack::connect::{check_reachable, ConnectServer};
+use std::time::Duration;
 
 #[derive(Args)]
 #[command(
@@ -48,6 +49,20 @@ impl ServerArgs {
         settings.set_flag("connect.port", self.port);
         settings.set_flag("connect.dir", self.dir.as_ref());
     }
+}
+
+/// How long a sweep or bench waits for its `--remote` server to answer.
+pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Spark Connect URL of a `--remote` flag: its value, or without one
+/// this machine's server (connect.port); checked to answer within `timeout`.
+pub fn remote_url(flag: &str, settings: &Settings, timeout: Duration) -> Result<String> {
+    let url = match flag {
+        "" => ConnectServer::from_settings(settings)?.url(),
+        url => url.to_string(),
+    };
+    check_reachable(&url, timeout)?;
+    Ok(url)
 }
 
 pub fn run(args: ServerArgs, settings: &Settings) -> Result<Exit> {

@@ -2,6 +2,7 @@
 
 use crate::kafka_args::KafkaArgs;
 use crate::quiet_args::{parse_load, QuietArgs};
+use crate::spark_server_cmd::{remote_url, REMOTE_TIMEOUT};
 use crate::Exit;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -97,6 +98,11 @@ pub struct SweepArgs {
     /// Stop after this many failed runs in a row.
     #[arg(long, default_value_t = 3, value_name = "N")]
     max_failures: usize,
+    /// Send every run to a Spark Connect server (`spark run --remote`); without
+    /// a value, this machine's (`sfcrime spark server up`). Only session
+    /// settings (spark.sql.*) can vary then.
+    #[arg(long, value_name = "sc://HOST:PORT", num_args = 0..=1, default_missing_value = "")]
+    remote: Option<String>,
     /// Print the points and the run order, run nothing.
     #[arg(long)]
     dry_run: bool,
@@ -160,6 +166,11 @@ pub fn run(args: SweepArgs, settings: &Settings) -> Result<Exit> {
         data_file: settings.path("data.file")?,
         quiet: args.quiet.quiet(),
         max_consecutive_failures: args.max_failures.max(1),
+        remote: args
+            .remote
+            .as_deref()
+            .map(|flag| remote_url(flag, settings, REMOTE_TIMEOUT))
+            .transpose()?,
     };
     if args.dry_run {
         let plan = sweep::plan(&spec, &options, 0)?;

@@ -19,7 +19,7 @@ use sfcrime_sweep::grid::{Design, SweepSpec};
 use sfcrime_sweep::load::produce_command;
 use sfcrime_sweep::points::{point_stats, PointStats};
 use sfcrime_sweep::results::{read_plan, read_records};
-use sfcrime_sweep::sweep::{count_records, run_sweep, topic_size, SweepOptions};
+use sfcrime_sweep::sweep::{count_records, run_sweep, topic_size, QuietWait, SweepOptions};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -67,6 +67,8 @@ pub struct ConnectorBenchReport {
     /// Runs left out because they started above `max_load`.
     pub noisy: usize,
     pub max_load: f64,
+    /// The Spark Connect server the runs were sent to, if any.
+    pub remote: Option<String>,
     /// spark-sql-kafka first, then sfcrime's connector.
     pub sources: [SourceResult; 2],
 }
@@ -114,8 +116,11 @@ pub fn run(
         Design::Ofat,
         None,
     )?;
-    let outcome = run_sweep(&spec, &options.sweep, progress)?;
     let dir = &options.sweep.results_dir;
+    if let Some(url) = &options.sweep.remote {
+        warm_up(&spec, options, url, progress)?;
+    }
+    let outcome = run_sweep(&spec, &options.sweep, progress)?;
     if outcome.interrupted {
         bail!("interrupted; resume with --results-dir {}", dir.display());
     }
@@ -153,6 +158,7 @@ pub fn run(
         load_max: loads.fold(f64::NEG_INFINITY, f64::max),
         noisy: kafka.noisy + connector.noisy,
         max_load: options.sweep.quiet.max_load,
+        remote: options.sweep.remote.clone(),
         sources: [
             SourceResult {
                 source: SPARK_SQL_KAFKA,
@@ -166,6 +172,42 @@ pub fn run(
             },
         ],
     })
+}
+
+/// One unmeasured run of each source on the Connect server at `url`, into
+/// `<results dir>/warm-up`: a server's first run of a query pays for its
+/// JVM's compiling, its Python workers' start and the source's first
+/// planning, which every later run finds done (what the bench compares).
+fn warm_up(
+    spec: &SweepSpec,
+    options: &ConnectorBenchOptions,
+    url: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    progress(&format!(
+        "warming up the Spark Connect server at {url}: one unmeasured run of each source"
+    ));
+    let warm_spec = SweepSpec {
+        repeat: 1,
+        ..spec.clone()
+    };
+    let warm_options = SweepOptions {
+        results_dir: options.sweep.results_dir.join("warm-up"),
+        // unmeasured: no need to wait for a quiet machine
+        quiet: QuietWait {
+            max_load: f64::INFINITY,
+            ..options.sweep.quiet
+        },
+        ..options.sweep.clone()
+    };
+    let outcome = run_sweep(&warm_spec, &warm_options, progress)?;
+    if outcome.interrupted {
+        bail!(
+            "interrupted while warming up; resume with --results-dir {}",
+            options.sweep.results_dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Makes the sweep's topic hold exactly the data file's records, producing
@@ -216,8 +258,14 @@ impl ConnectorBenchReport {
         } else {
             String::new()
         };
+        let driver = match &self.remote {
+            Some(url) => format!(
+                " on the Spark Connect server at {url} (after one unmeasured run of each source)"
+            ),
+            None => String::new(),
+        };
         let mut out = format!(
-            "{} records{copies}, {} repeats per source, {settings}; load average {:.1}–{:.1}{}; \
+            "{} records{copies}, {} repeats per source{driver}, {settings}; load average {:.1}–{:.1}{}; \
              medians [95% interval] over the quiet ok runs; runs in {}\n\n\
              | source | reads and parses with | ok runs | rows/s (query) | query s | \
              launch to first trigger s | total s (launch to exit) |\n\

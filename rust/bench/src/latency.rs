@@ -210,6 +210,7 @@ mod tests {
                 data_file: "/x/calls.json".into(),
                 quiet: QuietWait::default(),
                 max_consecutive_failures: 3,
+                remote: None,
             },
             rate: 1000.0,
             duration_s: 60.0,

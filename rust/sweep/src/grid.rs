@@ -38,6 +38,13 @@ pub const SPARK_DEFAULTS: [(&str, &str); 3] = [
     ("spark.sql.shuffle.partitions", "200"),
 ];
 
+/// Settings of the driver JVM itself, which a Spark Connect server fixes when
+/// it starts: a sweep sent to one (`--remote`) leaves the baseline's to the
+/// server and refuses to vary them ([`Expansion::check_remote`]).
+pub fn fixed_by_server(key: &str) -> bool {
+    key == "spark.master" || key.starts_with("spark.driver.")
+}
+
 /// The job options that only a latency sweep's runs use: a processing-time
 /// trigger, or the real-time pipeline.
 pub const TRIGGER_KEYS: [&str; 2] = ["trigger", "realTime"];
@@ -362,6 +369,26 @@ pub struct Expansion {
     pub baseline: String,
     pub points: Vec<Point>,
     pub factors: Vec<Factor>,
+}
+
+impl Expansion {
+    /// Fails when the points differ in a setting a Spark Connect server
+    /// fixes when it starts ([`fixed_by_server`]): sent to one, they would
+    /// all run with the server's.
+    pub fn check_remote(&self) -> Result<()> {
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for point in &self.points {
+            for (key, value) in point.params.iter().filter(|(k, _)| fixed_by_server(k)) {
+                if *seen.entry(key).or_insert(value) != value.as_str() {
+                    bail!(
+                        "the sweep varies {key}, which a Spark Connect server fixes when it \
+                         starts: run it without --remote"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One concrete setting of every parameter.
@@ -756,5 +783,25 @@ mod tests {
         assert_ne!(order, run_order(4, 3, 43));
         // Shuffled (for 12 slots, the identity is a 1 in 479001600 chance).
         assert_ne!(order, every);
+    }
+
+    #[test]
+    fn a_sweep_sent_to_a_connect_server_may_not_vary_its_driver() {
+        let spec = |vary: &str| {
+            SweepSpec::from_flags("remote", &[vary.to_string()], &[], 1, 1, Design::Ofat, None)
+                .unwrap()
+                .expand()
+                .unwrap()
+        };
+        // The baseline's master and driver memory are the same in every point.
+        spec("spark.sql.shuffle.partitions=2")
+            .check_remote()
+            .unwrap();
+        let err = spec("spark.driver.memory=2g").check_remote().unwrap_err();
+        assert!(
+            err.to_string().contains("varies spark.driver.memory"),
+            "{err}"
+        );
+        assert!(spec("spark.master=local[1]").check_remote().is_err());
     }
 }

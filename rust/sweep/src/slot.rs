@@ -15,7 +15,7 @@ use sfcrime_spark::{
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::grid::{LatencySpec, Point, SweepSpec};
+use crate::grid::{fixed_by_server, LatencySpec, Point, SweepSpec};
 use crate::load::{copies_for, Load};
 use crate::memory::{DriverMemory, Sampler};
 use crate::results::{ResultsDir, RunRecord, RunStatus};
@@ -59,8 +59,15 @@ impl SlotRun<'_> {
             (None, None) => self.options.topic.clone(),
         };
         let mut run = SparkRun::new(&self.options.home).runs_dir(&slot_dir);
+        let remote = self.options.remote.as_ref();
+        if let Some(url) = remote {
+            run = run.spark_arg("--remote").spark_arg(url);
+        }
         for (key, value) in self.point.spark_confs() {
-            run = run.conf(key, value);
+            // (the same in every point: run_sweep checked)
+            if remote.is_none() || !fixed_by_server(key) {
+                run = run.conf(key, value);
+            }
         }
         let mut job = JobArgs {
             bootstrap_servers: self.options.kafka.bootstrap_servers.clone(),

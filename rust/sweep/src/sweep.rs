@@ -58,6 +58,9 @@ pub struct SweepOptions {
     /// Give up after this many failed runs in a row (a broken setup fails
     /// every run; one bad point should not stop the study).
     pub max_consecutive_failures: usize,
+    /// The Spark Connect server every run is sent to (`spark run --remote`),
+    /// instead of a driver JVM of each run's own.
+    pub remote: Option<String>,
 }
 
 /// How quiet the machine must be for a run to count, and how long to wait
@@ -175,6 +178,9 @@ pub fn run_sweep(spec: &SweepSpec, options: &SweepOptions, log: Log<'_>) -> Resu
     // Throughput points read the sweep's topic, except `copies` points.
     let reads_topic = |point: &Point| spec.latency.is_none() && point.get("copies").is_none();
     let expansion = spec.expand()?;
+    if options.remote.is_some() {
+        expansion.check_remote()?;
+    }
     let any_reads_topic = expansion.points.iter().any(reads_topic);
     let expected_rows = match spec.latency {
         // Each run's own topic is checked after its producer is done.
@@ -425,6 +431,7 @@ pub(crate) mod tests {
             data_file: PathBuf::from("/x/calls.json"),
             quiet: QuietWait::default(),
             max_consecutive_failures: 3,
+            remote: None,
         }
     }
 
