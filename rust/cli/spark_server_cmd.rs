@@ -5,7 +5,7 @@ use crate::Exit;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use sfcrime_config::{parse_key_value, Settings};
-use sfcrime_stack::connect::{check_reachable, ConnectServer};
+use sfcrime_stack::connect::{check_reachable, python_processes, ConnectServer};
 use std::time::Duration;
 
 #[derive(Args)]
@@ -91,10 +91,18 @@ pub fn run(args: ServerArgs, settings: &Settings) -> Result<Exit> {
             None => println!("no Spark Connect server is running"),
         },
         ServerAction::Status => match server.running()? {
-            Some((pid, port)) => println!(
-                "Spark Connect server: running at sc://127.0.0.1:{port}, pid {pid}, log {}",
-                server.log_file().display()
-            ),
+            Some((pid, port)) => {
+                println!(
+                    "Spark Connect server: running at sc://127.0.0.1:{port}, pid {pid}, log {}",
+                    server.log_file().display()
+                );
+                let (count, resident_kib) = python_processes(pid);
+                println!(
+                    "  {count} Python processes (workers, planner daemons), {} MiB resident; \
+                     Spark 4.2 keeps a planner daemon per run until the server stops",
+                    resident_kib / 1024
+                );
+            }
             None => {
                 println!("Spark Connect server: not running");
                 return Ok(Exit::NotRunning);

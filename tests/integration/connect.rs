@@ -5,7 +5,10 @@
 //! against a server that is gone fails at once with what to do.
 
 use crate::common::ports::{self, PortBlock};
-use crate::common::{create_topic, data_slice, sfcrime, shared_broker, spark_turn, Aggregates};
+use crate::common::{
+    announced_run_dir, create_topic, data_slice, progress_events, sfcrime, shared_broker,
+    spark_turn, Aggregates,
+};
 use assert_cmd::Command;
 use std::time::{Duration, Instant};
 
@@ -86,8 +89,9 @@ fn a_connect_server_runs_both_sources_to_ground_truth() {
     );
     let status = server.command(&["status"]).output().unwrap();
     assert_eq!(status.status.code(), Some(0), "{}", text(&status.stdout));
-    let status_line = text(&status.stdout);
-    assert!(status_line.contains("running at"), "{status_line}");
+    let status_text = text(&status.stdout);
+    let status_line = status_text.lines().next().unwrap_or_default().to_string();
+    assert!(status_line.contains("running at"), "{status_text}");
     // `up` again leaves the running one alone.
     let again = server.command(&["up"]).output().unwrap();
     assert!(
@@ -117,6 +121,13 @@ fn a_connect_server_runs_both_sources_to_ground_truth() {
             text(&out.stderr)
         );
         Aggregates::from_job_output(output.path()).assert_equal(&truth);
+        // The client wrote the server's progress reports.
+        let events = progress_events(&announced_run_dir(&out.stderr).join("progress.jsonl"));
+        let rows: u64 = events
+            .iter()
+            .filter_map(|p| p["sources"][0]["numInputRows"].as_u64())
+            .sum();
+        assert_eq!(rows, CALLS as u64);
         assert!(
             !text(&out.stdout).contains("Batch: 0"),
             "{}",
@@ -126,7 +137,13 @@ fn a_connect_server_runs_both_sources_to_ground_truth() {
     // Every run was the same server's: its sink printed each run's batch in
     // the server's log, not on the run's stdout.
     let after = server.command(&["status"]).output().unwrap();
-    assert_eq!(text(&after.stdout), status_line);
+    let after = text(&after.stdout);
+    assert_eq!(after.lines().next(), Some(status_line.as_str()));
+    // ... which started the connector's Python processes, and says so.
+    assert!(
+        !after.contains(" 0 Python processes") && after.contains("Python processes"),
+        "{after}"
+    );
     let log = std::fs::read_to_string(server.dir.path().join("server.log")).unwrap();
     assert_eq!(log.matches("Batch: 0  (").count(), 3, "{log}");
 

@@ -165,6 +165,47 @@ impl ConnectServer {
     }
 }
 
+/// The Python processes a running server has started (its workers and
+/// planner daemons, which pyspark puts in process groups of their own, so
+/// found as its descendants): how many, and their resident memory in KiB.
+/// Spark 4.2 keeps a daemon per session and kind of planner until the
+/// server stops (SPARK-54055), so this grows with the runs.
+pub fn python_processes(server_pid: u32) -> (usize, u64) {
+    // Processes come and go under us: any read may fail; skip them.
+    let table: Vec<(u32, sfcrime_process::Stat)> = sfcrime_process::pids()
+        .into_iter()
+        .filter_map(|pid| Some((pid, sfcrime_process::stat(pid)?)))
+        .collect();
+    let parent = |pid: u32| table.iter().find(|(p, _)| *p == pid).map(|(_, s)| s.ppid);
+    let descends = |mut pid: u32| {
+        // a daemon's worker is the server's grandchild; no deeper chains
+        for _ in 0..4 {
+            match parent(pid) {
+                Some(ppid) if ppid == server_pid => return true,
+                Some(ppid) if ppid > 1 => pid = ppid,
+                _ => return false,
+            }
+        }
+        false
+    };
+    let mut count = 0;
+    let mut resident_kib = 0;
+    for (pid, stat) in &table {
+        if stat.comm.starts_with("python") && descends(*pid) {
+            count += 1;
+            resident_kib += vm_rss_kib(*pid).unwrap_or(0);
+        }
+    }
+    (count, resident_kib)
+}
+
+/// `VmRSS` of `/proc/<pid>/status`, in KiB.
+fn vm_rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Fails with a message that says what to do when nothing accepts
 /// connections at `url` (`sc://host:port[/;params]`): the Connect client
 /// would retry for minutes before saying so.
