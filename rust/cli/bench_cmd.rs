@@ -96,6 +96,10 @@ producer that loads the topic, both Spark sources) uses the -X / -F settings.",
         /// value, this machine's (`sfcrime spark server up`).
         #[arg(long, value_name = "sc://HOST:PORT", num_args = 0..=1, default_missing_value = "")]
         remote: Option<String>,
+        /// With --remote: unmeasured runs of each source before the measured
+        /// ones (the server's JIT keeps improving over the first few runs).
+        #[arg(long, value_name = "N", default_value_t = 1, requires = "remote")]
+        warm_up: u32,
     },
     /// End-to-end latency (a record's Kafka append to the commit of its
     /// micro-batch, or to the append of its enriched copy) of the previous
@@ -204,6 +208,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
             results_dir,
             json,
             remote,
+            warm_up,
             ..
         } => {
             let results_dir = match results_dir {
@@ -230,6 +235,7 @@ pub fn run(args: BenchArgs, settings: &Settings) -> Result<Exit> {
                     base
                 },
                 copies,
+                warm_up_runs: warm_up,
             };
             let report = connector::run(&options, &mut progress)?;
             (

@@ -43,6 +43,9 @@ pub struct ConnectorBenchOptions {
     /// `copies` key: a topic of the N copies, produced once, and every run
     /// checked against the N-fold ground truth).
     pub copies: u64,
+    /// With a Connect server (`sweep.remote`): unmeasured runs of each
+    /// source before the measured ones.
+    pub warm_up_runs: u32,
 }
 
 /// One source's runs.
@@ -69,6 +72,8 @@ pub struct ConnectorBenchReport {
     pub max_load: f64,
     /// The Spark Connect server the runs were sent to, if any.
     pub remote: Option<String>,
+    /// Unmeasured runs of each source on it first.
+    pub warm_up_runs: u32,
     /// spark-sql-kafka first, then sfcrime's connector.
     pub sources: [SourceResult; 2],
 }
@@ -117,7 +122,7 @@ pub fn run(
         None,
     )?;
     let dir = &options.sweep.results_dir;
-    if let Some(url) = &options.sweep.remote {
+    if let (Some(url), 1..) = (&options.sweep.remote, options.warm_up_runs) {
         warm_up(&spec, options, url, progress)?;
     }
     let outcome = run_sweep(&spec, &options.sweep, progress)?;
@@ -159,6 +164,7 @@ pub fn run(
         noisy: kafka.noisy + connector.noisy,
         max_load: options.sweep.quiet.max_load,
         remote: options.sweep.remote.clone(),
+        warm_up_runs: options.warm_up_runs,
         sources: [
             SourceResult {
                 source: SPARK_SQL_KAFKA,
@@ -174,7 +180,7 @@ pub fn run(
     })
 }
 
-/// One unmeasured run of each source on the Connect server at `url`, into
+/// Unmeasured runs of each source on the Connect server at `url`, into
 /// `<results dir>/warm-up`: a server's first run of a query pays for its
 /// JVM's compiling, its Python workers' start and the source's first
 /// planning, which every later run finds done (what the bench compares).
@@ -185,10 +191,11 @@ fn warm_up(
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
     progress(&format!(
-        "warming up the Spark Connect server at {url}: one unmeasured run of each source"
+        "warming up the Spark Connect server at {url}: {} unmeasured run(s) of each source",
+        options.warm_up_runs
     ));
     let warm_spec = SweepSpec {
-        repeat: 1,
+        repeat: options.warm_up_runs,
         ..spec.clone()
     };
     let warm_options = SweepOptions {
@@ -260,7 +267,9 @@ impl ConnectorBenchReport {
         };
         let driver = match &self.remote {
             Some(url) => format!(
-                " on the Spark Connect server at {url} (after one unmeasured run of each source)"
+                " on the Spark Connect server at {url} (after {} unmeasured run(s) of each \
+                 source)",
+                self.warm_up_runs
             ),
             None => String::new(),
         };
