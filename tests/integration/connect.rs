@@ -6,8 +6,8 @@
 
 use crate::common::ports::{self, PortBlock};
 use crate::common::{
-    announced_run_dir, create_topic, data_slice, progress_events, sfcrime, shared_broker,
-    spark_turn, Aggregates,
+    announced_run_dir, create_topic, data_slice, progress_events, run_records, sfcrime,
+    shared_broker, spark_turn, Aggregates,
 };
 use assert_cmd::Command;
 use std::time::{Duration, Instant};
@@ -146,6 +146,48 @@ fn a_connect_server_runs_both_sources_to_ground_truth() {
     );
     let log = std::fs::read_to_string(server.dir.path().join("server.log")).unwrap();
     assert_eq!(log.matches("Batch: 0  (").count(), 3, "{log}");
+
+    // The bench on the server: warm-up runs apart, then the measured ones,
+    // each counted exactly (its numbers are for a quiet machine, not here).
+    let bench_dir = tempfile::tempdir().unwrap();
+    let report = bench_dir.path().join("bench.json");
+    let out = broker
+        .sfcrime()
+        .args([
+            "bench",
+            "connector",
+            "--remote",
+            &server.url(),
+            "--warm-up",
+            "1",
+        ])
+        .args(["--repeat", "1", "-t", TOPIC, "--max-load", "1000", "-f"])
+        .arg(&slice)
+        .arg("--results-dir")
+        .arg(bench_dir.path().join("results"))
+        .arg("--json")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bench connector --remote: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["remote"], server.url(), "{report}");
+    assert_eq!(report["warm_up_runs"], 1, "{report}");
+    let results = bench_dir.path().join("results");
+    for dir in [results.clone(), results.join("warm-up")] {
+        let runs = run_records(&dir);
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        for run in &runs {
+            assert_eq!(run["status"], "ok", "{run}");
+            assert_eq!(run["output_calls"], CALLS as u64, "{run}");
+        }
+    }
 
     // A driver setting cannot change per run: refused by name, nothing written.
     let (out, output) = run(&["-c", "spark.driver.memory=3g"]);

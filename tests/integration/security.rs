@@ -11,7 +11,9 @@
 //! sweep and `bench connector` given only `-F` reach a SASL_SSL broker with
 //! every client they run, the producers they start among them.
 
-use crate::common::{announced_run_dir, data_file, data_slice, home, Aggregates, Broker, TOPIC};
+use crate::common::{
+    announced_run_dir, data_file, data_slice, home, run_records, Aggregates, Broker, TOPIC,
+};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -616,10 +618,6 @@ fn sasl_ssl_on_three_brokers_replicates_every_record() {
 }
 
 /// The results of every run in a sweep's results directory.
-fn run_records(results_dir: &Path) -> Vec<serde_json::Value> {
-    serde_json::from_str(&fs::read_to_string(results_dir.join("results.json")).unwrap()).unwrap()
-}
-
 #[test]
 fn sasl_ssl_sweep_and_bench_connector_use_the_client_settings_everywhere() {
     let broker_turn = crate::common::broker_turn_before_spark();

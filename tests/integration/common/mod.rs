@@ -738,6 +738,12 @@ pub fn topic_with_slice(broker: &Broker, topic: &str, n: usize) -> (tempfile::Te
     (dir, slice)
 }
 
+/// The run records of a sweep's (or bench's) results directory.
+pub fn run_records(results_dir: &Path) -> Vec<Value> {
+    serde_json::from_str(&std::fs::read_to_string(results_dir.join("results.json")).unwrap())
+        .unwrap()
+}
+
 /// The run directory that `sfcrime spark run` announced on stderr.
 pub fn announced_run_dir(stderr: &[u8]) -> PathBuf {
     let text = String::from_utf8_lossy(stderr);
