@@ -23,7 +23,8 @@
  each call with its radio-code description joined, as JSON to --output-topic.
 
  This file is the query; job_args, kafka_settings, kafka_timestamps, radio_codes,
- duplicates, results, progress_log and graceful_stop do the rest (each says what).
+ duplicates, results, progress_log, graceful_stop and remote (a run on a Spark Connect
+ server, spark/submit.sh --remote) do the rest (each says what).
 
  Run it with spark/submit.sh (it adds the Kafka jars): spark/submit.sh --available-now
 """
