@@ -17,6 +17,6 @@ pub mod procfs;
 pub mod run;
 pub mod stop;
 
-pub use procfs::{group_alive, is_alive, pids, runs_arg, stat, Stat};
+pub use procfs::{group_alive, is_alive, pids, runs_arg, stat, status_kib, Stat};
 pub use run::{command_line, output, spawn, spawn_piped, Failure, Piped, ProcessError};
 pub use stop::{signal, signal_group, stop, stop_all, stop_group};

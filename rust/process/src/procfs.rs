@@ -44,6 +44,21 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
+/// A `Key:   123 kB` field of `/proc/<pid>/status` (e.g. `VmHWM:`,
+/// `VmRSS:`), in KiB, if that process and field exist.
+pub fn status_kib(pid: u32, key: &str) -> Option<u64> {
+    parse_status_kib(
+        &fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+        key,
+    )
+}
+
+/// The `Key:   123 kB` line of a `/proc/<pid>/status` text, in KiB.
+pub fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].split_whitespace().next()?.parse().ok()
+}
+
 /// Clock ticks per second, the unit of [`Stat::cpu_ticks`].
 pub fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf only reads a system constant.
@@ -96,6 +111,14 @@ pub fn runs_arg(pid: u32, arg: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_fields_in_kib() {
+        let status = "Name:\tjava\nVmPeak:\t 5000 kB\nVmHWM:\t  812345 kB\nVmRSS:\t 700000 kB\n";
+        assert_eq!(parse_status_kib(status, "VmHWM:"), Some(812_345));
+        assert_eq!(parse_status_kib(status, "VmRSS:"), Some(700_000));
+        assert_eq!(parse_status_kib(status, "VmSwap:"), None);
+    }
 
     #[test]
     fn stat_lines_with_odd_command_names() {

@@ -193,17 +193,10 @@ pub fn python_processes(server_pid: u32) -> (usize, u64) {
     for (pid, stat) in &table {
         if stat.comm.starts_with("python") && descends(*pid) {
             count += 1;
-            resident_kib += vm_rss_kib(*pid).unwrap_or(0);
+            resident_kib += sfcrime_process::status_kib(*pid, "VmRSS:").unwrap_or(0);
         }
     }
     (count, resident_kib)
-}
-
-/// `VmRSS` of `/proc/<pid>/status`, in KiB.
-fn vm_rss_kib(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Fails with a message that says what to do when nothing accepts

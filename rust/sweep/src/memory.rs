@@ -78,22 +78,14 @@ fn sample(pgid: u32, seen: &mut DriverMemory) {
         if !is_driver(&cmdline) {
             continue;
         }
-        if let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) {
-            if let Some(hwm) = status_kib(&status, "VmHWM:") {
-                seen.peak_rss_kib = Some(seen.peak_rss_kib.map_or(hwm, |p| p.max(hwm)));
-            }
+        if let Some(hwm) = sfcrime_process::status_kib(pid, "VmHWM:") {
+            seen.peak_rss_kib = Some(seen.peak_rss_kib.map_or(hwm, |p| p.max(hwm)));
         }
         if seen.xmx.is_none() {
             seen.xmx = xmx(&cmdline);
         }
         seen.cpu_s = Some(stat.cpu_ticks as f64 / clock_ticks_per_second());
     }
-}
-
-/// A `Key:   123 kB` line of `/proc/<pid>/status`, in KiB.
-fn status_kib(status: &str, key: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line[key.len()..].split_whitespace().next()?.parse().ok()
 }
 
 /// Whether a JVM's NUL-separated command line runs Spark's driver. The
@@ -118,10 +110,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_and_cmdline_fields() {
-        let status = "Name:\tjava\nVmPeak:\t 5000 kB\nVmHWM:\t  812345 kB\nVmRSS:\t 700000 kB\n";
-        assert_eq!(status_kib(status, "VmHWM:"), Some(812_345));
-        assert_eq!(status_kib(status, "VmSwap:"), None);
+    fn cmdline_fields() {
         let cmdline = b"java\0-cp\0x\0-Xmx1g\0-Xmx2g\0org.apache.spark.deploy.SparkSubmit\0";
         assert_eq!(xmx(cmdline).as_deref(), Some("2g"));
         assert_eq!(xmx(b"java\0-version\0"), None);
