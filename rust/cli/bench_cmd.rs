@@ -92,8 +92,8 @@ producer that loads the topic, both Spark sources) uses the -X / -F settings.",
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
         /// Send every run to a Spark Connect server (`spark run --remote`),
-        /// after one unmeasured run of each source to warm it up; without a
-        /// value, this machine's (`sfcrime spark server up`).
+        /// after unmeasured runs of each source to warm it up (--warm-up);
+        /// without a value, this machine's (`sfcrime spark server up`).
         #[arg(long, value_name = "sc://HOST:PORT", num_args = 0..=1, default_missing_value = "")]
         remote: Option<String>,
         /// With --remote: unmeasured runs of each source before the measured

@@ -69,10 +69,7 @@ pub fn run(args: ServerArgs, settings: &Settings) -> Result<Exit> {
     let server = ConnectServer::from_settings(settings)?;
     match args.action {
         ServerAction::Up { confs } => {
-            if server.running()?.is_none() {
-                eprintln!("sfcrime: starting the Spark Connect server...");
-            }
-            let up = server.up(&confs)?;
+            let up = server.up(&confs, &mut |step| eprintln!("sfcrime: {step}..."))?;
             let state = if up.started {
                 "started"
             } else {

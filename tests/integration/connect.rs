@@ -6,8 +6,8 @@
 
 use crate::common::ports::{self, PortBlock};
 use crate::common::{
-    announced_run_dir, create_topic, data_slice, progress_events, run_records, sfcrime,
-    shared_broker, spark_turn, Aggregates,
+    announced_run_dir, progress_events, run_records, sfcrime, shared_broker, spark_turn,
+    topic_with_slice, Aggregates,
 };
 use assert_cmd::Command;
 use std::time::{Duration, Instant};
@@ -56,14 +56,7 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn a_connect_server_runs_both_sources_to_ground_truth() {
     let broker = shared_broker();
-    create_topic(broker, TOPIC);
-    let (_slice_dir, slice) = data_slice(CALLS);
-    broker
-        .sfcrime()
-        .args(["produce", "-t", TOPIC, "-f"])
-        .arg(&slice)
-        .assert()
-        .success();
+    let (_slice_dir, slice) = topic_with_slice(broker, TOPIC, CALLS);
     let truth = Aggregates::ground_truth(&slice);
 
     // The server is one Spark application for as long as it runs.

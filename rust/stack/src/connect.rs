@@ -85,7 +85,11 @@ impl ConnectServer {
     /// Starts the server unless it runs, and waits until it accepts
     /// connections. `confs` are Spark settings for its driver (spark-submit's
     /// --conf), on top of `spark/submit.sh`'s defaults.
-    pub fn up(&self, confs: &[(String, String)]) -> Result<ConnectUp> {
+    pub fn up(
+        &self,
+        confs: &[(String, String)],
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<ConnectUp> {
         if let Some((pid, port)) = self.running()? {
             if port != self.port {
                 bail!(
@@ -110,6 +114,7 @@ impl ConnectServer {
         )?;
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        progress("starting the Spark Connect server");
         let mut command = Command::new("bash");
         command
             .arg(self.home.join("spark/submit.sh"))
